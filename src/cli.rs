@@ -1,0 +1,149 @@
+//! Command-line definitions (clap), nothing else. `lib.rs` turns them into configs.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::data::DataKind;
+use crate::real::Dtype;
+use crate::train::Mode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "dpstudy",
+    version,
+    about = "How much does data-parallel training buy over sequential CPU training and a single GPU?",
+    long_about = "Reproduces an empirical study: a 400-H-10 sigmoid network trained by full-batch \
+                  gradient descent on PCA-reduced MNIST, sequentially, data-parallel over MPI, and \
+                  on a GPU, with every figure measured and checked."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Get, verify and preprocess MNIST.
+    #[command(subcommand)]
+    Data(DataCommand),
+    /// Train the study's network once; print or write the per-epoch record as JSON.
+    Train(TrainArgs),
+    /// Time the training step at the study's largest size beside a GEMM of this machine.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Verify the MNIST files, run PCA (784 -> 400) and standardise; cache the result.
+    Prepare {
+        #[command(flatten)]
+        dirs: DataDirs,
+        /// Rebuild the cache even if a matching entry exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Download the four MNIST files from public mirrors, checksum-verified.
+    Fetch {
+        #[command(flatten)]
+        dirs: DataDirs,
+        /// Mirror base URL to try (repeatable; http(s):// or file://). Default: the public mirrors.
+        #[arg(long = "mirror", value_name = "URL")]
+        mirrors: Vec<String>,
+    },
+    /// Show which MNIST files are present, whether they verify, and the cache state.
+    Info {
+        #[command(flatten)]
+        dirs: DataDirs,
+    },
+}
+
+/// Where the data and the cache live.
+#[derive(Debug, Clone, Args)]
+pub struct DataDirs {
+    /// Directory holding the MNIST IDX files (gzip or raw).
+    #[arg(long, env = "DPSTUDY_DATA_DIR", default_value = "data/mnist")]
+    pub data_dir: PathBuf,
+    /// Cache for the prepared data and initial weights [default: $XDG_CACHE_HOME/dpstudy or ~/.cache/dpstudy].
+    #[arg(long, env = "DPSTUDY_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TrainArgs {
+    /// How to train.
+    #[arg(long, value_enum, default_value_t = Mode::Seq)]
+    pub mode: Mode,
+    /// Real MNIST, or synthetic data of the same shape (timing only).
+    #[arg(long, value_enum, default_value_t = DataKind::Mnist)]
+    pub data: DataKind,
+    #[command(flatten)]
+    pub dirs: DataDirs,
+    /// Training samples: the first N of the pool [default: all but --test-samples; synthetic: 70000].
+    #[arg(long, value_name = "N")]
+    pub samples: Option<usize>,
+    /// Held-out test samples: the last M of the pool.
+    #[arg(long, value_name = "M", default_value_t = 0)]
+    pub test_samples: usize,
+    /// Hidden units H (the study: 25 and 50).
+    #[arg(long, default_value_t = 50)]
+    pub hidden: usize,
+    /// Epochs E.
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    /// Gradient steps per epoch I.
+    #[arg(long, default_value_t = 100)]
+    pub iters: usize,
+    /// Learning rate.
+    #[arg(long, default_value_t = 0.1)]
+    pub lr: f64,
+    /// Element type.
+    #[arg(long, value_enum, default_value_t = Dtype::F64)]
+    pub dtype: Dtype,
+    /// Mini-batch size B (shuffled with --seed); omit for full-batch descent, as the study.
+    #[arg(long, value_name = "B")]
+    pub batch_size: Option<usize>,
+    /// Seed of the initial weights, the shuffle and synthetic data.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Compute threads, exactly (candle and rayon are pinned to this).
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Initial weights (safetensors); created from --seed if missing [default: in the cache dir].
+    #[arg(long, value_name = "FILE")]
+    pub init: Option<PathBuf>,
+    /// Write the JSON result here (atomically) instead of to stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Also save the trained weights (safetensors, f64).
+    #[arg(long, value_name = "FILE")]
+    pub save_weights: Option<PathBuf>,
+    /// No progress on stderr.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Samples N (synthetic data).
+    #[arg(long, default_value_t = 70_000)]
+    pub samples: usize,
+    /// Hidden units H.
+    #[arg(long, default_value_t = 50)]
+    pub hidden: usize,
+    /// Timed repetitions (the median is reported).
+    #[arg(long, default_value_t = 11)]
+    pub reps: usize,
+    /// Untimed warm-up repetitions.
+    #[arg(long, default_value_t = 2)]
+    pub warmup: usize,
+    /// Compute threads.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Element types to time.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Dtype::F32, Dtype::F64])]
+    pub dtype: Vec<Dtype>,
+    /// Write the figures as JSON here too.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}

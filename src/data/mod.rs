@@ -1,0 +1,332 @@
+//! From MNIST files on disk to the study's data: verified, pooled, PCA-reduced to 400
+//! features, standardised, cached, and cut into the subsets the trainers use.
+//!
+//! ```text
+//! IDX (.gz or raw) --sha256--> pool n x 784 u8 (train first, then test)
+//!   --PCA 400 + standardise--> prepared (cached: safetensors + manifest.json)
+//!   --first N / last M--> train and test samples in f32 or f64
+//! ```
+
+pub mod cache;
+pub mod checksum;
+pub mod fetch;
+pub mod idx;
+pub mod mnist;
+pub mod pca;
+pub mod synthetic;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::real::Real;
+
+/// Number of features after PCA, as in the study.
+pub const FEATURES: usize = 400;
+/// Number of classes (digits).
+pub const CLASSES: usize = 10;
+
+/// Everything that can be wrong with the data, each naming the file or value at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("missing file {path}: {hint}")]
+    MissingFile { path: PathBuf, hint: String },
+    #[error(
+        "no MNIST files in {dir}: expected train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, \
+         t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (or the test pair alone, gzip or \
+         raw); run `dpstudy data fetch --data-dir {dir}` or copy them there"
+    )]
+    NoData { dir: PathBuf },
+    #[error(
+        "{path}: wrong magic number 0x{found:08x}, expected 0x{expected:08x} (not an IDX file of this kind)"
+    )]
+    BadMagic {
+        path: PathBuf,
+        found: u32,
+        expected: u32,
+    },
+    #[error(
+        "{path}: truncated, the header promises {expected_bytes} bytes but the file holds {found_bytes}"
+    )]
+    Truncated {
+        path: PathBuf,
+        expected_bytes: usize,
+        found_bytes: usize,
+    },
+    #[error("{path}: {found_bytes} bytes where the header promises {expected_bytes}")]
+    TrailingBytes {
+        path: PathBuf,
+        expected_bytes: usize,
+        found_bytes: usize,
+    },
+    #[error("{path}: corrupt gzip stream: {source}")]
+    CorruptGzip {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: label {value} at index {index} is not a digit 0-9")]
+    BadLabel {
+        path: PathBuf,
+        index: usize,
+        value: u8,
+    },
+    #[error("{path}: images of {pixels} pixels, expected 784 (28 x 28)")]
+    BadImageSize { path: PathBuf, pixels: usize },
+    #[error(
+        "{path}: SHA-256 mismatch: expected {expected}, found {actual} (corrupt or not the published file; delete it and fetch again)"
+    )]
+    Checksum {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+    #[error("{images} holds {n_images} images but {labels} holds {n_labels} labels")]
+    CountMismatch {
+        images: PathBuf,
+        labels: PathBuf,
+        n_images: usize,
+        n_labels: usize,
+    },
+    #[error("{flag} {requested} is more than the {available} samples available ({what})")]
+    NotEnoughSamples {
+        flag: &'static str,
+        requested: usize,
+        available: usize,
+        what: String,
+    },
+    #[error("prepared-data cache {path}: {reason}")]
+    Cache { path: PathBuf, reason: String },
+}
+
+impl DataError {
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            DataError::MissingFile {
+                path: path.to_path_buf(),
+                hint: "no such file".into(),
+            }
+        } else {
+            DataError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
+    }
+}
+
+/// Where a dataset came from; every output that used data records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum DataSource {
+    /// Real MNIST: the pool of the files present (train first, then test).
+    Mnist { pool: String, pool_size: usize },
+    /// Synthetic data of the same shape; timings only, never accuracy claims.
+    Synthetic { seed: u64 },
+}
+
+impl DataSource {
+    /// Short label for tables and logs, e.g. `mnist` or `synthetic`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            DataSource::Mnist { .. } => "mnist",
+            DataSource::Synthetic { .. } => "synthetic",
+        }
+    }
+}
+
+impl std::fmt::Display for DataSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DataSource::Mnist { pool, pool_size } => write!(f, "MNIST {pool} ({pool_size} images)"),
+            DataSource::Synthetic { seed } => write!(f, "SYNTHETIC data (seed {seed}), not MNIST"),
+        }
+    }
+}
+
+/// The preprocessed pool: `n` rows of [`FEATURES`] standardised f64 features, and labels.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub features: Vec<f64>,
+    pub labels: Vec<u8>,
+    pub source: DataSource,
+    /// Share of the pixel variance the 400 components keep (MNIST only).
+    pub explained_variance_ratio: Option<f64>,
+}
+
+impl Prepared {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Rows `range` of the pool as a sample matrix in element type `T`.
+    pub fn rows<T: Real>(&self, range: std::ops::Range<usize>) -> Samples<T> {
+        let features = self.features[range.start * FEATURES..range.end * FEATURES]
+            .iter()
+            .map(|&v| T::from_f64(v))
+            .collect();
+        Samples {
+            features,
+            labels: self.labels[range].to_vec(),
+            dim: FEATURES,
+        }
+    }
+
+    /// The study's split: the first `train` rows to train on, the last `test` rows to test.
+    pub fn split<T: Real>(
+        &self,
+        train: usize,
+        test: usize,
+    ) -> Result<(Samples<T>, Samples<T>), DataError> {
+        let available = self.len();
+        if train + test > available {
+            let flag = if test == 0 {
+                "--samples"
+            } else {
+                "--samples + --test-samples"
+            };
+            return Err(DataError::NotEnoughSamples {
+                flag,
+                requested: train + test,
+                available,
+                what: self.source.to_string(),
+            });
+        }
+        Ok((self.rows(0..train), self.rows(available - test..available)))
+    }
+}
+
+/// A row-major sample matrix (`len() x dim`) and its labels, in the training element type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Samples<T> {
+    pub features: Vec<T>,
+    pub labels: Vec<u8>,
+    pub dim: usize,
+}
+
+impl<T: Copy> Samples<T> {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    pub fn as_view(&self) -> SamplesView<'_, T> {
+        SamplesView {
+            features: &self.features,
+            labels: &self.labels,
+            dim: self.dim,
+        }
+    }
+}
+
+/// A borrowed block of rows: what the kernels read.
+#[derive(Debug, Clone, Copy)]
+pub struct SamplesView<'a, T> {
+    pub features: &'a [T],
+    pub labels: &'a [u8],
+    pub dim: usize,
+}
+
+impl<'a, T> SamplesView<'a, T> {
+    /// Contiguous rows `range` of this view.
+    pub fn rows(self, range: std::ops::Range<usize>) -> SamplesView<'a, T> {
+        SamplesView {
+            features: &self.features[range.start * self.dim..range.end * self.dim],
+            labels: &self.labels[range],
+            dim: self.dim,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+}
+
+/// Which data a command runs on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum DataKind {
+    /// Real MNIST from `--data-dir` (checksum-verified, PCA-reduced, cached).
+    Mnist,
+    /// Synthetic data of the same shape, deterministic from `--seed`; for timing only.
+    Synthetic,
+}
+
+/// Loads the prepared pool of the requested kind. For synthetic data `synthetic_rows` rows
+/// are generated; MNIST uses (and if needed builds) the cache in `cache_dir`.
+pub fn load(
+    kind: &DataKind,
+    data_dir: &Path,
+    cache_dir: &Path,
+    synthetic_rows: usize,
+    seed: u64,
+) -> anyhow::Result<Prepared> {
+    match kind {
+        DataKind::Mnist => Ok(cache::load_or_prepare(data_dir, cache_dir, false)?.prepared),
+        DataKind::Synthetic => Ok(synthetic::generate(synthetic_rows, seed)),
+    }
+}
+
+/// Splits `0..n` into `parts` contiguous ranges as numpy's `array_split` does: the first
+/// `n % parts` ranges hold one element more than the rest.
+pub fn partition(n: usize, parts: usize) -> Vec<std::ops::Range<usize>> {
+    assert!(parts > 0, "partition into 0 parts");
+    let (base, extra) = (n / parts, n % parts);
+    let mut start = 0;
+    (0..parts)
+        .map(|i| {
+            let len = base + usize::from(i < extra);
+            let range = start..start + len;
+            start += len;
+            range
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_matches_numpy_array_split() {
+        // np.array_split(np.arange(10), 3) -> sizes [4, 3, 3]
+        assert_eq!(partition(10, 3), vec![0..4, 4..7, 7..10]);
+        // np.array_split(np.arange(2), 3) -> sizes [1, 1, 0]
+        assert_eq!(partition(2, 3), vec![0..1, 1..2, 2..2]);
+        assert_eq!(
+            partition(70_000, 4)
+                .iter()
+                .map(|r| r.len())
+                .collect::<Vec<_>>(),
+            vec![17_500; 4]
+        );
+    }
+
+    #[test]
+    fn split_takes_first_rows_to_train_and_last_rows_to_test() {
+        let p = synthetic::generate(10, 1);
+        let (train, test) = p.split::<f64>(6, 3).unwrap();
+        assert_eq!(train.labels, p.labels[..6]);
+        assert_eq!(test.labels, p.labels[7..]);
+        let err = p.split::<f32>(8, 3).unwrap_err().to_string();
+        assert!(
+            err.contains("--samples + --test-samples 11") && err.contains("10 samples"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,272 @@
+//! dpstudy: a reproducible study of data-parallel versus sequential versus GPU training of
+//! the study's 400-H-10 network on PCA-reduced MNIST.
+//!
+//! Every subcommand of the `dpstudy` binary is a documented function here; `main.rs` only
+//! parses arguments and reports errors.
+
+pub mod bench;
+pub mod cli;
+pub mod data;
+pub mod fsutil;
+pub mod model;
+pub mod real;
+pub mod rng;
+pub mod threads;
+pub mod train;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+
+use cli::{Command, DataCommand, DataDirs, TrainArgs};
+use data::checksum;
+use model::Params;
+use real::{Dtype, Real};
+use train::{TrainConfig, TrainResult};
+
+/// Runs one parsed command line.
+pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Data(DataCommand::Prepare { dirs, force }) => {
+            threads::configure(1)?;
+            let loaded = data::cache::load_or_prepare(&dirs.data_dir, &cache_dir(&dirs), force)?;
+            println!(
+                "{} {}: {} samples x {} features, explained variance {:.4}\nmanifest: {}",
+                if loaded.reused { "reused" } else { "prepared" },
+                loaded.prepared.source,
+                loaded.prepared.len(),
+                data::FEATURES,
+                loaded.manifest.explained_variance_ratio,
+                loaded.manifest_path.display()
+            );
+            Ok(())
+        }
+        Command::Data(DataCommand::Fetch { dirs, mirrors }) => {
+            let mirrors = if mirrors.is_empty() {
+                data::fetch::MIRRORS.iter().map(|m| m.to_string()).collect()
+            } else {
+                mirrors
+            };
+            let report = data::fetch::fetch(&dirs.data_dir, &mirrors)?;
+            for name in &report.already_present {
+                println!("{name}: already present, checksum ok");
+            }
+            for (name, url) in &report.downloaded {
+                println!("{name}: downloaded from {url}, checksum ok");
+            }
+            Ok(())
+        }
+        Command::Data(DataCommand::Info { dirs }) => data_info(&dirs),
+        Command::Train(args) => {
+            let config = train_config(&args)?;
+            threads::configure(config.threads)?;
+            let run = run_training(&config, !args.quiet)?;
+            let last = run.result.final_epoch();
+            eprintln!(
+                "done: cost {:.6}, train accuracy {:.4}{}, {:.2} s compute; data: {}",
+                last.cost,
+                last.train_acc,
+                last.test_acc
+                    .map(|a| format!(", test accuracy {a:.4}"))
+                    .unwrap_or_default(),
+                run.result.total_compute_s,
+                run.result.data_source
+            );
+            if let Some(path) = &args.save_weights {
+                model::init::save(path, &run.weights)?;
+            }
+            let json = serde_json::to_string_pretty(&run.result)?;
+            match &args.out {
+                Some(path) => fsutil::write_atomic(path, json.as_bytes())?,
+                None => println!("{json}"),
+            }
+            Ok(())
+        }
+        Command::Bench(args) => {
+            threads::configure(args.threads)?;
+            let report = bench::run(&args)?;
+            print!("{}", report.table());
+            if let Some(path) = &args.out {
+                fsutil::write_atomic(path, serde_json::to_string_pretty(&report)?.as_bytes())?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The cache directory: `--cache-dir`, else `$XDG_CACHE_HOME/dpstudy`, else `~/.cache/dpstudy`.
+pub fn cache_dir(dirs: &DataDirs) -> PathBuf {
+    dirs.cache_dir.clone().unwrap_or_else(|| {
+        std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))
+            .unwrap_or_else(|| PathBuf::from(".cache"))
+            .join("dpstudy")
+    })
+}
+
+/// Turns `train` arguments into a validated configuration (samples resolved later, once
+/// the data is known, when not given).
+pub fn train_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
+    let config = TrainConfig {
+        mode: args.mode,
+        data: args.data.clone(),
+        data_dir: args.dirs.data_dir.clone(),
+        cache_dir: cache_dir(&args.dirs),
+        samples: args.samples.unwrap_or(usize::MAX),
+        test_samples: args.test_samples,
+        hidden: args.hidden,
+        epochs: args.epochs,
+        iters: args.iters,
+        lr: args.lr,
+        dtype: args.dtype,
+        batch_size: args.batch_size,
+        seed: args.seed,
+        threads: args.threads,
+        init: args.init.clone(),
+    };
+    config.validate()?;
+    Ok(config)
+}
+
+/// Rows of synthetic data to generate when `--samples` is not given.
+pub const DEFAULT_SYNTHETIC_SAMPLES: usize = 70_000;
+
+/// A finished training run: its record and its final weights.
+pub struct TrainingRun {
+    pub result: TrainResult,
+    pub weights: Params<f64>,
+}
+
+/// Loads the data and initial weights `config` names and trains. `config.samples ==
+/// usize::MAX` means "all the data except the test samples".
+pub fn run_training(config: &TrainConfig, progress: bool) -> anyhow::Result<TrainingRun> {
+    let wall = Instant::now();
+    let mut config = config.clone();
+    let synthetic_rows = match config.samples {
+        usize::MAX => DEFAULT_SYNTHETIC_SAMPLES + config.test_samples,
+        n => n.saturating_add(config.test_samples),
+    };
+    let prepared = data::load(
+        &config.data,
+        &config.data_dir,
+        &config.cache_dir,
+        synthetic_rows,
+        config.seed,
+    )?;
+    if config.samples == usize::MAX {
+        config.samples = prepared
+            .len()
+            .checked_sub(config.test_samples)
+            .filter(|&n| n > 0)
+            .ok_or_else(|| data::DataError::NotEnoughSamples {
+                flag: "--test-samples",
+                requested: config.test_samples,
+                available: prepared.len(),
+                what: format!("{}, leaving none to train on", prepared.source),
+            })?;
+        config.validate()?;
+    }
+    let init_path = config.init.clone().unwrap_or_else(|| {
+        model::init::default_path(&config.cache_dir, config.hidden, config.seed)
+    });
+    let init = model::init::load_or_create(&init_path, config.hidden, config.seed)?;
+    let (trained, step_costs, epochs) = match config.dtype {
+        Dtype::F32 => typed_training::<f32>(&config, &prepared, &init, progress)?,
+        Dtype::F64 => typed_training::<f64>(&config, &prepared, &init, progress)?,
+    };
+    let result = TrainResult {
+        dpstudy_version: env!("CARGO_PKG_VERSION").to_string(),
+        data_source: prepared.source.clone(),
+        explained_variance_ratio: prepared.explained_variance_ratio,
+        init_weights: init_path,
+        total_compute_s: epochs.iter().map(|e| e.compute_s).sum(),
+        total_wall_s: wall.elapsed().as_secs_f64(),
+        step_costs,
+        epochs,
+        config,
+    };
+    Ok(TrainingRun {
+        result,
+        weights: trained,
+    })
+}
+
+type TypedOutcome = (Params<f64>, Vec<f64>, Vec<train::EpochRecord>);
+
+fn typed_training<T: Real>(
+    config: &TrainConfig,
+    prepared: &data::Prepared,
+    init: &Params<f64>,
+    progress: bool,
+) -> anyhow::Result<TypedOutcome> {
+    let (train_set, test_set) = prepared.split::<T>(config.samples, config.test_samples)?;
+    let started = Instant::now();
+    let epochs = config.epochs;
+    let report = |e: &train::EpochRecord| {
+        if progress && started.elapsed().as_secs_f64() > 2.0 {
+            eprintln!(
+                "epoch {}/{epochs}: cost {:.6}, train accuracy {:.4}{}, {:.2} s",
+                e.epoch,
+                e.cost,
+                e.train_acc,
+                e.test_acc
+                    .map(|a| format!(", test accuracy {a:.4}"))
+                    .unwrap_or_default(),
+                e.wall_s
+            );
+        }
+    };
+    let trained =
+        train::sequential::train(config, &init.cast::<T>(), &train_set, &test_set, report)?;
+    Ok((trained.params.cast(), trained.step_costs, trained.epochs))
+}
+
+/// `dpstudy data info`: which files are present, whether they verify, and the cache.
+fn data_info(dirs: &DataDirs) -> anyhow::Result<()> {
+    println!("data directory: {}", dirs.data_dir.display());
+    for file in checksum::ALL {
+        let found = [file.gz_name, file.raw_name()]
+            .into_iter()
+            .map(|n| dirs.data_dir.join(n))
+            .find(|p| p.is_file());
+        let status = match &found {
+            None => "absent".to_string(),
+            Some(path) => {
+                let bytes = std::fs::read(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                let sum = checksum::sha256_hex(&bytes);
+                let ok = sum == file.gz_sha256 || sum == file.raw_sha256;
+                format!(
+                    "{} ({})",
+                    path.display(),
+                    if ok {
+                        "checksum ok"
+                    } else {
+                        "CHECKSUM MISMATCH"
+                    }
+                )
+            }
+        };
+        println!(
+            "  {:<28} {status}\n  {:<28} sha256 {}",
+            file.gz_name, "", file.gz_sha256
+        );
+    }
+    let cache = cache_dir(dirs);
+    match data::cache::find(&dirs.data_dir, &cache) {
+        Ok(Some((path, manifest))) => println!(
+            "prepared: {} ({} samples, explained variance {:.4})",
+            path.display(),
+            manifest.key.pool_size,
+            manifest.explained_variance_ratio
+        ),
+        Ok(None) => println!(
+            "prepared: not yet (run `dpstudy data prepare`); cache dir {}",
+            cache.display()
+        ),
+        Err(e) => println!("prepared: no usable data: {e:#}"),
+    }
+    Ok(())
+}

@@ -1,0 +1,258 @@
+//! The CPU forward and backward pass over blocks of rows, on slices, with the `gemm` crate
+//! (the GEMM candle's CPU backend uses).
+//!
+//! Per block of [`ROW_BLOCK`] rows (small enough that the block of X, its hidden
+//! activations and deltas stay in L2 while it is used):
+//!
+//! ```text
+//! A1 = sigmoid(Xb W1^T + b1)           Z2 = A1 W2^T + b2
+//! cost += sum_k softplus(Z2) - Z2[label]   (= binary cross-entropy with one-hot labels)
+//! D2 = sigmoid(Z2) - Y                 G2 += [colsum D2 | D2^T A1]
+//! D1 = (D2 W2) * A1 * (1 - A1)         G1 += [colsum D1 | D1^T Xb]
+//! ```
+//!
+//! X is read once per step; no gradient is formed for X; nothing is allocated per call.
+//! The gradient is accumulated as a *sum* over samples: the caller divides by the global
+//! sample count, which lets data-parallel ranks add their sums before dividing.
+//! The cost uses the softplus form, `-log(sigmoid(z)) = softplus(-z)`, which equals the
+//! textbook `-y log a - (1 - y) log(1 - a)` but never takes the log of a rounded-off 0.
+
+use gemm::Parallelism;
+
+use super::{OUTPUTS, Params, THETA1_COLS};
+use crate::data::SamplesView;
+use crate::real::Real;
+
+/// Rows per block: 256 rows of 400 f64 features are 800 KiB.
+pub const ROW_BLOCK: usize = 256;
+
+/// Scratch space for one thread: activations and deltas of one block.
+#[derive(Debug, Clone)]
+pub struct Workspace<T> {
+    hidden: usize,
+    a1: Vec<T>,
+    d1: Vec<T>,
+    z2: Vec<T>,
+}
+
+impl<T: Real> Workspace<T> {
+    pub fn new(hidden: usize) -> Self {
+        Self {
+            hidden,
+            a1: vec![T::ZERO; ROW_BLOCK * hidden],
+            d1: vec![T::ZERO; ROW_BLOCK * hidden],
+            z2: vec![T::ZERO; ROW_BLOCK * OUTPUTS],
+        }
+    }
+}
+
+/// Sums over the samples a pass visited.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PassStats {
+    /// Sum over samples of the per-sample cost (divide by the sample count for the cost).
+    pub cost_sum: f64,
+    /// Samples whose largest output is at their label.
+    pub correct: usize,
+    pub samples: usize,
+}
+
+impl PassStats {
+    pub fn merge(&mut self, other: PassStats) {
+        self.cost_sum += other.cost_sum;
+        self.correct += other.correct;
+        self.samples += other.samples;
+    }
+}
+
+#[inline(always)]
+fn sigmoid<T: Real>(z: T) -> T {
+    T::ONE / (T::ONE + (T::ZERO - z).exp())
+}
+
+#[inline(always)]
+fn softplus(z: f64) -> f64 {
+    z.max(0.0) + (-z.abs()).exp().ln_1p()
+}
+
+/// `dst (m x n, row stride dst_rs) (=|+=) lhs (m x k) * rhs (k x n)`, every operand given by
+/// its pointer and (row stride, column stride).
+///
+/// # Safety
+/// Every index `i * rs + j * cs` inside the given shapes must lie inside its allocation.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn gemm_into<T: 'static + Copy>(
+    (m, n, k): (usize, usize, usize),
+    dst: (*mut T, usize, usize),
+    accumulate: bool,
+    lhs: (*const T, usize, usize),
+    rhs: (*const T, usize, usize),
+    one: T,
+) {
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.0,
+            dst.2 as isize,
+            dst.1 as isize,
+            accumulate,
+            lhs.0,
+            lhs.2 as isize,
+            lhs.1 as isize,
+            rhs.0,
+            rhs.2 as isize,
+            rhs.1 as isize,
+            one,
+            one,
+            false,
+            false,
+            false,
+            Parallelism::None,
+        )
+    }
+}
+
+/// Forward pass over `x`, and, when `grad` is given, the backward pass adding the gradient
+/// sums into it. Returns the cost sum and the count of correct predictions.
+pub fn forward_backward<T: Real>(
+    params: &Params<T>,
+    x: SamplesView<'_, T>,
+    mut grad: Option<&mut Params<T>>,
+    ws: &mut Workspace<T>,
+) -> PassStats {
+    let h = params.hidden();
+    assert_eq!(ws.hidden, h, "workspace built for another hidden size");
+    assert_eq!(x.dim, THETA1_COLS - 1, "samples of the wrong width");
+    let (theta1, theta2) = (params.theta1(), params.theta2());
+    let h1 = h + 1;
+    let mut stats = PassStats {
+        samples: x.len(),
+        ..PassStats::default()
+    };
+
+    for start in (0..x.len()).step_by(ROW_BLOCK) {
+        let rows = ROW_BLOCK.min(x.len() - start);
+        let xb = &x.features[start * x.dim..(start + rows) * x.dim];
+        let labels = &x.labels[start..start + rows];
+        let a1 = &mut ws.a1[..rows * h];
+        let z2 = &mut ws.z2[..rows * OUTPUTS];
+        let d1 = &mut ws.d1[..rows * h];
+
+        // A1 = sigmoid(Xb W1^T + b1); W1^T[k][j] = theta1[j * 401 + 1 + k].
+        // SAFETY: shapes and strides below stay inside a1, xb and theta1 (see the layout).
+        unsafe {
+            gemm_into(
+                (rows, h, x.dim),
+                (a1.as_mut_ptr(), h, 1),
+                false,
+                (xb.as_ptr(), x.dim, 1),
+                (theta1.as_ptr().add(1), 1, THETA1_COLS),
+                T::ONE,
+            );
+        }
+        for row in a1.chunks_exact_mut(h) {
+            for (j, v) in row.iter_mut().enumerate() {
+                *v = sigmoid(*v + theta1[j * THETA1_COLS]);
+            }
+        }
+
+        // Z2 = A1 W2^T + b2; W2^T[k][o] = theta2[o * (h + 1) + 1 + k].
+        // SAFETY: as above, for z2, a1 and theta2.
+        unsafe {
+            gemm_into(
+                (rows, OUTPUTS, h),
+                (z2.as_mut_ptr(), OUTPUTS, 1),
+                false,
+                (a1.as_ptr(), h, 1),
+                (theta2.as_ptr().add(1), 1, h1),
+                T::ONE,
+            );
+        }
+        // Cost, accuracy, and D2 = sigmoid(Z2) - Y in place of Z2.
+        for (row, &label) in z2.chunks_exact_mut(OUTPUTS).zip(labels) {
+            let mut cost = 0.0;
+            for (o, z) in row.iter_mut().enumerate() {
+                *z += theta2[o * h1];
+                cost += softplus(z.to_f64());
+            }
+            let label = usize::from(label);
+            cost -= row[label].to_f64();
+            let predicted = argmax(row);
+            stats.correct += usize::from(predicted == label);
+            stats.cost_sum += cost;
+            for (o, z) in row.iter_mut().enumerate() {
+                *z = sigmoid(*z) - if o == label { T::ONE } else { T::ZERO };
+            }
+        }
+
+        let Some(grad) = grad.as_deref_mut() else {
+            continue;
+        };
+        let (g1, g2) = grad.split_mut();
+
+        // G2 += [colsum D2 | D2^T A1].
+        for row in z2.chunks_exact(OUTPUTS) {
+            for (o, &d) in row.iter().enumerate() {
+                g2[o * h1] += d;
+            }
+        }
+        // SAFETY: g2 is 10 x (h + 1); D2^T is read with strides (1, 10) from z2 (rows x 10).
+        unsafe {
+            gemm_into(
+                (OUTPUTS, h, rows),
+                (g2.as_mut_ptr().add(1), h1, 1),
+                true,
+                (z2.as_ptr(), 1, OUTPUTS),
+                (a1.as_ptr(), h, 1),
+                T::ONE,
+            );
+        }
+        // D1 = (D2 W2) * A1 * (1 - A1); W2[o][j] = theta2[o * (h + 1) + 1 + j].
+        // SAFETY: d1 is rows x h, z2 rows x 10, theta2 10 x (h + 1).
+        unsafe {
+            gemm_into(
+                (rows, h, OUTPUTS),
+                (d1.as_mut_ptr(), h, 1),
+                false,
+                (z2.as_ptr(), OUTPUTS, 1),
+                (theta2.as_ptr().add(1), h1, 1),
+                T::ONE,
+            );
+        }
+        for (d, &a) in d1.iter_mut().zip(a1.iter()) {
+            *d *= a * (T::ONE - a);
+        }
+        // G1 += [colsum D1 | D1^T Xb].
+        for row in d1.chunks_exact(h) {
+            for (j, &d) in row.iter().enumerate() {
+                g1[j * THETA1_COLS] += d;
+            }
+        }
+        // SAFETY: g1 is h x 401; D1^T is read with strides (1, h) from d1 (rows x h).
+        unsafe {
+            gemm_into(
+                (h, x.dim, rows),
+                (g1.as_mut_ptr().add(1), THETA1_COLS, 1),
+                true,
+                (d1.as_ptr(), 1, h),
+                (xb.as_ptr(), x.dim, 1),
+                T::ONE,
+            );
+        }
+    }
+    stats
+}
+
+/// Index of the first largest entry.
+#[inline(always)]
+fn argmax<T: Real>(row: &[T]) -> usize {
+    let mut best = 0;
+    for (o, &z) in row.iter().enumerate().skip(1) {
+        if z > row[best] {
+            best = o;
+        }
+    }
+    best
+}
