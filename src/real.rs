@@ -7,38 +7,89 @@ use std::fmt::Debug;
 pub trait Real: candle_core::WithDType + Debug + Default {
     const ZERO: Self;
     const ONE: Self;
-    fn exp(self) -> Self;
     fn ln_1p(self) -> Self;
     fn abs(self) -> Self;
     fn is_finite(self) -> bool;
+    /// `e^x` in branch-free arithmetic the compiler can vectorise (the platform `exp` is an
+    /// opaque library call per element). Accurate to a few ulp; see the tests.
+    fn exp(self) -> Self;
 }
 
-macro_rules! impl_real {
-    ($t:ty) => {
-        impl Real for $t {
-            const ZERO: Self = 0.0;
-            const ONE: Self = 1.0;
-            #[inline(always)]
-            fn exp(self) -> Self {
-                <$t>::exp(self)
-            }
-            #[inline(always)]
-            fn ln_1p(self) -> Self {
-                <$t>::ln_1p(self)
-            }
-            #[inline(always)]
-            fn abs(self) -> Self {
-                <$t>::abs(self)
-            }
-            #[inline(always)]
-            fn is_finite(self) -> bool {
-                <$t>::is_finite(self)
-            }
-        }
+/// Round-to-nearest by the add-and-subtract-a-magic-number trick (vectorises on plain
+/// SSE2, where `round` is a library call).
+macro_rules! round_magic {
+    ($x:expr, $magic:expr) => {
+        ($x + $magic) - $magic
     };
 }
-impl_real!(f32);
-impl_real!(f64);
+
+impl Real for f32 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+    #[inline(always)]
+    fn ln_1p(self) -> Self {
+        f32::ln_1p(self)
+    }
+    #[inline(always)]
+    fn abs(self) -> Self {
+        f32::abs(self)
+    }
+    #[inline(always)]
+    fn is_finite(self) -> bool {
+        f32::is_finite(self)
+    }
+    /// Cephes `expf`: `x = n ln2 + r`, `|r| <= ln2 / 2`, degree-6 polynomial for `e^r`,
+    /// `2^n` put into the exponent bits. Inputs are clamped to the finite range.
+    #[inline(always)]
+    fn exp(self) -> Self {
+        let x = self.clamp(-87.0, 88.0);
+        let n = round_magic!(x * std::f32::consts::LOG2_E, 12_582_912.0_f32);
+        let r = x - n * 0.693_359_4 - n * -2.121_944_4e-4;
+        let mut p = 1.987_569_1e-4_f32;
+        p = p * r + 1.398_199_9e-3;
+        p = p * r + 8.333_452e-3;
+        p = p * r + 4.166_579_6e-2;
+        p = p * r + 1.666_666_5e-1;
+        p = p * r + 5.000_000_1e-1;
+        let er = p * r * r + r + 1.0;
+        er * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    }
+}
+
+impl Real for f64 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+    #[inline(always)]
+    fn ln_1p(self) -> Self {
+        f64::ln_1p(self)
+    }
+    #[inline(always)]
+    fn abs(self) -> Self {
+        f64::abs(self)
+    }
+    #[inline(always)]
+    fn is_finite(self) -> bool {
+        f64::is_finite(self)
+    }
+    /// Cephes `exp`: `x = n ln2 + r`, then the Pade form `e^r = 1 + 2 r P(r^2) / (Q(r^2) -
+    /// r P(r^2))`, and `2^n` into the exponent bits. Inputs are clamped to the finite range.
+    #[inline(always)]
+    fn exp(self) -> Self {
+        let x = self.clamp(-708.0, 709.0);
+        let n = round_magic!(x * std::f64::consts::LOG2_E, 6_755_399_441_055_744.0_f64);
+        let r = x - n * 6.931_457_519_531_25e-1 - n * 1.428_606_820_309_417_2e-6;
+        let rr = r * r;
+        let px = r
+            * ((1.261_771_930_748_105_9e-4 * rr + 3.029_944_077_074_419_6e-2) * rr
+                + 9.999_999_999_999_999e-1);
+        let qx = ((3.001_985_051_386_644_5e-6 * rr + 2.524_483_403_496_841e-3) * rr
+            + 2.272_655_482_081_550_3e-1)
+            * rr
+            + 2.0;
+        let er = 1.0 + 2.0 * px / (qx - px);
+        er * f64::from_bits(((n as i64 + 1023) as u64) << 52)
+    }
+}
 
 /// The element type chosen on the command line.
 #[derive(
@@ -50,11 +101,60 @@ pub enum Dtype {
     F64,
 }
 
+impl Dtype {
+    /// The `Dtype` of element type `T`.
+    pub fn of<T: Real>() -> Self {
+        if T::DTYPE == candle_core::DType::F32 {
+            Dtype::F32
+        } else {
+            Dtype::F64
+        }
+    }
+}
+
 impl std::fmt::Display for Dtype {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Dtype::F32 => "f32",
             Dtype::F64 => "f64",
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Relative error of the fast exp against the platform's correctly-rounded-ish exp.
+    fn worst<T: Real>(reference: impl Fn(f64) -> f64, lo: f64, hi: f64) -> f64 {
+        (0..=200_000)
+            .map(|i| lo + (hi - lo) * i as f64 / 200_000.0)
+            .map(|x| {
+                let got = T::from_f64(x).exp().to_f64();
+                let want = reference(T::from_f64(x).to_f64());
+                ((got - want) / want).abs()
+            })
+            .fold(0.0, f64::max)
+    }
+
+    #[test]
+    fn fast_exp_f32_is_within_a_few_ulp() {
+        // f32 ulp is 1.19e-7 relative; allow 3 ulp.
+        let err = worst::<f32>(|x| (x as f32).exp() as f64, -87.0, 88.0);
+        assert!(err < 3.6e-7, "max relative error {err}");
+    }
+
+    #[test]
+    fn fast_exp_f64_is_within_a_few_ulp() {
+        // f64 ulp is 2.2e-16 relative; allow 3 ulp.
+        let err = worst::<f64>(f64::exp, -708.0, 709.0);
+        assert!(err < 6.7e-16, "max relative error {err}");
+    }
+
+    #[test]
+    fn fast_exp_saturates_instead_of_overflowing_to_nan() {
+        assert!(1000.0_f64.exp().is_finite() && (-1000.0_f64).exp() >= 0.0);
+        assert!(200.0_f32.exp().is_finite() && (-200.0_f32).exp() >= 0.0);
+        assert!(Real::exp(f64::NAN).is_nan());
     }
 }

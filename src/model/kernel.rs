@@ -69,11 +69,6 @@ fn sigmoid<T: Real>(z: T) -> T {
     T::ONE / (T::ONE + (T::ZERO - z).exp())
 }
 
-#[inline(always)]
-fn softplus(z: f64) -> f64 {
-    z.max(0.0) + (-z.abs()).exp().ln_1p()
-}
-
 /// `dst (m x n, row stride dst_rs) (=|+=) lhs (m x k) * rhs (k x n)`, every operand given by
 /// its pointer and (row stride, column stride).
 ///
@@ -140,51 +135,63 @@ pub fn forward_backward<T: Real>(
         let z2 = &mut ws.z2[..rows * OUTPUTS];
         let d1 = &mut ws.d1[..rows * h];
 
+        // A1 and D1 are stored column-major (`a1[j * rows + i]`): gemm's register tile is
+        // 16 rows tall, so the block's rows, not the H hidden units, should be the rows it
+        // tiles, and the per-unit bias and sigmoid then run over contiguous memory.
+
         // A1 = sigmoid(Xb W1^T + b1); W1^T[k][j] = theta1[j * 401 + 1 + k].
         // SAFETY: shapes and strides below stay inside a1, xb and theta1 (see the layout).
         unsafe {
             gemm_into(
                 (rows, h, x.dim),
-                (a1.as_mut_ptr(), h, 1),
+                (a1.as_mut_ptr(), 1, rows),
                 false,
                 (xb.as_ptr(), x.dim, 1),
                 (theta1.as_ptr().add(1), 1, THETA1_COLS),
                 T::ONE,
             );
         }
-        for row in a1.chunks_exact_mut(h) {
-            for (j, v) in row.iter_mut().enumerate() {
-                *v = sigmoid(*v + theta1[j * THETA1_COLS]);
+        for (j, column) in a1.chunks_exact_mut(rows).enumerate() {
+            let bias = theta1[j * THETA1_COLS];
+            for v in column {
+                *v = sigmoid(*v + bias);
             }
         }
 
-        // Z2 = A1 W2^T + b2; W2^T[k][o] = theta2[o * (h + 1) + 1 + k].
+        // Z2 = A1 W2^T + b2 (row-major, rows x 10); W2^T[k][o] = theta2[o * (h + 1) + 1 + k].
         // SAFETY: as above, for z2, a1 and theta2.
         unsafe {
             gemm_into(
                 (rows, OUTPUTS, h),
                 (z2.as_mut_ptr(), OUTPUTS, 1),
                 false,
-                (a1.as_ptr(), h, 1),
+                (a1.as_ptr(), 1, rows),
                 (theta2.as_ptr().add(1), 1, h1),
                 T::ONE,
             );
         }
         // Cost, accuracy, and D2 = sigmoid(Z2) - Y in place of Z2.
         for (row, &label) in z2.chunks_exact_mut(OUTPUTS).zip(labels) {
-            let mut cost = 0.0;
             for (o, z) in row.iter_mut().enumerate() {
                 *z += theta2[o * h1];
-                cost += softplus(z.to_f64());
             }
             let label = usize::from(label);
-            cost -= row[label].to_f64();
-            let predicted = argmax(row);
-            stats.correct += usize::from(predicted == label);
-            stats.cost_sum += cost;
+            stats.correct += usize::from(argmax(row) == label);
+            // One exp serves both: e = e^-|z|, softplus(z) = max(z, 0) + ln(1 + e),
+            // sigmoid(z) = 1 / (1 + e) for z >= 0 and e / (1 + e) otherwise.
+            let mut cost = -row[label].to_f64();
             for (o, z) in row.iter_mut().enumerate() {
-                *z = sigmoid(*z) - if o == label { T::ONE } else { T::ZERO };
+                let e = (T::ZERO - z.abs()).exp();
+                let positive = if *z > T::ZERO { *z } else { T::ZERO };
+                cost += (positive + e.ln_1p()).to_f64();
+                let sig = if *z >= T::ZERO {
+                    T::ONE / (T::ONE + e)
+                } else {
+                    e / (T::ONE + e)
+                };
+                *z = sig - if o == label { T::ONE } else { T::ZERO };
             }
+            stats.cost_sum += cost;
         }
 
         let Some(grad) = grad.as_deref_mut() else {
@@ -205,16 +212,16 @@ pub fn forward_backward<T: Real>(
                 (g2.as_mut_ptr().add(1), h1, 1),
                 true,
                 (z2.as_ptr(), 1, OUTPUTS),
-                (a1.as_ptr(), h, 1),
+                (a1.as_ptr(), 1, rows),
                 T::ONE,
             );
         }
         // D1 = (D2 W2) * A1 * (1 - A1); W2[o][j] = theta2[o * (h + 1) + 1 + j].
-        // SAFETY: d1 is rows x h, z2 rows x 10, theta2 10 x (h + 1).
+        // SAFETY: d1 is rows x h (column-major), z2 rows x 10, theta2 10 x (h + 1).
         unsafe {
             gemm_into(
                 (rows, h, OUTPUTS),
-                (d1.as_mut_ptr(), h, 1),
+                (d1.as_mut_ptr(), 1, rows),
                 false,
                 (z2.as_ptr(), OUTPUTS, 1),
                 (theta2.as_ptr().add(1), h1, 1),
@@ -225,18 +232,16 @@ pub fn forward_backward<T: Real>(
             *d *= a * (T::ONE - a);
         }
         // G1 += [colsum D1 | D1^T Xb].
-        for row in d1.chunks_exact(h) {
-            for (j, &d) in row.iter().enumerate() {
-                g1[j * THETA1_COLS] += d;
-            }
+        for (j, column) in d1.chunks_exact(rows).enumerate() {
+            g1[j * THETA1_COLS] += column.iter().fold(T::ZERO, |acc, &d| acc + d);
         }
-        // SAFETY: g1 is h x 401; D1^T is read with strides (1, h) from d1 (rows x h).
+        // SAFETY: g1 is h x 401; D1^T (h x rows) is d1 read row-major with stride rows.
         unsafe {
             gemm_into(
                 (h, x.dim, rows),
                 (g1.as_mut_ptr().add(1), THETA1_COLS, 1),
                 true,
-                (d1.as_ptr(), 1, h),
+                (d1.as_ptr(), rows, 1),
                 (xb.as_ptr(), x.dim, 1),
                 T::ONE,
             );
