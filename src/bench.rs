@@ -31,17 +31,8 @@ impl Timing {
     pub fn of(mut samples: Vec<f64>) -> Self {
         samples.sort_by(f64::total_cmp);
         let n = samples.len();
-        let median_s = if n % 2 == 1 {
-            samples[n / 2]
-        } else {
-            0.5 * (samples[n / 2 - 1] + samples[n / 2])
-        };
-        Self {
-            median_s,
-            min_s: samples[0],
-            max_s: samples[n - 1],
-            samples: n,
-        }
+        let median_s = if n % 2 == 1 { samples[n / 2] } else { 0.5 * (samples[n / 2 - 1] + samples[n / 2]) };
+        Self { median_s, min_s: samples[0], max_s: samples[n - 1], samples: n }
     }
 }
 
@@ -126,11 +117,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<BenchReport> {
     })
 }
 
-fn bench_dtype<T: Real>(
-    args: &BenchArgs,
-    data: &crate::data::Prepared,
-    init: &Params<f64>,
-) -> BenchRow {
+fn bench_dtype<T: Real>(args: &BenchArgs, data: &crate::data::Prepared, init: &Params<f64>) -> BenchRow {
     let samples = data.rows::<T>(0..args.samples);
     let mut params = init.cast::<T>();
     let mut grad = Params::zeros(args.hidden);
@@ -155,11 +142,7 @@ fn bench_dtype<T: Real>(
     let step_gflops = step_gflop / step.median_s;
     let gemm_gflops = 2.0 * (GEMM_SIZE as f64).powi(3) / 1e9 / gemm.median_s;
     BenchRow {
-        dtype: if T::DTYPE == candle_core::DType::F32 {
-            Dtype::F32
-        } else {
-            Dtype::F64
-        },
+        dtype: if T::DTYPE == candle_core::DType::F32 { Dtype::F32 } else { Dtype::F64 },
         step,
         step_gflop,
         step_gflops,
@@ -180,27 +163,14 @@ struct GemmCase<T> {
 
 impl<T: Real> GemmCase<T> {
     fn new(n: usize, threads: usize) -> Self {
-        let fill = |k: usize| {
-            (0..n * n)
-                .map(|i| T::from_f64(((i * k) % 17) as f64 / 17.0 - 0.5))
-                .collect::<Vec<T>>()
-        };
-        Self {
-            n,
-            a: fill(3),
-            b: fill(5),
-            c: vec![T::ZERO; n * n],
-            threads,
-        }
+        let fill = |k: usize| (0..n * n).map(|i| T::from_f64(((i * k) % 17) as f64 / 17.0 - 0.5)).collect::<Vec<T>>();
+        Self { n, a: fill(3), b: fill(5), c: vec![T::ZERO; n * n], threads }
     }
 
     fn time(&mut self) -> f64 {
         let n = self.n;
-        let parallelism = if self.threads > 1 {
-            gemm::Parallelism::Rayon(self.threads)
-        } else {
-            gemm::Parallelism::None
-        };
+        let parallelism =
+            if self.threads > 1 { gemm::Parallelism::Rayon(self.threads) } else { gemm::Parallelism::None };
         let t = Instant::now();
         // SAFETY: a, b and c are n x n, row-major.
         unsafe {

@@ -67,6 +67,10 @@ pub struct DataDirs {
     /// Cache for the prepared data and initial weights [default: $XDG_CACHE_HOME/dpstudy or ~/.cache/dpstudy].
     #[arg(long, env = "DPSTUDY_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// Accept IDX files that are not the published MNIST (e.g. Fashion-MNIST); every output
+    /// then says UNVERIFIED.
+    #[arg(long)]
+    pub no_verify: bool,
 }
 
 #[derive(Debug, Clone, Args)]

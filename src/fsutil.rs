@@ -14,34 +14,27 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 
 /// Runs `fill` on a temporary sibling of `path`, then renames it to `path`. If `fill` or the
 /// rename fails, the temporary file is removed and `path` is left as it was.
-pub fn write_atomic_with(
-    path: &Path,
-    fill: impl FnOnce(&Path) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
+pub fn write_atomic_with(path: &Path, fill: impl FnOnce(&Path) -> anyhow::Result<()>) -> anyhow::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create directory {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create directory {}", dir.display()))?;
     }
     let tmp = temporary_sibling(path);
-    let result = fill(&tmp)
-        .with_context(|| format!("cannot write {}", path.display()))
-        .and_then(|()| {
-            std::fs::rename(&tmp, path)
-                .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))
-        });
+    let result = fill(&tmp).with_context(|| format!("cannot write {}", path.display())).and_then(|()| {
+        std::fs::rename(&tmp, path).with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))
+    });
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     result
 }
 
-/// `dir/name` -> `dir/.name.<pid>.tmp`: hidden, unique per process, same filesystem.
+/// `dir/name` -> `dir/.name.<pid>-<n>.tmp`: hidden, unique per call (threads of one process
+/// included), on the same filesystem as the target so the rename is atomic.
 fn temporary_sibling(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.{}-{n}.tmp", std::process::id()))
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use std::time::Instant;
 use anyhow::Context;
 
 use cli::{Command, DataCommand, DataDirs, TrainArgs};
-use data::checksum;
+use data::{DataConfig, DataKind, checksum};
 use model::Params;
 use real::{Dtype, Real};
 use train::{TrainConfig, TrainResult};
@@ -30,7 +30,7 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Data(DataCommand::Prepare { dirs, force }) => {
             threads::configure(1)?;
-            let loaded = data::cache::load_or_prepare(&dirs.data_dir, &cache_dir(&dirs), force)?;
+            let loaded = data::cache::load_or_prepare(&data_config(&dirs, DataKind::Mnist), force, None)?;
             println!(
                 "{} {}: {} samples x {} features, explained variance {:.4}\nmanifest: {}",
                 if loaded.reused { "reused" } else { "prepared" },
@@ -43,11 +43,8 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Data(DataCommand::Fetch { dirs, mirrors }) => {
-            let mirrors = if mirrors.is_empty() {
-                data::fetch::MIRRORS.iter().map(|m| m.to_string()).collect()
-            } else {
-                mirrors
-            };
+            let mirrors =
+                if mirrors.is_empty() { data::fetch::MIRRORS.iter().map(|m| m.to_string()).collect() } else { mirrors };
             let report = data::fetch::fetch(&dirs.data_dir, &mirrors)?;
             for name in &report.already_present {
                 println!("{name}: already present, checksum ok");
@@ -67,9 +64,7 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
                 "done: cost {:.6}, train accuracy {:.4}{}, {:.2} s compute; data: {}",
                 last.cost,
                 last.train_acc,
-                last.test_acc
-                    .map(|a| format!(", test accuracy {a:.4}"))
-                    .unwrap_or_default(),
+                last.test_acc.map(|a| format!(", test accuracy {a:.4}")).unwrap_or_default(),
                 run.result.total_compute_s,
                 run.result.data_source
             );
@@ -106,14 +101,17 @@ pub fn cache_dir(dirs: &DataDirs) -> PathBuf {
     })
 }
 
+/// The data settings of a command.
+pub fn data_config(dirs: &DataDirs, kind: DataKind) -> DataConfig {
+    DataConfig { kind, dir: dirs.data_dir.clone(), cache_dir: cache_dir(dirs), verify: !dirs.no_verify }
+}
+
 /// Turns `train` arguments into a validated configuration (samples resolved later, once
 /// the data is known, when not given).
 pub fn train_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
     let config = TrainConfig {
         mode: args.mode,
-        data: args.data.clone(),
-        data_dir: args.dirs.data_dir.clone(),
-        cache_dir: cache_dir(&args.dirs),
+        data: data_config(&args.dirs, args.data.clone()),
         samples: args.samples.unwrap_or(usize::MAX),
         test_samples: args.test_samples,
         hidden: args.hidden,
@@ -130,9 +128,6 @@ pub fn train_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
     Ok(config)
 }
 
-/// Rows of synthetic data to generate when `--samples` is not given.
-pub const DEFAULT_SYNTHETIC_SAMPLES: usize = 70_000;
-
 /// A finished training run: its record and its final weights.
 pub struct TrainingRun {
     pub result: TrainResult,
@@ -144,33 +139,28 @@ pub struct TrainingRun {
 pub fn run_training(config: &TrainConfig, progress: bool) -> anyhow::Result<TrainingRun> {
     let wall = Instant::now();
     let mut config = config.clone();
-    let synthetic_rows = match config.samples {
-        usize::MAX => DEFAULT_SYNTHETIC_SAMPLES + config.test_samples,
-        n => n.saturating_add(config.test_samples),
+    let required = match (config.samples, &config.data.kind) {
+        (usize::MAX, DataKind::Synthetic) => {
+            Some(data::cache::Required { rows: data::DEFAULT_SYNTHETIC_ROWS + config.test_samples, flag: "--samples" })
+        }
+        // All of MNIST but the test rows: at least one row must be left to train on.
+        (usize::MAX, DataKind::Mnist) => (config.test_samples > 0)
+            .then_some(data::cache::Required { rows: config.test_samples + 1, flag: "--test-samples" }),
+        (n, _) => Some(data::cache::Required {
+            rows: n.saturating_add(config.test_samples),
+            flag: if config.test_samples == 0 { "--samples" } else { "--samples + --test-samples" },
+        }),
     };
-    let prepared = data::load(
-        &config.data,
-        &config.data_dir,
-        &config.cache_dir,
-        synthetic_rows,
-        config.seed,
-    )?;
+    let prepared = config.data.load(required, config.seed)?;
     if config.samples == usize::MAX {
-        config.samples = prepared
-            .len()
-            .checked_sub(config.test_samples)
-            .filter(|&n| n > 0)
-            .ok_or_else(|| data::DataError::NotEnoughSamples {
-                flag: "--test-samples",
-                requested: config.test_samples,
-                available: prepared.len(),
-                what: format!("{}, leaving none to train on", prepared.source),
-            })?;
+        // `required` above guaranteed at least one row beyond the test rows.
+        config.samples = prepared.len() - config.test_samples;
         config.validate()?;
     }
-    let init_path = config.init.clone().unwrap_or_else(|| {
-        model::init::default_path(&config.cache_dir, config.hidden, config.seed)
-    });
+    let init_path = config
+        .init
+        .clone()
+        .unwrap_or_else(|| model::init::default_path(&config.data.cache_dir, config.hidden, config.seed));
     let init = model::init::load_or_create(&init_path, config.hidden, config.seed)?;
     let (trained, step_costs, epochs) = match config.dtype {
         Dtype::F32 => typed_training::<f32>(&config, &prepared, &init, progress)?,
@@ -187,10 +177,7 @@ pub fn run_training(config: &TrainConfig, progress: bool) -> anyhow::Result<Trai
         epochs,
         config,
     };
-    Ok(TrainingRun {
-        result,
-        weights: trained,
-    })
+    Ok(TrainingRun { result, weights: trained })
 }
 
 type TypedOutcome = (Params<f64>, Vec<f64>, Vec<train::EpochRecord>);
@@ -211,15 +198,12 @@ fn typed_training<T: Real>(
                 e.epoch,
                 e.cost,
                 e.train_acc,
-                e.test_acc
-                    .map(|a| format!(", test accuracy {a:.4}"))
-                    .unwrap_or_default(),
+                e.test_acc.map(|a| format!(", test accuracy {a:.4}")).unwrap_or_default(),
                 e.wall_s
             );
         }
     };
-    let trained =
-        train::sequential::train(config, &init.cast::<T>(), &train_set, &test_set, report)?;
+    let trained = train::sequential::train(config, &init.cast::<T>(), &train_set, &test_set, report)?;
     Ok((trained.params.cast(), trained.step_costs, trained.epochs))
 }
 
@@ -227,45 +211,27 @@ fn typed_training<T: Real>(
 fn data_info(dirs: &DataDirs) -> anyhow::Result<()> {
     println!("data directory: {}", dirs.data_dir.display());
     for file in checksum::ALL {
-        let found = [file.gz_name, file.raw_name()]
-            .into_iter()
-            .map(|n| dirs.data_dir.join(n))
-            .find(|p| p.is_file());
+        let found = [file.gz_name, file.raw_name()].into_iter().map(|n| dirs.data_dir.join(n)).find(|p| p.is_file());
         let status = match &found {
             None => "absent".to_string(),
             Some(path) => {
-                let bytes = std::fs::read(path)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
+                let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
                 let sum = checksum::sha256_hex(&bytes);
                 let ok = sum == file.gz_sha256 || sum == file.raw_sha256;
-                format!(
-                    "{} ({})",
-                    path.display(),
-                    if ok {
-                        "checksum ok"
-                    } else {
-                        "CHECKSUM MISMATCH"
-                    }
-                )
+                format!("{} ({})", path.display(), if ok { "checksum ok" } else { "CHECKSUM MISMATCH" })
             }
         };
-        println!(
-            "  {:<28} {status}\n  {:<28} sha256 {}",
-            file.gz_name, "", file.gz_sha256
-        );
+        println!("  {:<28} {status}\n  {:<28} sha256 {}", file.gz_name, "", file.gz_sha256);
     }
-    let cache = cache_dir(dirs);
-    match data::cache::find(&dirs.data_dir, &cache) {
+    let data = data_config(dirs, DataKind::Mnist);
+    match data::cache::find(&data) {
         Ok(Some((path, manifest))) => println!(
             "prepared: {} ({} samples, explained variance {:.4})",
             path.display(),
             manifest.key.pool_size,
             manifest.explained_variance_ratio
         ),
-        Ok(None) => println!(
-            "prepared: not yet (run `dpstudy data prepare`); cache dir {}",
-            cache.display()
-        ),
+        Ok(None) => println!("prepared: not yet (run `dpstudy data prepare`); cache dir {}", data.cache_dir.display()),
         Err(e) => println!("prepared: no usable data: {e:#}"),
     }
     Ok(())

@@ -79,22 +79,16 @@ impl Real for f64 {
         let n = round_magic!(x * std::f64::consts::LOG2_E, 6_755_399_441_055_744.0_f64);
         let r = x - n * 6.931_457_519_531_25e-1 - n * 1.428_606_820_309_417_2e-6;
         let rr = r * r;
-        let px = r
-            * ((1.261_771_930_748_105_9e-4 * rr + 3.029_944_077_074_419_6e-2) * rr
-                + 9.999_999_999_999_999e-1);
-        let qx = ((3.001_985_051_386_644_5e-6 * rr + 2.524_483_403_496_841e-3) * rr
-            + 2.272_655_482_081_550_3e-1)
-            * rr
-            + 2.0;
+        let px = r * ((1.261_771_930_748_105_9e-4 * rr + 3.029_944_077_074_419_6e-2) * rr + 9.999_999_999_999_999e-1);
+        let qx =
+            ((3.001_985_051_386_644_5e-6 * rr + 2.524_483_403_496_841e-3) * rr + 2.272_655_482_081_550_3e-1) * rr + 2.0;
         let er = 1.0 + 2.0 * px / (qx - px);
         er * f64::from_bits(((n as i64 + 1023) as u64) << 52)
     }
 }
 
 /// The element type chosen on the command line.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Dtype {
     F32,
@@ -104,11 +98,7 @@ pub enum Dtype {
 impl Dtype {
     /// The `Dtype` of element type `T`.
     pub fn of<T: Real>() -> Self {
-        if T::DTYPE == candle_core::DType::F32 {
-            Dtype::F32
-        } else {
-            Dtype::F64
-        }
+        if T::DTYPE == candle_core::DType::F32 { Dtype::F32 } else { Dtype::F64 }
     }
 }
 

@@ -20,9 +20,8 @@ impl SplitMix64 {
     /// A generator for an independent purpose derived from one user seed, so that, say,
     /// the shuffle stream does not reuse the weight-initialisation stream.
     pub fn for_purpose(seed: u64, purpose: &str) -> Self {
-        let salt = purpose.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-        });
+        let salt =
+            purpose.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
         Self::new(seed ^ salt)
     }
 

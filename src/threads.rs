@@ -22,15 +22,10 @@ pub fn configure(threads: usize) -> anyhow::Result<()> {
             std::env::set_var("CANDLE_NUM_THREADS", threads.to_string());
         }
         // Fails only if the global pool was already built, which configure's contract rules out.
-        let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build_global();
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
         threads
     });
-    anyhow::ensure!(
-        current == threads,
-        "threads already configured to {current}, cannot change to {threads}"
-    );
+    anyhow::ensure!(current == threads, "threads already configured to {current}, cannot change to {threads}");
     Ok(())
 }
 

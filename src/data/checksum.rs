@@ -67,11 +67,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 pub fn verify(path: &Path, bytes: &[u8], expected: &str) -> Result<String, DataError> {
     let actual = sha256_hex(bytes);
     if actual != expected {
-        return Err(DataError::Checksum {
-            path: path.to_path_buf(),
-            expected: expected.to_string(),
-            actual,
-        });
+        return Err(DataError::Checksum { path: path.to_path_buf(), expected: expected.to_string(), actual });
     }
     Ok(actual)
 }
@@ -83,25 +79,14 @@ mod tests {
     #[test]
     fn sha256_of_known_input() {
         // FIPS 180-2 example "abc".
-        assert_eq!(
-            sha256_hex(b"abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]
     fn mismatch_names_file_and_both_sums() {
-        let err = verify(
-            Path::new("/x/t10k-labels-idx1-ubyte.gz"),
-            b"abc",
-            TEST_LABELS.gz_sha256,
-        )
-        .unwrap_err();
+        let err = verify(Path::new("/x/t10k-labels-idx1-ubyte.gz"), b"abc", TEST_LABELS.gz_sha256).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("t10k-labels-idx1-ubyte.gz"), "{msg}");
-        assert!(
-            msg.contains(TEST_LABELS.gz_sha256) && msg.contains("ba7816bf"),
-            "{msg}"
-        );
+        assert!(msg.contains(TEST_LABELS.gz_sha256) && msg.contains("ba7816bf"), "{msg}");
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! Each file is tried on each mirror in turn; a download counts only if its SHA-256 equals
 //! the published one, and it is written atomically, so a failed or partial download never
-//! leaves a file that looks like MNIST. `file://` URLs work too (a local mirror).
+//! leaves a file that looks like MNIST. `file://` URLs work too (a local mirror). Every file
+//! is attempted before failures are reported, so one bad file does not hide the others.
 
 use std::path::Path;
 use std::time::Duration;
@@ -11,14 +12,13 @@ use super::checksum::{self, MnistFile};
 use crate::fsutil;
 
 /// Public mirrors of the original files (the original site now asks for credentials).
-pub const MIRRORS: &[&str] = &[
-    "https://ossci-datasets.s3.amazonaws.com/mnist/",
-    "https://storage.googleapis.com/cvdf-datasets/mnist/",
-];
+pub const MIRRORS: &[&str] =
+    &["https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/"];
 
 /// What a fetch did, file by file.
 #[derive(Debug, Default)]
 pub struct FetchReport {
+    /// (file name, URL it came from).
     pub downloaded: Vec<(String, String)>,
     pub already_present: Vec<String>,
 }
@@ -32,53 +32,52 @@ fn download(agent: &ureq::Agent, url: &str) -> anyhow::Result<Vec<u8>> {
         return Ok(std::fs::read(path)?);
     }
     let response = agent.get(url).call()?;
-    Ok(response
-        .into_body()
-        .into_with_config()
-        .limit(64 << 20)
-        .read_to_vec()?)
+    Ok(response.into_body().into_with_config().limit(64 << 20).read_to_vec()?)
+}
+
+/// Tries each mirror for `file`; returns the URL that delivered it, or every failure.
+fn fetch_one(agent: &ureq::Agent, dir: &Path, file: &MnistFile, mirrors: &[String]) -> Result<String, Vec<String>> {
+    let mut failures = vec![];
+    for mirror in mirrors {
+        let url = url_for(mirror, file);
+        let attempt = download(agent, &url).and_then(|bytes| {
+            checksum::verify(Path::new(&url), &bytes, file.gz_sha256)?;
+            fsutil::write_atomic(&dir.join(file.gz_name), &bytes)
+        });
+        match attempt {
+            Ok(()) => return Ok(url),
+            Err(e) => failures.push(format!("  {url}: {e:#}")),
+        }
+    }
+    Err(failures)
 }
 
 /// Downloads whichever of the four files are missing or corrupt in `dir`.
 pub fn fetch(dir: &Path, mirrors: &[String]) -> anyhow::Result<FetchReport> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(120)))
-        .build()
-        .into();
+    let agent: ureq::Agent =
+        ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(120))).build().into();
     let mut report = FetchReport::default();
+    let mut missing = vec![];
     for file in checksum::ALL {
-        let target = dir.join(file.gz_name);
-        if std::fs::read(&target).is_ok_and(|b| checksum::sha256_hex(&b) == file.gz_sha256) {
+        if std::fs::read(dir.join(file.gz_name)).is_ok_and(|b| checksum::sha256_hex(&b) == file.gz_sha256) {
             report.already_present.push(file.gz_name.to_string());
             continue;
         }
-        let mut failures = vec![];
-        let mut done = false;
-        for mirror in mirrors {
-            let url = url_for(mirror, &file);
-            match download(&agent, &url).and_then(|bytes| {
-                checksum::verify(Path::new(&url), &bytes, file.gz_sha256)?;
-                fsutil::write_atomic(&target, &bytes)
-            }) {
-                Ok(()) => {
-                    report.downloaded.push((file.gz_name.to_string(), url));
-                    done = true;
-                    break;
-                }
-                Err(e) => failures.push(format!("  {url}: {e:#}")),
-            }
+        match fetch_one(&agent, dir, &file, mirrors) {
+            Ok(url) => report.downloaded.push((file.gz_name.to_string(), url)),
+            Err(failures) => missing.push(format!("{}:\n{}", file.gz_name, failures.join("\n"))),
         }
-        if !done {
-            anyhow::bail!(
-                "could not fetch {name}:\n{tried}\n\
-                 Download the four MNIST files by hand (from one of the mirrors above, or any copy \
-                 whose SHA-256 matches; `dpstudy data info` lists the sums), put them in {dir}, \
-                 and run `dpstudy data prepare --data-dir {dir}`.",
-                name = file.gz_name,
-                tried = failures.join("\n"),
-                dir = dir.display(),
-            );
-        }
+    }
+    if !missing.is_empty() {
+        anyhow::bail!(
+            "could not fetch {} of the 4 MNIST files:\n{}\n\
+             Download them by hand (from one of the mirrors above, or any copy whose SHA-256 \
+             matches; `dpstudy data info` lists the sums), put them in {dir}, and run \
+             `dpstudy data prepare --data-dir {dir}`.",
+            missing.len(),
+            missing.join("\n"),
+            dir = dir.display(),
+        );
     }
     Ok(report)
 }

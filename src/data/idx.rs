@@ -40,10 +40,7 @@ pub(crate) fn decompress_if_gzip(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>, D
         let mut out = Vec::with_capacity(raw.len() * 4);
         flate2::read::GzDecoder::new(raw.as_slice())
             .read_to_end(&mut out)
-            .map_err(|source| DataError::CorruptGzip {
-                path: path.to_path_buf(),
-                source,
-            })?;
+            .map_err(|source| DataError::CorruptGzip { path: path.to_path_buf(), source })?;
         Ok(out)
     } else {
         Ok(raw)
@@ -53,22 +50,15 @@ pub(crate) fn decompress_if_gzip(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>, D
 /// Parses an IDX byte array and checks its magic number and length.
 pub fn parse(path: &Path, bytes: &[u8], expected_magic: u32) -> Result<IdxArray, DataError> {
     let path_buf = || PathBuf::from(path);
-    let header_u32 = |i: usize| -> Option<u32> {
-        bytes
-            .get(4 * i..4 * i + 4)
-            .map(|b| u32::from_be_bytes(b.try_into().unwrap()))
-    };
+    let header_u32 =
+        |i: usize| -> Option<u32> { bytes.get(4 * i..4 * i + 4).map(|b| u32::from_be_bytes(b.try_into().unwrap())) };
     let magic = header_u32(0).ok_or_else(|| DataError::Truncated {
         path: path_buf(),
         expected_bytes: 4,
         found_bytes: bytes.len(),
     })?;
     if magic != expected_magic {
-        return Err(DataError::BadMagic {
-            path: path_buf(),
-            found: magic,
-            expected: expected_magic,
-        });
+        return Err(DataError::BadMagic { path: path_buf(), found: magic, expected: expected_magic });
     }
     let ndims = (magic & 0xff) as usize;
     let header_len = 4 + 4 * ndims;
@@ -84,44 +74,25 @@ pub fn parse(path: &Path, bytes: &[u8], expected_magic: u32) -> Result<IdxArray,
     let body_len: usize = dims.iter().product();
     let expected_bytes = header_len + body_len;
     if bytes.len() < expected_bytes {
-        return Err(DataError::Truncated {
-            path: path_buf(),
-            expected_bytes,
-            found_bytes: bytes.len(),
-        });
+        return Err(DataError::Truncated { path: path_buf(), expected_bytes, found_bytes: bytes.len() });
     }
     if bytes.len() > expected_bytes {
-        return Err(DataError::TrailingBytes {
-            path: path_buf(),
-            expected_bytes,
-            found_bytes: bytes.len(),
-        });
+        return Err(DataError::TrailingBytes { path: path_buf(), expected_bytes, found_bytes: bytes.len() });
     }
-    Ok(IdxArray {
-        dims,
-        data: bytes[header_len..].to_vec(),
-    })
+    Ok(IdxArray { dims, data: bytes[header_len..].to_vec() })
 }
 
 /// Parses decompressed images (3 dimensions: count, rows, cols).
 pub fn parse_images(path: &Path, bytes: &[u8]) -> Result<Images, DataError> {
     let arr = parse(path, bytes, IMAGES_MAGIC)?;
-    Ok(Images {
-        count: arr.dims[0],
-        pixels_per_image: arr.dims[1] * arr.dims[2],
-        pixels: arr.data,
-    })
+    Ok(Images { count: arr.dims[0], pixels_per_image: arr.dims[1] * arr.dims[2], pixels: arr.data })
 }
 
 /// Parses decompressed labels (1 dimension) and checks every label is a digit.
 pub fn parse_labels(path: &Path, bytes: &[u8]) -> Result<Vec<u8>, DataError> {
     let arr = parse(path, bytes, LABELS_MAGIC)?;
     if let Some((index, &value)) = arr.data.iter().enumerate().find(|&(_, &l)| l > 9) {
-        return Err(DataError::BadLabel {
-            path: path.to_path_buf(),
-            index,
-            value,
-        });
+        return Err(DataError::BadLabel { path: path.to_path_buf(), index, value });
     }
     Ok(arr.data)
 }
@@ -178,29 +149,11 @@ mod tests {
     #[test]
     fn wrong_magic_names_the_file_and_both_numbers() {
         let dir = tempfile::tempdir().unwrap();
-        let p = write(
-            dir.path(),
-            "labels-as-images",
-            &encode(LABELS_MAGIC, &[3], &[1, 2, 3]),
-        );
+        let p = write(dir.path(), "labels-as-images", &encode(LABELS_MAGIC, &[3], &[1, 2, 3]));
         let err = read_images(&p).unwrap_err();
         let msg = err.to_string();
-        assert!(
-            matches!(
-                err,
-                DataError::BadMagic {
-                    found: LABELS_MAGIC,
-                    ..
-                }
-            ),
-            "{msg}"
-        );
-        assert!(
-            msg.contains("labels-as-images")
-                && msg.contains("0x00000801")
-                && msg.contains("0x00000803"),
-            "{msg}"
-        );
+        assert!(matches!(err, DataError::BadMagic { found: LABELS_MAGIC, .. }), "{msg}");
+        assert!(msg.contains("labels-as-images") && msg.contains("0x00000801") && msg.contains("0x00000803"), "{msg}");
     }
 
     #[test]
@@ -209,17 +162,7 @@ mod tests {
         let mut file = encode(IMAGES_MAGIC, &[2, 2, 2], &[0; 8]);
         file.truncate(file.len() - 3);
         let err = read_images(&write(dir.path(), "short", &file)).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                DataError::Truncated {
-                    expected_bytes: 24,
-                    found_bytes: 21,
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        assert!(matches!(err, DataError::Truncated { expected_bytes: 24, found_bytes: 21, .. }), "{err}");
         let err = read_images(&write(dir.path(), "tiny", &[0, 0, 8])).unwrap_err();
         assert!(matches!(err, DataError::Truncated { .. }), "{err}");
         assert!(err.to_string().contains("tiny"));
@@ -239,23 +182,8 @@ mod tests {
     #[test]
     fn label_out_of_range_and_trailing_bytes_are_rejected() {
         let dir = tempfile::tempdir().unwrap();
-        let err = read_labels(&write(
-            dir.path(),
-            "l",
-            &encode(LABELS_MAGIC, &[2], &[3, 12]),
-        ))
-        .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                DataError::BadLabel {
-                    index: 1,
-                    value: 12,
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        let err = read_labels(&write(dir.path(), "l", &encode(LABELS_MAGIC, &[2], &[3, 12]))).unwrap_err();
+        assert!(matches!(err, DataError::BadLabel { index: 1, value: 12, .. }), "{err}");
         let mut file = encode(LABELS_MAGIC, &[2], &[3, 4]);
         file.push(0);
         let err = read_labels(&write(dir.path(), "t", &file)).unwrap_err();

@@ -25,6 +25,8 @@ pub struct RawPool {
     /// Which partitions are in the pool, e.g. `train+test` or `test`.
     pub description: String,
     pub inputs: Vec<InputFile>,
+    /// Whether every file matched its published checksum.
+    pub verified: bool,
 }
 
 impl RawPool {
@@ -39,83 +41,56 @@ impl RawPool {
 
 /// Finds `file` in `dir`, compressed (`name.gz`) or raw (`name`).
 fn find(dir: &Path, file: &MnistFile) -> Option<PathBuf> {
-    [file.gz_name, file.raw_name()]
-        .into_iter()
-        .map(|n| dir.join(n))
-        .find(|p| p.is_file())
+    [file.gz_name, file.raw_name()].into_iter().map(|n| dir.join(n)).find(|p| p.is_file())
 }
 
 /// Reads a file, checks its SHA-256 (the `.gz` sum for gzip content, the raw sum otherwise)
-/// and returns the decompressed bytes.
-fn read_verified(path: &Path, file: &MnistFile) -> Result<(Vec<u8>, InputFile), DataError> {
+/// unless `verify` is off, and returns the decompressed bytes.
+fn read_checked(path: &Path, file: &MnistFile, verify: bool) -> Result<(Vec<u8>, InputFile), DataError> {
     let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
-    let expected = if bytes.starts_with(&[0x1f, 0x8b]) {
-        file.gz_sha256
-    } else {
-        file.raw_sha256
-    };
-    let sha256 = checksum::verify(path, &bytes, expected)?;
-    let name = path
-        .file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned();
-    Ok((
-        idx::decompress_if_gzip(path, bytes)?,
-        InputFile { name, sha256 },
-    ))
+    let expected = if bytes.starts_with(&[0x1f, 0x8b]) { file.gz_sha256 } else { file.raw_sha256 };
+    let sha256 = if verify { checksum::verify(path, &bytes, expected)? } else { checksum::sha256_hex(&bytes) };
+    let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+    Ok((idx::decompress_if_gzip(path, bytes)?, InputFile { name, sha256 }))
 }
 
-/// Loads every complete image/label pair present in `dir`, verified, train first.
+/// Loads every complete image/label pair present in `dir`, train first, each file checked
+/// against the published SHA-256 unless `verify` is off (for other data in MNIST's format).
 ///
 /// Present means at least one of a pair's two files exists; the other must then exist too.
-pub fn load_pool(dir: &Path) -> Result<RawPool, DataError> {
+pub fn load_pool(dir: &Path, verify: bool) -> Result<RawPool, DataError> {
     if !dir.is_dir() {
         return Err(DataError::MissingFile {
             path: dir.to_path_buf(),
-            hint: "data directory does not exist; pass --data-dir or run `dpstudy data fetch`"
-                .into(),
+            hint: "data directory does not exist; pass --data-dir or run `dpstudy data fetch`".into(),
         });
     }
     let pairs = [
         ("train", checksum::TRAIN_IMAGES, checksum::TRAIN_LABELS),
         ("test", checksum::TEST_IMAGES, checksum::TEST_LABELS),
     ];
-    let mut pool = RawPool {
-        pixels: vec![],
-        labels: vec![],
-        description: String::new(),
-        inputs: vec![],
-    };
+    let mut pool =
+        RawPool { pixels: vec![], labels: vec![], description: String::new(), inputs: vec![], verified: verify };
     let mut parts = vec![];
     for (part, images_file, labels_file) in pairs {
         let (images_path, labels_path) = match (find(dir, &images_file), find(dir, &labels_file)) {
             (None, None) => continue,
             (Some(i), Some(l)) => (i, l),
             (found, _) => {
-                let (missing, partner) = if found.is_some() {
-                    (labels_file, images_file)
-                } else {
-                    (images_file, labels_file)
-                };
+                let (missing, partner) =
+                    if found.is_some() { (labels_file, images_file) } else { (images_file, labels_file) };
                 return Err(DataError::MissingFile {
                     path: dir.join(missing.gz_name),
-                    hint: format!(
-                        "{} is present but its partner is not (gzip or raw)",
-                        partner.gz_name
-                    ),
+                    hint: format!("{} is present but its partner is not (gzip or raw)", partner.gz_name),
                 });
             }
         };
-        let (image_bytes, image_input) = read_verified(&images_path, &images_file)?;
-        let (label_bytes, label_input) = read_verified(&labels_path, &labels_file)?;
+        let (image_bytes, image_input) = read_checked(&images_path, &images_file, verify)?;
+        let (label_bytes, label_input) = read_checked(&labels_path, &labels_file, verify)?;
         let images = idx::parse_images(&images_path, &image_bytes)?;
         let labels = idx::parse_labels(&labels_path, &label_bytes)?;
         if images.pixels_per_image != PIXELS {
-            return Err(DataError::BadImageSize {
-                path: images_path,
-                pixels: images.pixels_per_image,
-            });
+            return Err(DataError::BadImageSize { path: images_path, pixels: images.pixels_per_image });
         }
         if images.count != labels.len() {
             return Err(DataError::CountMismatch {
@@ -131,9 +106,7 @@ pub fn load_pool(dir: &Path) -> Result<RawPool, DataError> {
         parts.push(part);
     }
     if parts.is_empty() {
-        return Err(DataError::NoData {
-            dir: dir.to_path_buf(),
-        });
+        return Err(DataError::NoData { dir: dir.to_path_buf() });
     }
     pool.description = parts.join("+");
     Ok(pool)

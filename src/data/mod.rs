@@ -25,15 +25,14 @@ use crate::real::Real;
 pub const FEATURES: usize = 400;
 /// Number of classes (digits).
 pub const CLASSES: usize = 10;
+/// Synthetic rows generated when no sample count is given: the study's largest size.
+pub const DEFAULT_SYNTHETIC_ROWS: usize = 70_000;
 
 /// Everything that can be wrong with the data, each naming the file or value at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     #[error("cannot read {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("missing file {path}: {hint}")]
     MissingFile { path: PathBuf, hint: String },
     #[error(
@@ -42,63 +41,26 @@ pub enum DataError {
          raw); run `dpstudy data fetch --data-dir {dir}` or copy them there"
     )]
     NoData { dir: PathBuf },
-    #[error(
-        "{path}: wrong magic number 0x{found:08x}, expected 0x{expected:08x} (not an IDX file of this kind)"
-    )]
-    BadMagic {
-        path: PathBuf,
-        found: u32,
-        expected: u32,
-    },
-    #[error(
-        "{path}: truncated, the header promises {expected_bytes} bytes but the file holds {found_bytes}"
-    )]
-    Truncated {
-        path: PathBuf,
-        expected_bytes: usize,
-        found_bytes: usize,
-    },
+    #[error("{path}: wrong magic number 0x{found:08x}, expected 0x{expected:08x} (not an IDX file of this kind)")]
+    BadMagic { path: PathBuf, found: u32, expected: u32 },
+    #[error("{path}: truncated, the header promises {expected_bytes} bytes but the file holds {found_bytes}")]
+    Truncated { path: PathBuf, expected_bytes: usize, found_bytes: usize },
     #[error("{path}: {found_bytes} bytes where the header promises {expected_bytes}")]
-    TrailingBytes {
-        path: PathBuf,
-        expected_bytes: usize,
-        found_bytes: usize,
-    },
+    TrailingBytes { path: PathBuf, expected_bytes: usize, found_bytes: usize },
     #[error("{path}: corrupt gzip stream: {source}")]
-    CorruptGzip {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    CorruptGzip { path: PathBuf, source: std::io::Error },
     #[error("{path}: label {value} at index {index} is not a digit 0-9")]
-    BadLabel {
-        path: PathBuf,
-        index: usize,
-        value: u8,
-    },
+    BadLabel { path: PathBuf, index: usize, value: u8 },
     #[error("{path}: images of {pixels} pixels, expected 784 (28 x 28)")]
     BadImageSize { path: PathBuf, pixels: usize },
     #[error(
         "{path}: SHA-256 mismatch: expected {expected}, found {actual} (corrupt or not the published file; delete it and fetch again)"
     )]
-    Checksum {
-        path: PathBuf,
-        expected: String,
-        actual: String,
-    },
+    Checksum { path: PathBuf, expected: String, actual: String },
     #[error("{images} holds {n_images} images but {labels} holds {n_labels} labels")]
-    CountMismatch {
-        images: PathBuf,
-        labels: PathBuf,
-        n_images: usize,
-        n_labels: usize,
-    },
+    CountMismatch { images: PathBuf, labels: PathBuf, n_images: usize, n_labels: usize },
     #[error("{flag} {requested} is more than the {available} samples available ({what})")]
-    NotEnoughSamples {
-        flag: &'static str,
-        requested: usize,
-        available: usize,
-        what: String,
-    },
+    NotEnoughSamples { flag: &'static str, requested: usize, available: usize, what: String },
     #[error("prepared-data cache {path}: {reason}")]
     Cache { path: PathBuf, reason: String },
 }
@@ -106,15 +68,9 @@ pub enum DataError {
 impl DataError {
     pub fn io(path: &Path, source: std::io::Error) -> Self {
         if source.kind() == std::io::ErrorKind::NotFound {
-            DataError::MissingFile {
-                path: path.to_path_buf(),
-                hint: "no such file".into(),
-            }
+            DataError::MissingFile { path: path.to_path_buf(), hint: "no such file".into() }
         } else {
-            DataError::Io {
-                path: path.to_path_buf(),
-                source,
-            }
+            DataError::Io { path: path.to_path_buf(), source }
         }
     }
 }
@@ -123,8 +79,9 @@ impl DataError {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum DataSource {
-    /// Real MNIST: the pool of the files present (train first, then test).
-    Mnist { pool: String, pool_size: usize },
+    /// Real MNIST: the pool of the files present (train first, then test); `verified` is
+    /// false for files read with `--no-verify`.
+    Mnist { pool: String, pool_size: usize, verified: bool },
     /// Synthetic data of the same shape; timings only, never accuracy claims.
     Synthetic { seed: u64 },
 }
@@ -142,7 +99,10 @@ impl DataSource {
 impl std::fmt::Display for DataSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            DataSource::Mnist { pool, pool_size } => write!(f, "MNIST {pool} ({pool_size} images)"),
+            DataSource::Mnist { pool, pool_size, verified: true } => write!(f, "MNIST {pool} ({pool_size} images)"),
+            DataSource::Mnist { pool, pool_size, verified: false } => {
+                write!(f, "MNIST-format {pool} ({pool_size} images, UNVERIFIED: checksums not checked)")
+            }
             DataSource::Synthetic { seed } => write!(f, "SYNTHETIC data (seed {seed}), not MNIST"),
         }
     }
@@ -169,30 +129,16 @@ impl Prepared {
 
     /// Rows `range` of the pool as a sample matrix in element type `T`.
     pub fn rows<T: Real>(&self, range: std::ops::Range<usize>) -> Samples<T> {
-        let features = self.features[range.start * FEATURES..range.end * FEATURES]
-            .iter()
-            .map(|&v| T::from_f64(v))
-            .collect();
-        Samples {
-            features,
-            labels: self.labels[range].to_vec(),
-            dim: FEATURES,
-        }
+        let features =
+            self.features[range.start * FEATURES..range.end * FEATURES].iter().map(|&v| T::from_f64(v)).collect();
+        Samples { features, labels: self.labels[range].to_vec(), dim: FEATURES }
     }
 
     /// The study's split: the first `train` rows to train on, the last `test` rows to test.
-    pub fn split<T: Real>(
-        &self,
-        train: usize,
-        test: usize,
-    ) -> Result<(Samples<T>, Samples<T>), DataError> {
+    pub fn split<T: Real>(&self, train: usize, test: usize) -> Result<(Samples<T>, Samples<T>), DataError> {
         let available = self.len();
         if train + test > available {
-            let flag = if test == 0 {
-                "--samples"
-            } else {
-                "--samples + --test-samples"
-            };
+            let flag = if test == 0 { "--samples" } else { "--samples + --test-samples" };
             return Err(DataError::NotEnoughSamples {
                 flag,
                 requested: train + test,
@@ -222,11 +168,7 @@ impl<T: Copy> Samples<T> {
     }
 
     pub fn as_view(&self) -> SamplesView<'_, T> {
-        SamplesView {
-            features: &self.features,
-            labels: &self.labels,
-            dim: self.dim,
-        }
+        SamplesView { features: &self.features, labels: &self.labels, dim: self.dim }
     }
 }
 
@@ -267,18 +209,27 @@ pub enum DataKind {
     Synthetic,
 }
 
-/// Loads the prepared pool of the requested kind. For synthetic data `synthetic_rows` rows
-/// are generated; MNIST uses (and if needed builds) the cache in `cache_dir`.
-pub fn load(
-    kind: &DataKind,
-    data_dir: &Path,
-    cache_dir: &Path,
-    synthetic_rows: usize,
-    seed: u64,
-) -> anyhow::Result<Prepared> {
-    match kind {
-        DataKind::Mnist => Ok(cache::load_or_prepare(data_dir, cache_dir, false)?.prepared),
-        DataKind::Synthetic => Ok(synthetic::generate(synthetic_rows, seed)),
+/// Which data a run uses and where it lives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataConfig {
+    pub kind: DataKind,
+    /// Directory of the MNIST IDX files.
+    pub dir: PathBuf,
+    /// Where prepared data and initial weights are cached.
+    pub cache_dir: PathBuf,
+    /// Check each file against its published SHA-256 (off only for other MNIST-format data).
+    pub verify: bool,
+}
+
+impl DataConfig {
+    /// Loads the prepared pool. Synthetic data: `rows` rows generated from `seed` (70,000
+    /// when `rows` is `None`). MNIST: the whole pool, from (or into) the cache, after
+    /// checking it holds at least `rows` rows.
+    pub fn load(&self, rows: Option<cache::Required>, seed: u64) -> anyhow::Result<Prepared> {
+        match self.kind {
+            DataKind::Mnist => Ok(cache::load_or_prepare(self, false, rows)?.prepared),
+            DataKind::Synthetic => Ok(synthetic::generate(rows.map_or(DEFAULT_SYNTHETIC_ROWS, |r| r.rows), seed)),
+        }
     }
 }
 
@@ -308,13 +259,7 @@ mod tests {
         assert_eq!(partition(10, 3), vec![0..4, 4..7, 7..10]);
         // np.array_split(np.arange(2), 3) -> sizes [1, 1, 0]
         assert_eq!(partition(2, 3), vec![0..1, 1..2, 2..2]);
-        assert_eq!(
-            partition(70_000, 4)
-                .iter()
-                .map(|r| r.len())
-                .collect::<Vec<_>>(),
-            vec![17_500; 4]
-        );
+        assert_eq!(partition(70_000, 4).iter().map(|r| r.len()).collect::<Vec<_>>(), vec![17_500; 4]);
     }
 
     #[test]
@@ -324,9 +269,6 @@ mod tests {
         assert_eq!(train.labels, p.labels[..6]);
         assert_eq!(test.labels, p.labels[7..]);
         let err = p.split::<f32>(8, 3).unwrap_err().to_string();
-        assert!(
-            err.contains("--samples + --test-samples 11") && err.contains("10 samples"),
-            "{err}"
-        );
+        assert!(err.contains("--samples + --test-samples 11") && err.contains("10 samples"), "{err}");
     }
 }

@@ -29,7 +29,9 @@ impl PcaSettings {
             input_dim,
             components: super::FEATURES,
             pixel_scale: 1.0 / 255.0,
-            method: "covariance (n-1) + symmetric eigendecomposition (nalgebra), largest |entry| of each component positive".into(),
+            method:
+                "covariance (n-1) + symmetric eigendecomposition (nalgebra), largest |entry| of each component positive"
+                    .into(),
             standardise: "zero mean, unit population variance per component".into(),
         }
     }
@@ -172,10 +174,7 @@ fn set_ab(dst: &mut [f64], a: &[f64], b: &[f64], m: usize, n: usize, k: usize) {
 pub fn fit_transform(src: &dyn RowSource, components: usize) -> anyhow::Result<PcaOutput> {
     let (n, d) = (src.rows(), src.dim());
     anyhow::ensure!(n >= 2, "PCA needs at least 2 rows, got {n}");
-    anyhow::ensure!(
-        components <= d,
-        "cannot keep {components} components of {d}-dimensional data"
-    );
+    anyhow::ensure!(components <= d, "cannot keep {components} components of {d}-dimensional data");
 
     // Mean.
     let mut mean = vec![0.0; d];
@@ -190,36 +189,22 @@ pub fn fit_transform(src: &dyn RowSource, components: usize) -> anyhow::Result<P
 
     // Covariance, symmetrised against rounding.
     let mut cov = vec![0.0; d * d];
-    for_each_centred_block(src, &mean, |_, block| {
-        add_at_b(&mut cov, block, block, d, d, block.len() / d)
-    });
-    let cov = nalgebra::DMatrix::from_fn(d, d, |i, j| {
-        (cov[i * d + j] + cov[j * d + i]) / (2.0 * (n - 1) as f64)
-    });
+    for_each_centred_block(src, &mean, |_, block| add_at_b(&mut cov, block, block, d, d, block.len() / d));
+    let cov = nalgebra::DMatrix::from_fn(d, d, |i, j| (cov[i * d + j] + cov[j * d + i]) / (2.0 * (n - 1) as f64));
 
     // Eigenpairs, largest first.
     let eig = nalgebra::SymmetricEigen::new(cov);
     let mut order: Vec<usize> = (0..d).collect();
-    order.sort_by(|&a, &b| {
-        eig.eigenvalues[b]
-            .total_cmp(&eig.eigenvalues[a])
-            .then(a.cmp(&b))
-    });
+    order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]).then(a.cmp(&b)));
     let total: f64 = eig.eigenvalues.iter().map(|&v| v.max(0.0)).sum();
-    let eigenvalues: Vec<f64> = order[..components]
-        .iter()
-        .map(|&i| eig.eigenvalues[i])
-        .collect();
+    let eigenvalues: Vec<f64> = order[..components].iter().map(|&i| eig.eigenvalues[i]).collect();
     let kept: f64 = eigenvalues.iter().map(|&v| v.max(0.0)).sum();
 
     // Components as a row-major d x k matrix with fixed signs.
     let mut basis = vec![0.0; d * components];
     for (c, &i) in order[..components].iter().enumerate() {
         let v = eig.eigenvectors.column(i);
-        let pivot = v.iter().copied().fold(
-            0.0_f64,
-            |best, x| if x.abs() > best.abs() { x } else { best },
-        );
+        let pivot = v.iter().copied().fold(0.0_f64, |best, x| if x.abs() > best.abs() { x } else { best });
         let sign = if pivot < 0.0 { -1.0 } else { 1.0 };
         for r in 0..d {
             basis[r * components + c] = sign * v[r];
@@ -230,22 +215,11 @@ pub fn fit_transform(src: &dyn RowSource, components: usize) -> anyhow::Result<P
     let mut features = vec![0.0; n * components];
     for_each_centred_block(src, &mean, |start, block| {
         let rows = block.len() / d;
-        set_ab(
-            &mut features[start * components..(start + rows) * components],
-            block,
-            &basis,
-            rows,
-            components,
-            d,
-        );
+        set_ab(&mut features[start * components..(start + rows) * components], block, &basis, rows, components, d);
     });
 
     standardise(&mut features, components);
-    Ok(PcaOutput {
-        features,
-        eigenvalues,
-        explained_variance_ratio: if total > 0.0 { kept / total } else { 0.0 },
-    })
+    Ok(PcaOutput { features, eigenvalues, explained_variance_ratio: if total > 0.0 { kept / total } else { 0.0 } })
 }
 
 /// Scales each column of a row-major `? x cols` matrix to zero mean and unit population
@@ -265,11 +239,7 @@ pub fn standardise(data: &mut [f64], cols: usize) {
             *s += (x - m) * (x - m);
         }
     }
-    let scale: Vec<f64> = sq
-        .iter()
-        .map(|s| (s / n).sqrt())
-        .map(|sd| if sd > 0.0 { 1.0 / sd } else { 1.0 })
-        .collect();
+    let scale: Vec<f64> = sq.iter().map(|s| (s / n).sqrt()).map(|sd| if sd > 0.0 { 1.0 / sd } else { 1.0 }).collect();
     for row in data.chunks_exact_mut(cols) {
         for ((x, m), s) in row.iter_mut().zip(&mean).zip(&scale) {
             *x = (*x - m) * s;
@@ -286,11 +256,7 @@ mod tests {
     /// rotated by a fixed orthonormal basis. PCA must find those variances and directions.
     fn fixture(n: usize) -> (Vec<f64>, [[f64; 5]; 3]) {
         let s = 0.5_f64.sqrt();
-        let dirs = [
-            [s, s, 0.0, 0.0, 0.0],
-            [0.0, 0.0, 1.0, 0.0, 0.0],
-            [s, -s, 0.0, 0.0, 0.0],
-        ];
+        let dirs = [[s, s, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0, 0.0], [s, -s, 0.0, 0.0, 0.0]];
         let sds = [3.0, 2.0, 1.0];
         let mut rng = SplitMix64::new(42);
         let mut data = Vec::with_capacity(n * 5);
@@ -306,59 +272,30 @@ mod tests {
     #[test]
     fn recovers_known_variances_and_directions() {
         let (data, dirs) = fixture(20_000);
-        let src = DenseRows {
-            data: &data,
-            dim: 5,
-        };
+        let src = DenseRows { data: &data, dim: 5 };
         let out = fit_transform(&src, 2).unwrap();
         // Sample variances of a 20,000-point normal sample: within 3% of the truth.
-        assert!(
-            (out.eigenvalues[0] / 9.0 - 1.0).abs() < 0.03,
-            "{:?}",
-            out.eigenvalues
-        );
-        assert!(
-            (out.eigenvalues[1] / 4.0 - 1.0).abs() < 0.03,
-            "{:?}",
-            out.eigenvalues
-        );
+        assert!((out.eigenvalues[0] / 9.0 - 1.0).abs() < 0.03, "{:?}", out.eigenvalues);
+        assert!((out.eigenvalues[1] / 4.0 - 1.0).abs() < 0.03, "{:?}", out.eigenvalues);
         // The two directions keep (9 + 4) / (9 + 4 + 1) of the variance.
-        assert!(
-            (out.explained_variance_ratio - 13.0 / 14.0).abs() < 0.01,
-            "{}",
-            out.explained_variance_ratio
-        );
+        assert!((out.explained_variance_ratio - 13.0 / 14.0).abs() < 0.01, "{}", out.explained_variance_ratio);
         // Component 1 is the projection on dirs[0]: it correlates ~ +-1 with it.
-        let proj: Vec<f64> = data
-            .chunks_exact(5)
-            .map(|r| (0..5).map(|j| (r[j] - 10.0) * dirs[0][j]).sum())
-            .collect();
+        let proj: Vec<f64> = data.chunks_exact(5).map(|r| (0..5).map(|j| (r[j] - 10.0) * dirs[0][j]).sum()).collect();
         let comp: Vec<f64> = out.features.chunks_exact(2).map(|r| r[0]).collect();
         let corr = proj.iter().zip(&comp).map(|(a, b)| a * b).sum::<f64>()
-            / (proj.iter().map(|a| a * a).sum::<f64>().sqrt()
-                * comp.iter().map(|b| b * b).sum::<f64>().sqrt());
+            / (proj.iter().map(|a| a * a).sum::<f64>().sqrt() * comp.iter().map(|b| b * b).sum::<f64>().sqrt());
         assert!(corr.abs() > 0.999, "correlation {corr}");
     }
 
     #[test]
     fn output_is_standardised() {
         let (data, _) = fixture(5_000);
-        let out = fit_transform(
-            &DenseRows {
-                data: &data,
-                dim: 5,
-            },
-            3,
-        )
-        .unwrap();
+        let out = fit_transform(&DenseRows { data: &data, dim: 5 }, 3).unwrap();
         for c in 0..3 {
             let col: Vec<f64> = out.features.chunks_exact(3).map(|r| r[c]).collect();
             let mean = col.iter().sum::<f64>() / col.len() as f64;
             let var = col.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / col.len() as f64;
-            assert!(
-                mean.abs() < 1e-12 && (var - 1.0).abs() < 1e-12,
-                "component {c}: mean {mean}, var {var}"
-            );
+            assert!(mean.abs() < 1e-12 && (var - 1.0).abs() < 1e-12, "component {c}: mean {mean}, var {var}");
         }
     }
 
@@ -369,23 +306,8 @@ mod tests {
         let n = BLOCK_ROWS + 123;
         let pixels: Vec<u8> = (0..n * 6).map(|_| rng.below(256) as u8).collect();
         let dense: Vec<f64> = pixels.iter().map(|&p| f64::from(p) / 255.0).collect();
-        let a = fit_transform(
-            &PixelRows {
-                pixels: &pixels,
-                dim: 6,
-                scale: 1.0 / 255.0,
-            },
-            4,
-        )
-        .unwrap();
-        let b = fit_transform(
-            &DenseRows {
-                data: &dense,
-                dim: 6,
-            },
-            4,
-        )
-        .unwrap();
+        let a = fit_transform(&PixelRows { pixels: &pixels, dim: 6, scale: 1.0 / 255.0 }, 4).unwrap();
+        let b = fit_transform(&DenseRows { data: &dense, dim: 6 }, 4).unwrap();
         assert_eq!(a.features, b.features);
         assert_eq!(a.features.len(), n * 4);
     }
@@ -393,14 +315,7 @@ mod tests {
     #[test]
     fn rejects_too_many_components() {
         let data = vec![1.0, 2.0, 3.0, 4.0];
-        let err = fit_transform(
-            &DenseRows {
-                data: &data,
-                dim: 2,
-            },
-            3,
-        )
-        .unwrap_err();
+        let err = fit_transform(&DenseRows { data: &data, dim: 2 }, 3).unwrap_err();
         assert!(err.to_string().contains("3 components"), "{err}");
     }
 }

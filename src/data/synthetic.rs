@@ -12,9 +12,7 @@ const CENTRE_SPREAD: f64 = 0.35;
 /// `rows` samples: label uniform over the classes, features = class centre + N(0, 1) noise.
 pub fn generate(rows: usize, seed: u64) -> Prepared {
     let mut centre_rng = SplitMix64::for_purpose(seed, "synthetic-centres");
-    let centres: Vec<f64> = (0..CLASSES * FEATURES)
-        .map(|_| CENTRE_SPREAD * centre_rng.normal())
-        .collect();
+    let centres: Vec<f64> = (0..CLASSES * FEATURES).map(|_| CENTRE_SPREAD * centre_rng.normal()).collect();
     let mut rng = SplitMix64::for_purpose(seed, "synthetic-samples");
     let mut features = Vec::with_capacity(rows * FEATURES);
     let mut labels = Vec::with_capacity(rows);
@@ -24,12 +22,7 @@ pub fn generate(rows: usize, seed: u64) -> Prepared {
         let centre = &centres[label * FEATURES..(label + 1) * FEATURES];
         features.extend(centre.iter().map(|c| c + rng.normal()));
     }
-    Prepared {
-        features,
-        labels,
-        source: DataSource::Synthetic { seed },
-        explained_variance_ratio: None,
-    }
+    Prepared { features, labels, source: DataSource::Synthetic { seed }, explained_variance_ratio: None }
 }
 
 #[cfg(test)]

@@ -18,9 +18,7 @@ pub const INIT_EPSILON: f64 = 0.12;
 /// Draws fresh weights from `seed` (theta1 first, then theta2, row-major).
 pub fn draw(hidden: usize, seed: u64) -> Params<f64> {
     let mut rng = SplitMix64::for_purpose(seed, "initial-weights");
-    let data = (0..Params::<f64>::len_for(hidden))
-        .map(|_| rng.uniform(-INIT_EPSILON, INIT_EPSILON))
-        .collect();
+    let data = (0..Params::<f64>::len_for(hidden)).map(|_| rng.uniform(-INIT_EPSILON, INIT_EPSILON)).collect();
     Params::from_flat(hidden, data).expect("length from len_for")
 }
 
@@ -33,9 +31,7 @@ pub fn default_path(cache_dir: &Path, hidden: usize, seed: u64) -> PathBuf {
 pub fn save(path: &Path, params: &Params<f64>) -> anyhow::Result<()> {
     let (t1, t2) = params.to_tensors(&Device::Cpu)?;
     let tensors = HashMap::from([("theta1".to_string(), t1), ("theta2".to_string(), t2)]);
-    fsutil::write_atomic_with(path, |tmp| {
-        candle_core::safetensors::save(&tensors, tmp).map_err(Into::into)
-    })
+    fsutil::write_atomic_with(path, |tmp| candle_core::safetensors::save(&tensors, tmp).map_err(Into::into))
 }
 
 /// Loads weights saved by [`save`], checking they are for `hidden` units.
@@ -43,9 +39,7 @@ pub fn load(path: &Path, hidden: usize) -> anyhow::Result<Params<f64>> {
     let tensors = candle_core::safetensors::load(path, &Device::Cpu)
         .with_context(|| format!("cannot read initial weights {}", path.display()))?;
     let get = |name: &str| {
-        tensors
-            .get(name)
-            .with_context(|| format!("initial weights {}: no tensor `{name}`", path.display()))
+        tensors.get(name).with_context(|| format!("initial weights {}: no tensor `{name}`", path.display()))
     };
     let params = Params::from_tensors(get("theta1")?, get("theta2")?)
         .with_context(|| format!("initial weights {}", path.display()))?;
@@ -88,9 +82,6 @@ mod tests {
         let path = dir.path().join("w.safetensors");
         save(&path, &draw(5, 1)).unwrap();
         let err = format!("{:#}", load(&path, 6).unwrap_err());
-        assert!(
-            err.contains("w.safetensors") && err.contains("5 hidden units"),
-            "{err}"
-        );
+        assert!(err.contains("w.safetensors") && err.contains("5 hidden units"), "{err}");
     }
 }

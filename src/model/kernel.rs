@@ -122,10 +122,7 @@ pub fn forward_backward<T: Real>(
     assert_eq!(x.dim, THETA1_COLS - 1, "samples of the wrong width");
     let (theta1, theta2) = (params.theta1(), params.theta2());
     let h1 = h + 1;
-    let mut stats = PassStats {
-        samples: x.len(),
-        ..PassStats::default()
-    };
+    let mut stats = PassStats { samples: x.len(), ..PassStats::default() };
 
     for start in (0..x.len()).step_by(ROW_BLOCK) {
         let rows = ROW_BLOCK.min(x.len() - start);
@@ -184,11 +181,7 @@ pub fn forward_backward<T: Real>(
                 let e = (T::ZERO - z.abs()).exp();
                 let positive = if *z > T::ZERO { *z } else { T::ZERO };
                 cost += (positive + e.ln_1p()).to_f64();
-                let sig = if *z >= T::ZERO {
-                    T::ONE / (T::ONE + e)
-                } else {
-                    e / (T::ONE + e)
-                };
+                let sig = if *z >= T::ZERO { T::ONE / (T::ONE + e) } else { e / (T::ONE + e) };
                 *z = sig - if o == label { T::ONE } else { T::ZERO };
             }
             stats.cost_sum += cost;

@@ -47,10 +47,7 @@ impl<T: Real> Params<T> {
     }
 
     pub fn zeros(hidden: usize) -> Self {
-        Self {
-            hidden,
-            data: vec![T::ZERO; Self::len_for(hidden)],
-        }
+        Self { hidden, data: vec![T::ZERO; Self::len_for(hidden)] }
     }
 
     /// From a flat buffer laid out as [`Params::as_slice`] returns it.
@@ -90,10 +87,7 @@ impl<T: Real> Params<T> {
 
     /// Converts the element type (f64 -> f32 rounds to nearest).
     pub fn cast<U: Real>(&self) -> Params<U> {
-        Params {
-            hidden: self.hidden,
-            data: self.data.iter().map(|&v| U::from_f64(v.to_f64())).collect(),
-        }
+        Params { hidden: self.hidden, data: self.data.iter().map(|&v| U::from_f64(v.to_f64())).collect() }
     }
 
     pub fn fill_zero(&mut self) {

@@ -24,12 +24,7 @@ fn with_bias(x: &Tensor) -> candle_core::Result<Tensor> {
 }
 
 /// `J = -1/n sum_i sum_k [y log a + (1 - y) log(1 - a)]` for the network's outputs `a`.
-pub fn cost(
-    theta1: &Tensor,
-    theta2: &Tensor,
-    x: &Tensor,
-    y: &Tensor,
-) -> candle_core::Result<Tensor> {
+pub fn cost(theta1: &Tensor, theta2: &Tensor, x: &Tensor, y: &Tensor) -> candle_core::Result<Tensor> {
     let n = x.dim(0)? as f64;
     let a1 = candle_nn::ops::sigmoid(&with_bias(x)?.matmul(&theta1.t()?)?)?;
     let a2 = candle_nn::ops::sigmoid(&with_bias(&a1)?.matmul(&theta2.t()?)?)?;
@@ -39,10 +34,7 @@ pub fn cost(
 }
 
 /// Cost (a float) and its gradient, by autograd, on the CPU.
-pub fn cost_and_gradient<T: Real>(
-    params: &Params<T>,
-    x: SamplesView<'_, T>,
-) -> anyhow::Result<(f64, Params<T>)> {
+pub fn cost_and_gradient<T: Real>(params: &Params<T>, x: SamplesView<'_, T>) -> anyhow::Result<(f64, Params<T>)> {
     let device = Device::Cpu;
     let xs = Tensor::from_slice(x.features, (x.len(), x.dim), &device)?;
     let y = one_hot::<T>(x.labels, &device)?;

@@ -21,9 +21,7 @@ impl<T: Real> ThreadedKernel<T> {
         assert!(threads >= 1);
         Self {
             workspaces: (0..threads).map(|_| Workspace::new(hidden)).collect(),
-            partials: (0..threads.saturating_sub(1))
-                .map(|_| Params::zeros(hidden))
-                .collect(),
+            partials: (0..threads.saturating_sub(1)).map(|_| Params::zeros(hidden)).collect(),
         }
     }
 
@@ -32,12 +30,7 @@ impl<T: Real> ThreadedKernel<T> {
     }
 
     /// Overwrites `grad_sum` with the gradient summed over all rows of `x`.
-    pub fn gradient(
-        &mut self,
-        params: &Params<T>,
-        x: SamplesView<'_, T>,
-        grad_sum: &mut Params<T>,
-    ) -> PassStats {
+    pub fn gradient(&mut self, params: &Params<T>, x: SamplesView<'_, T>, grad_sum: &mut Params<T>) -> PassStats {
         grad_sum.fill_zero();
         if self.threads() == 1 {
             return kernel::forward_backward(params, x, Some(grad_sum), &mut self.workspaces[0]);
@@ -47,14 +40,7 @@ impl<T: Real> ThreadedKernel<T> {
         let mut stats = PassStats::default();
         let mut rest: Vec<PassStats> = vec![];
         rayon::join(
-            || {
-                stats = kernel::forward_backward(
-                    params,
-                    x.rows(chunks[0].clone()),
-                    Some(grad_sum),
-                    first_ws,
-                )
-            },
+            || stats = kernel::forward_backward(params, x.rows(chunks[0].clone()), Some(grad_sum), first_ws),
             || {
                 rest = other_ws
                     .par_iter_mut()

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::{DataKind, DataSource};
+use crate::data::{DataConfig, DataSource};
 use crate::real::Dtype;
 
 /// How the training is executed.
@@ -22,9 +22,7 @@ pub enum Mode {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
     pub mode: Mode,
-    pub data: DataKind,
-    pub data_dir: PathBuf,
-    pub cache_dir: PathBuf,
+    pub data: DataConfig,
     /// Training samples: the first `samples` rows of the pool.
     pub samples: usize,
     /// Held-out samples: the last `test_samples` rows of the pool (0: none).
@@ -40,7 +38,7 @@ pub struct TrainConfig {
     /// Seeds the initial weights, the mini-batch shuffle and synthetic data.
     pub seed: u64,
     pub threads: usize,
-    /// Initial weights file; `None`: `<cache_dir>/init-h<H>-seed<S>.safetensors`.
+    /// Initial weights file; `None`: `<data.cache_dir>/init-h<H>-seed<S>.safetensors`.
     pub init: Option<PathBuf>,
 }
 
@@ -48,36 +46,18 @@ pub struct TrainConfig {
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ConfigError {
     #[error("{flag} {value}: {reason}")]
-    Invalid {
-        flag: &'static str,
-        value: String,
-        reason: &'static str,
-    },
+    Invalid { flag: &'static str, value: String, reason: &'static str },
 }
 
 impl TrainConfig {
     /// Checks the values that need no data to check.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |flag, value: String, reason| {
-            Err(ConfigError::Invalid {
-                flag,
-                value,
-                reason,
-            })
-        };
+        let invalid = |flag, value: String, reason| Err(ConfigError::Invalid { flag, value, reason });
         if self.hidden == 0 {
-            return invalid(
-                "--hidden",
-                "0".into(),
-                "the hidden layer needs at least one unit",
-            );
+            return invalid("--hidden", "0".into(), "the hidden layer needs at least one unit");
         }
         if self.samples == 0 {
-            return invalid(
-                "--samples",
-                "0".into(),
-                "training needs at least one sample",
-            );
+            return invalid("--samples", "0".into(), "training needs at least one sample");
         }
         if self.epochs == 0 {
             return invalid("--epochs", "0".into(), "must be at least 1");
@@ -86,11 +66,7 @@ impl TrainConfig {
             return invalid("--iters", "0".into(), "must be at least 1");
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
-            return invalid(
-                "--lr",
-                self.lr.to_string(),
-                "must be a positive finite number",
-            );
+            return invalid("--lr", self.lr.to_string(), "must be a positive finite number");
         }
         if self.threads == 0 {
             return invalid("--threads", "0".into(), "must be at least 1");
@@ -151,8 +127,6 @@ impl TrainResult {
 /// Why training stopped early.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum TrainError {
-    #[error(
-        "the cost became {cost} at iteration {iteration}: training diverged (try a smaller --lr)"
-    )]
+    #[error("the cost became {cost} at iteration {iteration}: training diverged (try a smaller --lr)")]
     NonFiniteCost { iteration: usize, cost: f64 },
 }

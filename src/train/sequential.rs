@@ -55,8 +55,7 @@ pub fn gather<T: Real>(src: SamplesView<'_, T>, indices: &[u32], dst: &mut Sampl
     dst.labels.clear();
     for &i in indices {
         let i = i as usize;
-        dst.features
-            .extend_from_slice(&src.features[i * src.dim..(i + 1) * src.dim]);
+        dst.features.extend_from_slice(&src.features[i * src.dim..(i + 1) * src.dim]);
         dst.labels.push(src.labels[i]);
     }
 }
@@ -82,14 +81,7 @@ pub fn train<T: Real>(
     let mut grad = Params::zeros(config.hidden);
     let mut kernel = ThreadedKernel::new(config.hidden, config.threads);
     let mut batches = config.batch_size.map(|b| {
-        (
-            BatchStream::new(train.len(), b, config.seed),
-            Samples {
-                features: vec![],
-                labels: vec![],
-                dim: train.dim,
-            },
-        )
+        (BatchStream::new(train.len(), b, config.seed), Samples { features: vec![], labels: vec![], dim: train.dim })
     });
     let mut step_costs = Vec::with_capacity(config.epochs * config.iters);
     let mut epochs = Vec::with_capacity(config.epochs);
@@ -140,11 +132,7 @@ pub fn train<T: Real>(
         progress(&record);
         epochs.push(record);
     }
-    Ok(Trained {
-        params,
-        step_costs,
-        epochs,
-    })
+    Ok(Trained { params, step_costs, epochs })
 }
 
 #[cfg(test)]
@@ -157,15 +145,7 @@ mod tests {
         let mut seen: Vec<u32> = (0..3).flat_map(|_| s.next_batch().to_vec()).collect();
         seen.sort_unstable();
         seen.dedup();
-        assert_eq!(
-            seen.len(),
-            9,
-            "three batches of one permutation are disjoint"
-        );
-        assert_eq!(
-            s.next_batch().len(),
-            3,
-            "the fourth batch starts a new permutation"
-        );
+        assert_eq!(seen.len(), 9, "three batches of one permutation are disjoint");
+        assert_eq!(s.next_batch().len(), 3, "the fourth batch starts a new permutation");
     }
 }
