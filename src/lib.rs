@@ -45,14 +45,17 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
         Command::Data(DataCommand::Fetch { dirs, mirrors }) => {
             let mirrors =
                 if mirrors.is_empty() { data::fetch::MIRRORS.iter().map(|m| m.to_string()).collect() } else { mirrors };
-            let report = data::fetch::fetch(&dirs.data_dir, &mirrors)?;
+            let report = data::fetch::fetch(&dirs.data_dir, &mirrors);
             for name in &report.already_present {
                 println!("{name}: already present, checksum ok");
             }
             for (name, url) in &report.downloaded {
                 println!("{name}: downloaded from {url}, checksum ok");
             }
-            Ok(())
+            match report.failure(&dirs.data_dir) {
+                Some(message) => anyhow::bail!(message),
+                None => Ok(()),
+            }
         }
         Command::Data(DataCommand::Info { dirs }) => data_info(&dirs),
         Command::Train(args) => {

@@ -143,8 +143,8 @@ mod tests {
 
     #[test]
     fn fast_exp_saturates_instead_of_overflowing_to_nan() {
-        assert!(1000.0_f64.exp().is_finite() && (-1000.0_f64).exp() >= 0.0);
-        assert!(200.0_f32.exp().is_finite() && (-200.0_f32).exp() >= 0.0);
+        assert!(Real::exp(1000.0_f64).is_finite() && Real::exp(-1000.0_f64) >= 0.0);
+        assert!(Real::exp(200.0_f32).is_finite() && Real::exp(-200.0_f32) >= 0.0);
         assert!(Real::exp(f64::NAN).is_nan());
     }
 }

@@ -21,6 +21,25 @@ pub struct FetchReport {
     /// (file name, URL it came from).
     pub downloaded: Vec<(String, String)>,
     pub already_present: Vec<String>,
+    /// One entry per file no mirror delivered: its name and every mirror's failure.
+    pub missing: Vec<String>,
+}
+
+impl FetchReport {
+    /// What went wrong and what to do about it; `None` when all four files are in place.
+    pub fn failure(&self, dir: &Path) -> Option<String> {
+        (!self.missing.is_empty()).then(|| {
+            format!(
+                "could not fetch {} of the 4 MNIST files:\n{}\n\
+                 Download them by hand (from one of the mirrors above, or any copy whose SHA-256 \
+                 matches; `dpstudy data info` lists the sums), put them in {dir}, and run \
+                 `dpstudy data prepare --data-dir {dir}`.",
+                self.missing.len(),
+                self.missing.join("\n"),
+                dir = dir.display(),
+            )
+        })
+    }
 }
 
 fn url_for(mirror: &str, file: &MnistFile) -> String {
@@ -52,12 +71,12 @@ fn fetch_one(agent: &ureq::Agent, dir: &Path, file: &MnistFile, mirrors: &[Strin
     Err(failures)
 }
 
-/// Downloads whichever of the four files are missing or corrupt in `dir`.
-pub fn fetch(dir: &Path, mirrors: &[String]) -> anyhow::Result<FetchReport> {
+/// Downloads whichever of the four files are missing or corrupt in `dir`; the report says
+/// which arrived and which could not be had (see [`FetchReport::failure`]).
+pub fn fetch(dir: &Path, mirrors: &[String]) -> FetchReport {
     let agent: ureq::Agent =
         ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(120))).build().into();
     let mut report = FetchReport::default();
-    let mut missing = vec![];
     for file in checksum::ALL {
         if std::fs::read(dir.join(file.gz_name)).is_ok_and(|b| checksum::sha256_hex(&b) == file.gz_sha256) {
             report.already_present.push(file.gz_name.to_string());
@@ -65,19 +84,8 @@ pub fn fetch(dir: &Path, mirrors: &[String]) -> anyhow::Result<FetchReport> {
         }
         match fetch_one(&agent, dir, &file, mirrors) {
             Ok(url) => report.downloaded.push((file.gz_name.to_string(), url)),
-            Err(failures) => missing.push(format!("{}:\n{}", file.gz_name, failures.join("\n"))),
+            Err(failures) => report.missing.push(format!("{}:\n{}", file.gz_name, failures.join("\n"))),
         }
     }
-    if !missing.is_empty() {
-        anyhow::bail!(
-            "could not fetch {} of the 4 MNIST files:\n{}\n\
-             Download them by hand (from one of the mirrors above, or any copy whose SHA-256 \
-             matches; `dpstudy data info` lists the sums), put them in {dir}, and run \
-             `dpstudy data prepare --data-dir {dir}`.",
-            missing.len(),
-            missing.join("\n"),
-            dir = dir.display(),
-        );
-    }
-    Ok(report)
+    report
 }

@@ -305,10 +305,10 @@ mod tests {
         let mut rng = SplitMix64::new(3);
         let n = BLOCK_ROWS + 123;
         let pixels: Vec<u8> = (0..n * 6).map(|_| rng.below(256) as u8).collect();
-        let dense: Vec<f64> = pixels.iter().map(|&p| f64::from(p) / 255.0).collect();
+        let dense: Vec<f64> = pixels.iter().map(|&p| f64::from(p) * (1.0 / 255.0)).collect();
         let a = fit_transform(&PixelRows { pixels: &pixels, dim: 6, scale: 1.0 / 255.0 }, 4).unwrap();
         let b = fit_transform(&DenseRows { data: &dense, dim: 6 }, 4).unwrap();
-        assert_eq!(a.features, b.features);
+        assert!(a.features == b.features, "pixel and dense sources differ");
         assert_eq!(a.features.len(), n * 4);
     }
 

@@ -1,0 +1,74 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use dpstudy::data::{DataConfig, DataKind};
+use dpstudy::real::Dtype;
+use dpstudy::train::{Mode, TrainConfig};
+
+/// The directory of the real MNIST test files, from `DPSTUDY_MNIST_DIR`.
+///
+/// Missing data is a failure, loudly, unless `DPSTUDY_SKIP_REAL_DATA=1` says the caller
+/// knowingly runs without it; then the test prints that it did not run and returns `None`.
+pub fn mnist_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("DPSTUDY_MNIST_DIR").map(PathBuf::from);
+    if let Some(dir) = dir.filter(|d| d.join("t10k-images-idx3-ubyte.gz").is_file()) {
+        return Some(dir);
+    }
+    let msg = "REAL-DATA TEST NOT RUN: DPSTUDY_MNIST_DIR must name a directory holding the MNIST \
+               test files (t10k-*-idx?-ubyte.gz), e.g. DPSTUDY_MNIST_DIR=../shared/data/mnist";
+    if std::env::var("DPSTUDY_SKIP_REAL_DATA").as_deref() == Ok("1") {
+        eprintln!("\n!!!!!!!! {msg} (skipped because DPSTUDY_SKIP_REAL_DATA=1) !!!!!!!!\n");
+        None
+    } else {
+        panic!("\n!!!!!!!! {msg} !!!!!!!!\n(set DPSTUDY_SKIP_REAL_DATA=1 to skip these tests knowingly)");
+    }
+}
+
+/// A cache directory shared by the tests of one build (the PCA runs once).
+pub fn shared_cache() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("dpstudy-test-cache")
+}
+
+/// A small training configuration; callers adjust fields.
+pub fn config(kind: DataKind, data_dir: &Path, cache_dir: &Path) -> TrainConfig {
+    TrainConfig {
+        mode: Mode::Seq,
+        data: DataConfig { kind, dir: data_dir.to_path_buf(), cache_dir: cache_dir.to_path_buf(), verify: true },
+        samples: 500,
+        test_samples: 0,
+        hidden: 10,
+        epochs: 2,
+        iters: 5,
+        lr: 0.1,
+        dtype: Dtype::F64,
+        batch_size: None,
+        seed: 1,
+        threads: 1,
+        init: None,
+    }
+}
+
+/// Runs the `dpstudy` binary with `args`.
+pub fn dpstudy(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dpstudy")).args(args).env_remove("DPSTUDY_DATA_DIR").output().expect("run dpstudy")
+}
+
+/// Asserts a failed run whose stderr mentions every one of `needles`; returns stderr.
+pub fn assert_fails_with(out: &Output, needles: &[&str]) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "expected failure, got success; stderr:\n{stderr}");
+    for needle in needles {
+        assert!(stderr.contains(needle), "stderr lacks {needle:?}:\n{stderr}");
+    }
+    stderr
+}
+
+/// Names of the entries of `dir` (empty if it does not exist).
+pub fn entries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|rd| rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default()
+}
