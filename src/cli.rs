@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::data::DataKind;
 use crate::real::Dtype;
-use crate::train::Mode;
+use crate::train::{Mode, SyncKind};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -75,9 +75,12 @@ pub struct DataDirs {
 
 #[derive(Debug, Clone, Args)]
 pub struct TrainArgs {
-    /// How to train.
+    /// How to train. `mpi` must be started by `mpirun -np P`.
     #[arg(long, value_enum, default_value_t = Mode::Seq)]
     pub mode: Mode,
+    /// How MPI ranks combine gradients (mode mpi).
+    #[arg(long, value_enum, default_value_t = SyncKind::Allreduce)]
+    pub sync: SyncKind,
     /// Real MNIST, or synthetic data of the same shape (timing only).
     #[arg(long, value_enum, default_value_t = DataKind::Mnist)]
     pub data: DataKind,
@@ -110,7 +113,7 @@ pub struct TrainArgs {
     /// Seed of the initial weights, the shuffle and synthetic data.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Compute threads, exactly (candle and rayon are pinned to this).
+    /// Compute threads of each process, exactly (candle and rayon are pinned to this).
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
     /// Initial weights (safetensors); created from --seed if missing [default: in the cache dir].

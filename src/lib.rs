@@ -21,9 +21,7 @@ use anyhow::Context;
 
 use cli::{Command, DataCommand, DataDirs, TrainArgs};
 use data::{DataConfig, DataKind, checksum};
-use model::Params;
-use real::{Dtype, Real};
-use train::{TrainConfig, TrainResult};
+use train::{Mode, TrainConfig};
 
 /// Runs one parsed command line.
 pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
@@ -58,29 +56,7 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
             }
         }
         Command::Data(DataCommand::Info { dirs }) => data_info(&dirs),
-        Command::Train(args) => {
-            let config = train_config(&args)?;
-            threads::configure(config.threads)?;
-            let run = run_training(&config, !args.quiet)?;
-            let last = run.result.final_epoch();
-            eprintln!(
-                "done: cost {:.6}, train accuracy {:.4}{}, {:.2} s compute; data: {}",
-                last.cost,
-                last.train_acc,
-                last.test_acc.map(|a| format!(", test accuracy {a:.4}")).unwrap_or_default(),
-                run.result.total_compute_s,
-                run.result.data_source
-            );
-            if let Some(path) = &args.save_weights {
-                model::init::save(path, &run.weights)?;
-            }
-            let json = serde_json::to_string_pretty(&run.result)?;
-            match &args.out {
-                Some(path) => fsutil::write_atomic(path, json.as_bytes())?,
-                None => println!("{json}"),
-            }
-            Ok(())
-        }
+        Command::Train(args) => train_command(&args),
         Command::Bench(args) => {
             threads::configure(args.threads)?;
             let report = bench::run(&args)?;
@@ -114,6 +90,7 @@ pub fn data_config(dirs: &DataDirs, kind: DataKind) -> DataConfig {
 pub fn train_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
     let config = TrainConfig {
         mode: args.mode,
+        sync: (args.mode == Mode::Mpi).then_some(args.sync),
         data: data_config(&args.dirs, args.data.clone()),
         samples: args.samples.unwrap_or(usize::MAX),
         test_samples: args.test_samples,
@@ -131,83 +108,54 @@ pub fn train_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
     Ok(config)
 }
 
-/// A finished training run: its record and its final weights.
-pub struct TrainingRun {
-    pub result: TrainResult,
-    pub weights: Params<f64>,
-}
-
-/// Loads the data and initial weights `config` names and trains. `config.samples ==
-/// usize::MAX` means "all the data except the test samples".
-pub fn run_training(config: &TrainConfig, progress: bool) -> anyhow::Result<TrainingRun> {
-    let wall = Instant::now();
-    let mut config = config.clone();
-    let required = match (config.samples, &config.data.kind) {
-        (usize::MAX, DataKind::Synthetic) => {
-            Some(data::cache::Required { rows: data::DEFAULT_SYNTHETIC_ROWS + config.test_samples, flag: "--samples" })
-        }
-        // All of MNIST but the test rows: at least one row must be left to train on.
-        (usize::MAX, DataKind::Mnist) => (config.test_samples > 0)
-            .then_some(data::cache::Required { rows: config.test_samples + 1, flag: "--test-samples" }),
-        (n, _) => Some(data::cache::Required {
-            rows: n.saturating_add(config.test_samples),
-            flag: if config.test_samples == 0 { "--samples" } else { "--samples + --test-samples" },
-        }),
-    };
-    let prepared = config.data.load(required, config.seed)?;
-    if config.samples == usize::MAX {
-        // `required` above guaranteed at least one row beyond the test rows.
-        config.samples = prepared.len() - config.test_samples;
-        config.validate()?;
-    }
-    let init_path = config
-        .init
-        .clone()
-        .unwrap_or_else(|| model::init::default_path(&config.data.cache_dir, config.hidden, config.seed));
-    let init = model::init::load_or_create(&init_path, config.hidden, config.seed)?;
-    let (trained, step_costs, epochs) = match config.dtype {
-        Dtype::F32 => typed_training::<f32>(&config, &prepared, &init, progress)?,
-        Dtype::F64 => typed_training::<f64>(&config, &prepared, &init, progress)?,
-    };
-    let result = TrainResult {
-        dpstudy_version: env!("CARGO_PKG_VERSION").to_string(),
-        data_source: prepared.source.clone(),
-        explained_variance_ratio: prepared.explained_variance_ratio,
-        init_weights: init_path,
-        total_compute_s: epochs.iter().map(|e| e.compute_s).sum(),
-        total_wall_s: wall.elapsed().as_secs_f64(),
-        step_costs,
-        epochs,
-        config,
-    };
-    Ok(TrainingRun { result, weights: trained })
-}
-
-type TypedOutcome = (Params<f64>, Vec<f64>, Vec<train::EpochRecord>);
-
-fn typed_training<T: Real>(
-    config: &TrainConfig,
-    prepared: &data::Prepared,
-    init: &Params<f64>,
-    progress: bool,
-) -> anyhow::Result<TypedOutcome> {
-    let (train_set, test_set) = prepared.split::<T>(config.samples, config.test_samples)?;
+/// Prints one line per finished epoch to stderr once a run has taken more than 2 seconds.
+pub fn progress_printer(enabled: bool, epochs: usize) -> impl FnMut(&train::EpochRecord) {
     let started = Instant::now();
-    let epochs = config.epochs;
-    let report = |e: &train::EpochRecord| {
-        if progress && started.elapsed().as_secs_f64() > 2.0 {
+    move |e: &train::EpochRecord| {
+        if enabled && started.elapsed().as_secs_f64() > 2.0 {
             eprintln!(
                 "epoch {}/{epochs}: cost {:.6}, train accuracy {:.4}{}, {:.2} s",
                 e.epoch,
                 e.cost,
                 e.train_acc,
                 e.test_acc.map(|a| format!(", test accuracy {a:.4}")).unwrap_or_default(),
-                e.wall_s
+                e.root().wall_s
             );
         }
+    }
+}
+
+/// `dpstudy train`: one run in the configured mode; writes the result on rank 0.
+fn train_command(args: &TrainArgs) -> anyhow::Result<()> {
+    let config = train_config(args)?;
+    threads::configure(config.threads)?;
+    let progress = progress_printer(!args.quiet, config.epochs);
+    let run = match config.mode {
+        Mode::Mpi => match train::mpi::run(&config, progress)? {
+            Some(run) => run,
+            None => return Ok(()), // not rank 0: rank 0 reports
+        },
+        Mode::Seq | Mode::Threads => train::run_local(&config, progress)?,
     };
-    let trained = train::sequential::train(config, &init.cast::<T>(), &train_set, &test_set, report)?;
-    Ok((trained.params.cast(), trained.step_costs, trained.epochs))
+    let last = run.result.final_epoch();
+    eprintln!(
+        "done: cost {:.6}, train accuracy {:.4}{}, {:.2} s compute on {} rank(s); data: {}",
+        last.cost,
+        last.train_acc,
+        last.test_acc.map(|a| format!(", test accuracy {a:.4}")).unwrap_or_default(),
+        run.result.total_compute_s,
+        run.result.ranks,
+        run.result.data_source
+    );
+    if let Some(path) = &args.save_weights {
+        model::init::save(path, &run.weights)?;
+    }
+    let json = serde_json::to_string_pretty(&run.result)?;
+    match &args.out {
+        Some(path) => fsutil::write_atomic(path, json.as_bytes())?,
+        None => println!("{json}"),
+    }
+    Ok(())
 }
 
 /// `dpstudy data info`: which files are present, whether they verify, and the cache.

@@ -3,8 +3,9 @@
 use std::fmt::Debug;
 
 /// What the CPU kernels need of an element type, on top of candle's `WithDType` (which ties
-/// the type to a candle `DType` and converts to and from f64).
-pub trait Real: candle_core::WithDType + Debug + Default {
+/// the type to a candle `DType` and converts to and from f64) and MPI's `Equivalence` (which
+/// lets collectives carry it).
+pub trait Real: candle_core::WithDType + mpi::traits::Equivalence + Debug + Default {
     const ZERO: Self;
     const ONE: Self;
     fn ln_1p(self) -> Self;

@@ -23,7 +23,7 @@ fn cost_trajectory_snapshot() {
     let mut config = config(&dir);
     config.epochs = 1;
     config.iters = 21;
-    let run = dpstudy::run_training(&config, false).unwrap();
+    let run = dpstudy::train::run_local(&config, |_| {}).unwrap();
     let mut text = format!(
         "data: {}\nexplained variance of 400 components: {:.6}\ncost at start: {:.7e}\n",
         run.result.data_source,
@@ -47,7 +47,7 @@ fn the_network_learns_mnist() {
     let mut config = config(&dir);
     config.epochs = 10;
     config.iters = 100;
-    let run = dpstudy::run_training(&config, false).unwrap();
+    let run = dpstudy::train::run_local(&config, |_| {}).unwrap();
     let epochs = &run.result.epochs;
     assert_eq!(epochs.len(), 10);
     let last = epochs.last().unwrap();

@@ -1,27 +1,50 @@
-//! Training: the configuration every mode shares, the records it produces, and the modes.
-//! (This issue: the sequential trainer; MPI and GPU come next.)
+//! Training: the configuration every mode shares, the records it produces, the loop
+//! ([`descent`]) and the ways gradients are combined ([`sync`], [`mpi`]).
 
-pub mod sequential;
+pub mod descent;
+pub mod mpi;
+pub mod sync;
 
 use std::path::PathBuf;
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::{DataConfig, DataSource};
-use crate::real::Dtype;
+use crate::data::cache::Required;
+use crate::data::{DataConfig, DataKind, DataSource, Prepared};
+use crate::model::{self, Params};
+use crate::real::{Dtype, Real};
+use sync::RankTimes;
 
 /// How the training is executed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
-    /// One process on the CPU with `--threads` threads (default 1).
+    /// One process on the CPU (with `--threads` threads, default 1).
     Seq,
+    /// One process with `--threads T` threads: the shared-memory baseline set beside MPI.
+    Threads,
+    /// Data-parallel over the MPI processes `mpirun -np P` started.
+    Mpi,
+}
+
+/// How MPI ranks combine their gradients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum SyncKind {
+    /// One allreduce of the flat gradient buffer (theta1 then theta2); every rank updates.
+    Allreduce,
+    /// The original study's pattern: gradients gathered on rank 0, rank 0 updates,
+    /// weights broadcast back.
+    GatherBcast,
 }
 
 /// One training run, fully specified; written beside its results.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
     pub mode: Mode,
+    /// The gradient sync of MPI runs (`None` for one process).
+    pub sync: Option<SyncKind>,
     pub data: DataConfig,
     /// Training samples: the first `samples` rows of the pool.
     pub samples: usize,
@@ -37,6 +60,7 @@ pub struct TrainConfig {
     pub batch_size: Option<usize>,
     /// Seeds the initial weights, the mini-batch shuffle and synthetic data.
     pub seed: u64,
+    /// Compute threads of each process.
     pub threads: usize,
     /// Initial weights file; `None`: `<data.cache_dir>/init-h<H>-seed<S>.safetensors`.
     pub init: Option<PathBuf>,
@@ -80,26 +104,41 @@ impl TrainConfig {
         }
         Ok(())
     }
+
+    /// The initial-weights file this run uses.
+    pub fn init_path(&self) -> PathBuf {
+        self.init.clone().unwrap_or_else(|| model::init::default_path(&self.data.cache_dir, self.hidden, self.seed))
+    }
 }
 
-/// What one epoch measured. Times in seconds; the clock starts after data and weights load.
+/// What one epoch measured. The clock starts after data and weights are loaded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochRecord {
     /// 1-based.
     pub epoch: usize,
     pub iterations: usize,
-    /// The epoch's gradient steps: forward, backward and update.
-    pub compute_s: f64,
-    /// Measuring cost and accuracy after the epoch (not part of training proper).
-    pub eval_s: f64,
-    /// Everything in the epoch: compute, evaluation and the loop around them.
-    pub wall_s: f64,
     /// Full training-set cost after the epoch's last update.
     pub cost: f64,
     /// Share of training samples classified correctly after the epoch.
     pub train_acc: f64,
     pub test_cost: Option<f64>,
     pub test_acc: Option<f64>,
+    /// Largest minus smallest `compute_s` across ranks (0 for one process).
+    pub compute_spread_s: f64,
+    /// Every rank's times, indexed by rank (one entry for a single process).
+    pub ranks: Vec<RankTimes>,
+}
+
+impl EpochRecord {
+    /// Rank 0's times: the job's clock.
+    pub fn root(&self) -> &RankTimes {
+        &self.ranks[0]
+    }
+
+    /// Mean time of one training step on rank 0 (the epoch without its evaluation).
+    pub fn step_s(&self) -> f64 {
+        (self.root().wall_s - self.root().eval_s) / self.iterations as f64
+    }
 }
 
 /// The result of a training run, as written by `--out`.
@@ -107,6 +146,8 @@ pub struct EpochRecord {
 pub struct TrainResult {
     pub dpstudy_version: String,
     pub config: TrainConfig,
+    /// Processes that trained (MPI ranks; 1 otherwise).
+    pub ranks: usize,
     pub data_source: DataSource,
     pub explained_variance_ratio: Option<f64>,
     pub init_weights: PathBuf,
@@ -114,8 +155,10 @@ pub struct TrainResult {
     /// (full batch: the training cost after `i` updates is `step_costs[i]`).
     pub step_costs: Vec<f64>,
     pub epochs: Vec<EpochRecord>,
+    /// Rank 0's compute time summed over the epochs.
     pub total_compute_s: f64,
-    pub total_wall_s: f64,
+    /// From the start of training (after loading) to the end, on rank 0.
+    pub total_train_s: f64,
 }
 
 impl TrainResult {
@@ -129,4 +172,86 @@ impl TrainResult {
 pub enum TrainError {
     #[error("the cost became {cost} at iteration {iteration}: training diverged (try a smaller --lr)")]
     NonFiniteCost { iteration: usize, cost: f64 },
+}
+
+/// A finished training run: its record and its final weights.
+pub struct TrainingRun {
+    pub result: TrainResult,
+    pub weights: Params<f64>,
+}
+
+/// Everything a run needs before the clock starts: the data, the resolved configuration
+/// (`samples` filled in), and the initial weights.
+pub struct Inputs {
+    pub config: TrainConfig,
+    pub prepared: Prepared,
+    pub init: Params<f64>,
+}
+
+impl Inputs {
+    /// Loads the data and the initial weights `config` names. `config.samples == usize::MAX`
+    /// means "all the data except the test samples" (70,000 rows of synthetic data).
+    pub fn load(config: &TrainConfig) -> anyhow::Result<Self> {
+        let mut config = config.clone();
+        let test = config.test_samples;
+        let required = match (config.samples, &config.data.kind) {
+            (usize::MAX, DataKind::Synthetic) => {
+                Some(Required { rows: crate::data::DEFAULT_SYNTHETIC_ROWS + test, flag: "--samples" })
+            }
+            // All of MNIST but the test rows: at least one row must be left to train on.
+            (usize::MAX, DataKind::Mnist) => (test > 0).then_some(Required { rows: test + 1, flag: "--test-samples" }),
+            (n, _) => Some(Required {
+                rows: n.saturating_add(test),
+                flag: if test == 0 { "--samples" } else { "--samples + --test-samples" },
+            }),
+        };
+        let prepared = config.data.load(required, config.seed)?;
+        if config.samples == usize::MAX {
+            // `required` above guaranteed at least one row beyond the test rows.
+            config.samples = prepared.len() - test;
+            config.validate()?;
+        }
+        let init = model::init::load_or_create(&config.init_path(), config.hidden, config.seed)?;
+        Ok(Self { config, prepared, init })
+    }
+
+    /// The train and test rows in element type `T`.
+    pub fn split<T: Real>(&self) -> anyhow::Result<(crate::data::Samples<T>, crate::data::Samples<T>)> {
+        Ok(self.prepared.split(self.config.samples, self.config.test_samples)?)
+    }
+
+    /// The record of a finished run.
+    pub fn result<T: Real>(&self, trained: descent::Trained<T>, ranks: usize, started: Instant) -> TrainingRun {
+        let result = TrainResult {
+            dpstudy_version: env!("CARGO_PKG_VERSION").to_string(),
+            config: self.config.clone(),
+            ranks,
+            data_source: self.prepared.source.clone(),
+            explained_variance_ratio: self.prepared.explained_variance_ratio,
+            init_weights: self.config.init_path(),
+            total_compute_s: trained.epochs.iter().map(|e| e.root().compute_s).sum(),
+            total_train_s: started.elapsed().as_secs_f64(),
+            step_costs: trained.step_costs,
+            epochs: trained.epochs,
+        };
+        TrainingRun { result, weights: trained.params.cast() }
+    }
+}
+
+/// Trains in one process (modes `seq` and `threads`).
+pub fn run_local(config: &TrainConfig, progress: impl FnMut(&EpochRecord)) -> anyhow::Result<TrainingRun> {
+    let inputs = Inputs::load(config)?;
+    match inputs.config.dtype {
+        Dtype::F32 => run_local_typed::<f32>(&inputs, progress),
+        Dtype::F64 => run_local_typed::<f64>(&inputs, progress),
+    }
+}
+
+fn run_local_typed<T: Real>(inputs: &Inputs, progress: impl FnMut(&EpochRecord)) -> anyhow::Result<TrainingRun> {
+    let (train, test) = inputs.split::<T>()?;
+    let started = Instant::now();
+    let init = inputs.init.cast::<T>();
+    let trained =
+        descent::train(&inputs.config, &init, descent::Shard::whole(&train), &test, &mut sync::Local, progress)?;
+    Ok(inputs.result(trained, 1, started))
 }

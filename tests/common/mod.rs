@@ -36,6 +36,7 @@ pub fn shared_cache() -> PathBuf {
 pub fn config(kind: DataKind, data_dir: &Path, cache_dir: &Path) -> TrainConfig {
     TrainConfig {
         mode: Mode::Seq,
+        sync: None,
         data: DataConfig { kind, dir: data_dir.to_path_buf(), cache_dir: cache_dir.to_path_buf(), verify: true },
         samples: 500,
         test_samples: 0,

@@ -1,0 +1,288 @@
+//! Data-parallel training over MPI processes (Open MPI through the `mpi` crate).
+//!
+//! Rank 0 loads the prepared data and the initial weights, broadcasts the weights and
+//! scatters P contiguous shards of the training rows (sizes as numpy's `array_split`), so
+//! ranks on other hosts need no copy of the data. Each rank computes the gradient *sum*
+//! over its shard; the sync combines the sums and divides by the global sample count, so
+//! the step is the exact full-batch step for any P, even or uneven.
+//!
+//! Every rank must be started with the same flags; a mismatch is detected (hash of the
+//! configuration, all-gathered) before any data moves.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use mpi::collective::SystemOperation;
+use mpi::datatype::Partition;
+use mpi::topology::SimpleCommunicator;
+use mpi::traits::*;
+
+use super::sync::{GradientSync, RankTimes};
+use super::{EpochRecord, Inputs, SyncKind, TrainConfig, TrainingRun, descent};
+use crate::data::{FEATURES, Samples, partition};
+use crate::model::Params;
+use crate::model::kernel::PassStats;
+use crate::real::{Dtype, Real};
+
+/// The error of a rank that stopped because another rank failed, or because of an error
+/// every rank saw alike: rank 0 reports it, the others stay quiet.
+#[derive(Debug, thiserror::Error)]
+#[error("stopped: the error is reported by rank 0 or by the rank that failed")]
+pub struct ReportedElsewhere;
+
+/// Whether this process was started by `mpirun` (Open MPI, or a PMI-based launcher).
+pub fn launched_by_mpirun() -> bool {
+    ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"].iter().any(|v| std::env::var_os(v).is_some())
+}
+
+/// `name` on `PATH`, if it is there.
+pub fn find_on_path(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join(name)).find(|p| p.is_file())
+}
+
+/// The advice for a machine without Open MPI.
+pub const INSTALL_HINT: &str = "install Open MPI (Debian/Ubuntu: `apt-get install openmpi-bin libopenmpi-dev`; \
+                                Fedora: `dnf install openmpi openmpi-devel`; macOS: `brew install open-mpi`)";
+
+/// Fails unless this process runs under `mpirun`, saying how to get there.
+pub fn require_launcher() -> anyhow::Result<()> {
+    if launched_by_mpirun() {
+        return Ok(());
+    }
+    match find_on_path("mpirun") {
+        None => anyhow::bail!("--mode mpi needs Open MPI, and mpirun is not on PATH: {INSTALL_HINT}"),
+        Some(mpirun) => anyhow::bail!(
+            "--mode mpi must be started by mpirun, e.g. `{} -np 2 dpstudy train --mode mpi ...`",
+            mpirun.display()
+        ),
+    }
+}
+
+/// Makes a local result collective: if any rank failed, every rank returns an error (the
+/// failing rank its own, the others [`ReportedElsewhere`]), so no rank waits forever.
+fn agree<T>(world: &SimpleCommunicator, local: anyhow::Result<T>) -> anyhow::Result<T> {
+    let failed = i32::from(local.is_err());
+    let mut any = 0;
+    world.all_reduce_into(&failed, &mut any, SystemOperation::max());
+    match local {
+        Err(e) => Err(e),
+        Ok(_) if any != 0 => Err(ReportedElsewhere.into()),
+        Ok(v) => Ok(v),
+    }
+}
+
+/// Checks that every rank got the same configuration.
+fn check_same_config(world: &SimpleCommunicator, config: &TrainConfig) -> anyhow::Result<()> {
+    let digest = crate::data::checksum::sha256_hex(&serde_json::to_vec(config)?);
+    let hash = u64::from_str_radix(&digest[..16], 16).expect("hex");
+    let mut all = vec![0u64; world.size() as usize];
+    world.all_gather_into(&hash, &mut all[..]);
+    match all.iter().position(|&h| h != all[0]) {
+        None => Ok(()),
+        Some(_) if world.rank() != 0 => Err(ReportedElsewhere.into()),
+        Some(r) => anyhow::bail!(
+            "rank {r} was started with a different configuration from rank 0: every rank of an MPI run \
+             must get the same `dpstudy train` flags"
+        ),
+    }
+}
+
+/// Trains on the ranks of `mpirun`. Returns the run on rank 0 and `None` on the others.
+pub fn run(config: &TrainConfig, progress: impl FnMut(&EpochRecord)) -> anyhow::Result<Option<TrainingRun>> {
+    require_launcher()?;
+    let universe = mpi::initialize().context("MPI initialisation failed (was MPI already initialised?)")?;
+    let world = universe.world();
+    let (rank, size) = (world.rank() as usize, world.size() as usize);
+    check_same_config(&world, config)?;
+
+    // Rank 0 loads and checks everything; the others learn of any failure.
+    let setup = (rank == 0).then(|| {
+        let inputs = Inputs::load(config)?;
+        let n = inputs.config.samples;
+        if size > n {
+            anyhow::bail!(
+                "{size} MPI ranks for {n} training samples: every rank needs at least one sample (use \
+                 fewer ranks or more --samples)"
+            );
+        }
+        Ok(inputs)
+    });
+    let inputs = agree(&world, setup.transpose())?;
+
+    let root = world.process_at_rank(0);
+    let mut samples = inputs.as_ref().map_or(0, |i| i.config.samples as u64);
+    root.broadcast_into(&mut samples);
+    let mut config = config.clone();
+    config.samples = samples as usize;
+    let mut init = inputs.as_ref().map_or_else(|| Params::zeros(config.hidden), |i| i.init.clone());
+    root.broadcast_into(init.as_mut_slice());
+
+    let run = match config.dtype {
+        Dtype::F32 => run_typed::<f32>(&world, &config, inputs.as_ref(), &init, progress),
+        Dtype::F64 => run_typed::<f64>(&world, &config, inputs.as_ref(), &init, progress),
+    };
+    match run {
+        // Training errors (a non-finite cost) are seen by every rank alike.
+        Err(e) if rank != 0 && e.is::<super::TrainError>() => Err(ReportedElsewhere.into()),
+        other => other,
+    }
+}
+
+/// Scatters the training rows and trains. `inputs` is `Some` on rank 0 only.
+fn run_typed<T: Real>(
+    world: &SimpleCommunicator,
+    config: &TrainConfig,
+    inputs: Option<&Inputs>,
+    init: &Params<f64>,
+    progress: impl FnMut(&EpochRecord),
+) -> anyhow::Result<Option<TrainingRun>> {
+    let (rank, size) = (world.rank() as usize, world.size() as usize);
+    let parts = partition(config.samples, size);
+    let mine = parts[rank].clone();
+    let mut shard = Samples { features: vec![T::ZERO; mine.len() * FEATURES], labels: vec![0u8; mine.len()], dim: FEATURES };
+    let root = world.process_at_rank(0);
+    let (train, test) = match inputs {
+        Some(inputs) => {
+            let (train, test) = inputs.split::<T>()?;
+            let count = |per_row: usize| -> anyhow::Result<(Vec<i32>, Vec<i32>)> {
+                let c = parts.iter().map(|r| i32::try_from(r.len() * per_row)).collect::<Result<_, _>>();
+                let d = parts.iter().map(|r| i32::try_from(r.start * per_row)).collect::<Result<_, _>>();
+                Ok((c.context("shard too large for one MPI message")?, d.context("data too large for MPI offsets")?))
+            };
+            let (counts, displs) = count(FEATURES)?;
+            root.scatter_varcount_into_root(&Partition::new(&train.features[..], counts, displs), &mut shard.features[..]);
+            let (counts, displs) = count(1)?;
+            root.scatter_varcount_into_root(&Partition::new(&train.labels[..], counts, displs), &mut shard.labels[..]);
+            (Some(train), test)
+        }
+        None => {
+            root.scatter_varcount_into(&mut shard.features[..]);
+            root.scatter_varcount_into(&mut shard.labels[..]);
+            (None, Samples { features: vec![], labels: vec![], dim: FEATURES })
+        }
+    };
+    drop(train); // rank 0 keeps only its shard and the test rows
+
+    let mut sync = MpiSync::new(world, config.sync.unwrap_or(SyncKind::Allreduce), config.hidden);
+    world.barrier();
+    let started = Instant::now();
+    let local_shard = descent::Shard { rows: &shard, range: mine, total: config.samples };
+    let trained = descent::train(config, &init.cast::<T>(), local_shard, &test, &mut sync, progress)?;
+    Ok(inputs.map(|i| i.result(trained, size, started)))
+}
+
+/// The two ways of combining gradients across ranks.
+struct MpiSync<'a, T> {
+    world: &'a SimpleCommunicator,
+    kind: SyncKind,
+    /// The summed gradient.
+    total: Params<T>,
+    /// Rank 0's receive buffer for gather-bcast: every rank's gradient, in rank order.
+    gathered: Vec<T>,
+}
+
+impl<'a, T: Real> MpiSync<'a, T> {
+    fn new(world: &'a SimpleCommunicator, kind: SyncKind, hidden: usize) -> Self {
+        let len = Params::<T>::len_for(hidden);
+        let gathered_len = if kind == SyncKind::GatherBcast && world.rank() == 0 { len * world.size() as usize } else { 0 };
+        Self { world, kind, total: Params::zeros(hidden), gathered: vec![T::ZERO; gathered_len] }
+    }
+
+    fn allreduce_stats(&self, local: PassStats) -> PassStats {
+        // Counts travel as f64: exact below 2^53.
+        let send = [local.cost_sum, local.correct as f64, local.samples as f64];
+        let mut sum = [0.0; 3];
+        self.world.all_reduce_into(&send[..], &mut sum[..], SystemOperation::sum());
+        PassStats { cost_sum: sum[0], correct: sum[1] as usize, samples: sum[2] as usize }
+    }
+}
+
+impl<T: Real> GradientSync<T> for MpiSync<'_, T> {
+    fn rank(&self) -> usize {
+        self.world.rank() as usize
+    }
+
+    fn ranks(&self) -> usize {
+        self.world.size() as usize
+    }
+
+    fn step(
+        &mut self,
+        params: &mut Params<T>,
+        grad: &mut Params<T>,
+        local: PassStats,
+        lr: f64,
+        times: &mut RankTimes,
+    ) -> PassStats {
+        let t0 = Instant::now();
+        self.world.barrier();
+        let t1 = Instant::now();
+        match self.kind {
+            SyncKind::Allreduce => {
+                // One collective over theta1 then theta2, as laid out in `Params`.
+                self.world.all_reduce_into(grad.as_slice(), self.total.as_mut_slice(), SystemOperation::sum());
+                let global = self.allreduce_stats(local);
+                let t2 = Instant::now();
+                params.descend(&self.total, T::from_f64(lr / global.samples as f64));
+                let t3 = Instant::now();
+                times.wait_s += (t1 - t0).as_secs_f64();
+                times.comm_s += (t2 - t1).as_secs_f64();
+                times.update_s += (t3 - t2).as_secs_f64();
+                global
+            }
+            SyncKind::GatherBcast => {
+                let root = self.world.process_at_rank(0);
+                let is_root = self.world.rank() == 0;
+                if is_root {
+                    root.gather_into_root(grad.as_slice(), &mut self.gathered[..]);
+                } else {
+                    root.gather_into(grad.as_slice());
+                }
+                let global = self.allreduce_stats(local);
+                let t2 = Instant::now();
+                if is_root {
+                    // Sum in rank order, starting from rank 0's buffer itself (so P = 1 is exact).
+                    let len = grad.as_slice().len();
+                    let total = self.total.as_mut_slice();
+                    total.copy_from_slice(&self.gathered[..len]);
+                    for other in self.gathered[len..].chunks_exact(len) {
+                        for (t, &g) in total.iter_mut().zip(other) {
+                            *t += g;
+                        }
+                    }
+                    params.descend(&self.total, T::from_f64(lr / global.samples as f64));
+                }
+                let t3 = Instant::now();
+                root.broadcast_into(params.as_mut_slice());
+                let t4 = Instant::now();
+                times.wait_s += (t1 - t0).as_secs_f64();
+                // Non-root ranks wait for rank 0's update inside the broadcast: counted as comm.
+                times.comm_s += (t2 - t1 + (t4 - t3)).as_secs_f64();
+                times.update_s += (t3 - t2).as_secs_f64();
+                global
+            }
+        }
+    }
+
+    fn reduce_stats(&mut self, local: PassStats) -> PassStats {
+        self.allreduce_stats(local)
+    }
+
+    fn gather_times(&mut self, local: &[RankTimes]) -> Option<Vec<Vec<RankTimes>>> {
+        let flat: Vec<f64> = local.iter().flat_map(|t| t.to_array()).collect();
+        let root = self.world.process_at_rank(0);
+        if self.world.rank() != 0 {
+            root.gather_into(&flat[..]);
+            return None;
+        }
+        let mut all = vec![0.0; flat.len() * self.world.size() as usize];
+        root.gather_into_root(&flat[..], &mut all[..]);
+        let per_rank = all
+            .chunks_exact(flat.len())
+            .enumerate()
+            .map(|(r, chunk)| chunk.chunks_exact(RankTimes::FIELDS).map(|a| RankTimes::from_array(r, a)).collect())
+            .collect();
+        Some(per_rank)
+    }
+}
