@@ -153,4 +153,23 @@ pub struct BenchArgs {
     /// Write the figures as JSON here too.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Also compare sequential, threads (T = P) and MPI (P ranks, both syncs) step times,
+    /// each as its own process, in the first --dtype.
+    #[arg(long, value_name = "P")]
+    pub scaling: Option<usize>,
+    /// Epochs per scaling run (the first is warm-up).
+    #[arg(long, default_value_t = 4)]
+    pub scaling_epochs: usize,
+    /// Steps per epoch of a scaling run.
+    #[arg(long, default_value_t = 5)]
+    pub scaling_iters: usize,
+    /// Rounds of the scaling comparison (the modes take turns in each).
+    #[arg(long, default_value_t = 3)]
+    pub scaling_rounds: usize,
+    /// Extra options for mpirun, e.g. "--hostfile hosts".
+    #[arg(long, default_value = "", allow_hyphen_values = true)]
+    pub mpirun_args: String,
+    /// Allow more MPI ranks than cores.
+    #[arg(long)]
+    pub oversubscribe: bool,
 }

@@ -8,6 +8,7 @@ pub mod bench;
 pub mod cli;
 pub mod data;
 pub mod fsutil;
+pub mod launch;
 pub mod model;
 pub mod real;
 pub mod rng;

@@ -36,13 +36,7 @@ pub fn save(path: &Path, params: &Params<f64>) -> anyhow::Result<()> {
 
 /// Loads weights saved by [`save`], checking they are for `hidden` units.
 pub fn load(path: &Path, hidden: usize) -> anyhow::Result<Params<f64>> {
-    let tensors = candle_core::safetensors::load(path, &Device::Cpu)
-        .with_context(|| format!("cannot read initial weights {}", path.display()))?;
-    let get = |name: &str| {
-        tensors.get(name).with_context(|| format!("initial weights {}: no tensor `{name}`", path.display()))
-    };
-    let params = Params::from_tensors(get("theta1")?, get("theta2")?)
-        .with_context(|| format!("initial weights {}", path.display()))?;
+    let params = load_any(path)?;
     anyhow::ensure!(
         params.hidden() == hidden,
         "initial weights {} are for {} hidden units, not {hidden}",
@@ -50,6 +44,14 @@ pub fn load(path: &Path, hidden: usize) -> anyhow::Result<Params<f64>> {
         params.hidden()
     );
     Ok(params)
+}
+
+/// Loads weights saved by [`save`], whatever their hidden size.
+pub fn load_any(path: &Path) -> anyhow::Result<Params<f64>> {
+    let tensors = candle_core::safetensors::load(path, &Device::Cpu)
+        .with_context(|| format!("cannot read weights {}", path.display()))?;
+    let get = |name: &str| tensors.get(name).with_context(|| format!("weights {}: no tensor `{name}`", path.display()));
+    Params::from_tensors(get("theta1")?, get("theta2")?).with_context(|| format!("weights {}", path.display()))
 }
 
 /// Loads the weights at `path`, first creating them from `seed` if the file does not exist.

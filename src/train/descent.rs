@@ -48,8 +48,12 @@ pub struct BatchStream {
 
 impl BatchStream {
     pub fn new(rows: usize, batch: usize, seed: u64) -> Self {
-        let mut stream =
-            Self { order: (0..rows as u32).collect(), next: 0, batch, rng: SplitMix64::for_purpose(seed, "mini-batch") };
+        let mut stream = Self {
+            order: (0..rows as u32).collect(),
+            next: 0,
+            batch,
+            rng: SplitMix64::for_purpose(seed, "mini-batch"),
+        };
         stream.rng.shuffle(&mut stream.order);
         stream
     }
@@ -104,7 +108,10 @@ pub fn train<T: Real, S: GradientSync<T>>(
     let mut grad = Params::zeros(config.hidden);
     let mut kernel = ThreadedKernel::new(config.hidden, config.threads);
     let mut batches = config.batch_size.map(|b| {
-        (BatchStream::new(shard.total, b, config.seed), Samples { features: vec![], labels: vec![], dim: shard.rows.dim })
+        (
+            BatchStream::new(shard.total, b, config.seed),
+            Samples { features: vec![], labels: vec![], dim: shard.rows.dim },
+        )
     });
     let mut step_costs = Vec::with_capacity(config.epochs * config.iters);
     let mut epochs = Vec::with_capacity(config.epochs);
@@ -185,11 +192,14 @@ mod tests {
     #[test]
     fn shards_together_hold_each_batch_exactly_once() {
         let data = crate::data::synthetic::generate(10, 1).rows::<f64>(0..10);
-        let parts: Vec<Samples<f64>> = crate::data::partition(10, 3).into_iter().map(|r| Samples {
-            features: data.features[r.start * data.dim..r.end * data.dim].to_vec(),
-            labels: data.labels[r].to_vec(),
-            dim: data.dim,
-        }).collect();
+        let parts: Vec<Samples<f64>> = crate::data::partition(10, 3)
+            .into_iter()
+            .map(|r| Samples {
+                features: data.features[r.start * data.dim..r.end * data.dim].to_vec(),
+                labels: data.labels[r].to_vec(),
+                dim: data.dim,
+            })
+            .collect();
         let ranges = crate::data::partition(10, 3);
         let batch: Vec<u32> = BatchStream::new(10, 4, 2).next_batch().to_vec();
         let mut rows = 0;

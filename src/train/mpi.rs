@@ -140,7 +140,8 @@ fn run_typed<T: Real>(
     let (rank, size) = (world.rank() as usize, world.size() as usize);
     let parts = partition(config.samples, size);
     let mine = parts[rank].clone();
-    let mut shard = Samples { features: vec![T::ZERO; mine.len() * FEATURES], labels: vec![0u8; mine.len()], dim: FEATURES };
+    let mut shard =
+        Samples { features: vec![T::ZERO; mine.len() * FEATURES], labels: vec![0u8; mine.len()], dim: FEATURES };
     let root = world.process_at_rank(0);
     let (train, test) = match inputs {
         Some(inputs) => {
@@ -151,7 +152,10 @@ fn run_typed<T: Real>(
                 Ok((c.context("shard too large for one MPI message")?, d.context("data too large for MPI offsets")?))
             };
             let (counts, displs) = count(FEATURES)?;
-            root.scatter_varcount_into_root(&Partition::new(&train.features[..], counts, displs), &mut shard.features[..]);
+            root.scatter_varcount_into_root(
+                &Partition::new(&train.features[..], counts, displs),
+                &mut shard.features[..],
+            );
             let (counts, displs) = count(1)?;
             root.scatter_varcount_into_root(&Partition::new(&train.labels[..], counts, displs), &mut shard.labels[..]);
             (Some(train), test)
@@ -185,7 +189,8 @@ struct MpiSync<'a, T> {
 impl<'a, T: Real> MpiSync<'a, T> {
     fn new(world: &'a SimpleCommunicator, kind: SyncKind, hidden: usize) -> Self {
         let len = Params::<T>::len_for(hidden);
-        let gathered_len = if kind == SyncKind::GatherBcast && world.rank() == 0 { len * world.size() as usize } else { 0 };
+        let gathered_len =
+            if kind == SyncKind::GatherBcast && world.rank() == 0 { len * world.size() as usize } else { 0 };
         Self { world, kind, total: Params::zeros(hidden), gathered: vec![T::ZERO; gathered_len] }
     }
 

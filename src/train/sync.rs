@@ -49,8 +49,14 @@ pub trait GradientSync<T: Real> {
     /// Turns `grad` (this rank's gradient sum) and `local` stats into the global update of
     /// `params` with learning rate `lr`; returns the global stats. Adds the time of the
     /// wait, the communication and the update to `times`.
-    fn step(&mut self, params: &mut Params<T>, grad: &mut Params<T>, local: PassStats, lr: f64, times: &mut RankTimes)
-    -> PassStats;
+    fn step(
+        &mut self,
+        params: &mut Params<T>,
+        grad: &mut Params<T>,
+        local: PassStats,
+        lr: f64,
+        times: &mut RankTimes,
+    ) -> PassStats;
     /// Sums evaluation stats over the ranks.
     fn reduce_stats(&mut self, local: PassStats) -> PassStats;
     /// Every rank's per-epoch phase times, on rank 0 (indexed by rank); `None` elsewhere.

@@ -5,6 +5,8 @@
 //! else the (shared, noisy) machine is doing falls on both alike; the ratio is the figure
 //! to trust, the seconds are this machine's.
 
+pub mod scaling;
+
 use std::time::Instant;
 
 use serde::Serialize;
@@ -56,6 +58,8 @@ pub struct BenchReport {
     pub threads: usize,
     pub data: String,
     pub rows: Vec<BenchRow>,
+    /// Sequential, threads and MPI step times, when `--scaling P` asked for them.
+    pub scaling: Option<scaling::ScalingReport>,
 }
 
 impl BenchReport {
@@ -88,6 +92,9 @@ impl BenchReport {
                 100.0 * r.ratio
             );
         }
+        if let Some(scaling) = &self.scaling {
+            out += &scaling.table();
+        }
         out
     }
 }
@@ -100,6 +107,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<BenchReport> {
     let seed = 1;
     let data = synthetic::generate(args.samples, seed);
     let init = init::draw(args.hidden, seed);
+    let data_label = data.source.to_string();
     let rows = args
         .dtype
         .iter()
@@ -108,12 +116,33 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<BenchReport> {
             Dtype::F64 => bench_dtype::<f64>(args, &data, &init),
         })
         .collect();
+    drop(data);
+    let scaling = match args.scaling {
+        None => None,
+        Some(p) => {
+            let spec = scaling::ScalingSpec {
+                parallel: p,
+                samples: args.samples,
+                hidden: args.hidden,
+                dtype: args.dtype[0],
+                epochs: args.scaling_epochs,
+                iters: args.scaling_iters,
+                rounds: args.scaling_rounds,
+                launcher: crate::launch::MpiLauncher {
+                    extra_args: args.mpirun_args.split_whitespace().map(String::from).collect(),
+                    oversubscribe: args.oversubscribe,
+                },
+            };
+            Some(scaling::run(spec)?)
+        }
+    };
     Ok(BenchReport {
         samples: args.samples,
         hidden: args.hidden,
         threads: args.threads,
-        data: data.source.to_string(),
+        data: data_label,
         rows,
+        scaling,
     })
 }
 

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the system packages dpstudy needs to build and run, if they are missing:
+# a C compiler, pkg-config, Open MPI (mpirun, and the headers the mpi crate binds to) and
+# libclang (the mpi crate generates its bindings with bindgen). Debian/Ubuntu (apt).
+# Idempotent: does nothing when everything is present. Used by the README, CI and Docker.
+set -euo pipefail
+
+missing=()
+command -v cc >/dev/null || missing+=(gcc)
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+command -v mpirun >/dev/null || missing+=(openmpi-bin)
+command -v mpicc >/dev/null || missing+=(libopenmpi-dev)
+ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || missing+=(libclang-dev)
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root (or sudo) to install ${missing[*]}" >&2; exit 1; }
+  sudo=(sudo)
+fi
+"${sudo[@]}" apt-get update -q
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,58 @@
+//! Starting `dpstudy` itself as a child process, alone or under `mpirun`: how the
+//! benchmark (and the experiment runner) run each cell as its own process.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::Context;
+
+use crate::train::mpi::{INSTALL_HINT, find_on_path};
+
+/// How to start MPI jobs.
+#[derive(Debug, Clone, Default)]
+pub struct MpiLauncher {
+    /// Extra `mpirun` options (a hostfile, `--mca` settings, ...), passed through verbatim.
+    pub extra_args: Vec<String>,
+    /// Allow more ranks than this host has cores.
+    pub oversubscribe: bool,
+}
+
+/// The path of the running `dpstudy` binary, to start copies of it.
+pub fn current_binary() -> anyhow::Result<PathBuf> {
+    std::env::current_exe().context("cannot find the path of the dpstudy binary")
+}
+
+/// Cores this process may use.
+pub fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+impl MpiLauncher {
+    /// `mpirun -np ranks [options] dpstudy <args>`. Fails if mpirun is missing, or if
+    /// `ranks` exceeds the cores without `oversubscribe` (unless a hostfile spreads them).
+    pub fn command(&self, ranks: usize, args: &[String]) -> anyhow::Result<Command> {
+        let mpirun = find_on_path("mpirun").with_context(|| format!("mpirun is not on PATH: {INSTALL_HINT}"))?;
+        let spread = self.extra_args.iter().any(|a| a.contains("hostfile") || a == "--host" || a == "-H");
+        if ranks > available_cores() && !self.oversubscribe && !spread {
+            anyhow::bail!(
+                "{ranks} ranks on a host with {} cores: pass --oversubscribe to allow it (and expect the \
+                 timings to show it), or give a hostfile through --mpirun-args",
+                available_cores()
+            );
+        }
+        let mut cmd = Command::new(mpirun);
+        cmd.arg("-np").arg(ranks.to_string());
+        if self.oversubscribe {
+            cmd.args(["--oversubscribe", "--bind-to", "none"]);
+        }
+        cmd.args(&self.extra_args).arg(current_binary()?).args(args);
+        Ok(cmd)
+    }
+}
+
+/// `dpstudy <args>` as a plain child process.
+pub fn local_command(args: &[String]) -> anyhow::Result<Command> {
+    let mut cmd = Command::new(current_binary()?);
+    cmd.args(args);
+    Ok(cmd)
+}
