@@ -135,9 +135,12 @@ pub struct BenchArgs {
     /// Samples N (synthetic data).
     #[arg(long, default_value_t = 70_000)]
     pub samples: usize,
-    /// Hidden units H.
-    #[arg(long, default_value_t = 50)]
-    pub hidden: usize,
+    /// Hidden units H (comma-separated list; the scaling comparison uses the first).
+    #[arg(long, value_delimiter = ',', default_values_t = [50])]
+    pub hidden: Vec<usize>,
+    /// Also time mini-batch steps of B rows (reported in samples/s).
+    #[arg(long, value_name = "B")]
+    pub batch_size: Option<usize>,
     /// Timed repetitions (the median is reported).
     #[arg(long, default_value_t = 11)]
     pub reps: usize,

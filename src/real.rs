@@ -8,8 +8,12 @@ use std::fmt::Debug;
 pub trait Real: candle_core::WithDType + mpi::traits::Equivalence + Debug + Default {
     const ZERO: Self;
     const ONE: Self;
-    fn ln_1p(self) -> Self;
+    /// `ln(1 + x)` for `x` in [0, 1], by the series `2 atanh(x / (2 + x))`: branch-free, so it
+    /// vectorises, and accurate to a few ulp also for tiny `x` (where `ln(1 + x)` computed
+    /// as a log of the rounded sum would lose everything).
+    fn ln_1p_unit(self) -> Self;
     fn abs(self) -> Self;
+    fn mul_add(self, a: Self, b: Self) -> Self;
     fn is_finite(self) -> bool;
     /// `e^x` in branch-free arithmetic the compiler can vectorise (the platform `exp` is an
     /// opaque library call per element). Accurate to a few ulp; see the tests.
@@ -28,8 +32,19 @@ impl Real for f32 {
     const ZERO: Self = 0.0;
     const ONE: Self = 1.0;
     #[inline(always)]
-    fn ln_1p(self) -> Self {
-        f32::ln_1p(self)
+    fn ln_1p_unit(self) -> Self {
+        // s <= 1/3: the terms after s^15/15 are below 2^-24 relative.
+        let s = self / (2.0 + self);
+        let s2 = s * s;
+        let mut p = 1.0 / 15.0_f32;
+        for c in [1.0 / 13.0, 1.0 / 11.0, 1.0 / 9.0, 1.0 / 7.0, 1.0 / 5.0, 1.0 / 3.0, 1.0] {
+            p = p * s2 + c;
+        }
+        2.0 * s * p
+    }
+    #[inline(always)]
+    fn mul_add(self, a: Self, b: Self) -> Self {
+        f32::mul_add(self, a, b)
     }
     #[inline(always)]
     fn abs(self) -> Self {
@@ -61,8 +76,19 @@ impl Real for f64 {
     const ZERO: Self = 0.0;
     const ONE: Self = 1.0;
     #[inline(always)]
-    fn ln_1p(self) -> Self {
-        f64::ln_1p(self)
+    fn ln_1p_unit(self) -> Self {
+        // s <= 1/3: the terms after s^35/35 are below 2^-53 relative.
+        let s = self / (2.0 + self);
+        let s2 = s * s;
+        let mut p = 1.0 / 35.0_f64;
+        for k in (0..17).rev() {
+            p = p * s2 + 1.0 / (2 * k + 1) as f64;
+        }
+        2.0 * s * p
+    }
+    #[inline(always)]
+    fn mul_add(self, a: Self, b: Self) -> Self {
+        f64::mul_add(self, a, b)
     }
     #[inline(always)]
     fn abs(self) -> Self {
@@ -140,6 +166,26 @@ mod tests {
         // f64 ulp is 2.2e-16 relative; allow 3 ulp.
         let err = worst::<f64>(f64::exp, -708.0, 709.0);
         assert!(err < 6.7e-16, "max relative error {err}");
+    }
+
+    #[test]
+    fn ln_1p_unit_is_within_a_few_ulp_also_for_tiny_arguments() {
+        let xs = (0..=100_000).map(|i| i as f64 / 100_000.0).chain((1..300).map(|e| 10f64.powi(-e)));
+        let (mut e32, mut e64) = (0.0_f64, 0.0_f64);
+        for x in xs {
+            let want = x.ln_1p();
+            if want == 0.0 {
+                continue;
+            }
+            e64 = e64.max((x.ln_1p_unit() - want).abs() / want);
+            let x32 = x as f32;
+            if x32 > 0.0 && x32.is_normal() {
+                let want32 = (x32 as f64).ln_1p();
+                e32 = e32.max((x32.ln_1p_unit() as f64 - want32).abs() / want32);
+            }
+        }
+        assert!(e64 < 6.7e-16, "f64 max relative error {e64:e}");
+        assert!(e32 < 3.6e-7, "f32 max relative error {e32:e}");
     }
 
     #[test]

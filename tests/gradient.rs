@@ -42,7 +42,7 @@ fn spread_weights(hidden: usize, seed: u64) -> Params<f64> {
 #[test]
 fn gradient_matches_central_finite_differences() {
     // 300 rows: one full block of 256 and a partial one.
-    let x = synthetic::generate(300, 5).rows::<f64>(0..300);
+    let x = synthetic::generate(300, 5).rows::<f64>(0..300).unwrap();
     let params = spread_weights(7, 11);
     let (_, grad) = kernel_cost_grad(&params, &x);
     let mut ws = Workspace::new(7);
@@ -62,7 +62,7 @@ fn gradient_matches_central_finite_differences() {
 
 #[test]
 fn cost_and_gradient_match_candle_autograd_f64() {
-    let x = synthetic::generate(700, 8).rows::<f64>(0..700);
+    let x = synthetic::generate(700, 8).rows::<f64>(0..700).unwrap();
     for hidden in [1, 25, 50] {
         let params = spread_weights(hidden, 2);
         let (cost, grad) = kernel_cost_grad(&params, &x);
@@ -75,7 +75,7 @@ fn cost_and_gradient_match_candle_autograd_f64() {
 
 #[test]
 fn cost_and_gradient_match_candle_autograd_f32() {
-    let x = synthetic::generate(700, 8).rows::<f32>(0..700);
+    let x = synthetic::generate(700, 8).rows::<f32>(0..700).unwrap();
     let params = init::draw(50, 3).cast::<f32>();
     let (cost, grad) = kernel_cost_grad(&params, &x);
     let (ref_cost, ref_grad) = reference::cost_and_gradient(&params, x.as_view()).unwrap();
@@ -86,7 +86,7 @@ fn cost_and_gradient_match_candle_autograd_f32() {
 
 #[test]
 fn threads_split_the_rows_but_not_the_result() {
-    let x = synthetic::generate(1000, 4).rows::<f64>(0..1000);
+    let x = synthetic::generate(1000, 4).rows::<f64>(0..1000).unwrap();
     let params = spread_weights(20, 9);
     let mut one = Params::zeros(20);
     let s1 = ThreadedKernel::new(20, 1).gradient(&params, x.as_view(), &mut one);
@@ -105,6 +105,36 @@ fn threads_split_the_rows_but_not_the_result() {
     }
 }
 
+/// The fused kernel (AVX2/FMA) against the portable `gemm` kernel: the same sums in another
+/// order. 301 rows: two full blocks of 128 and a partial one with partial row tiles.
+#[test]
+fn fused_kernel_equals_the_gemm_kernel() {
+    use dpstudy::model::fused;
+    use dpstudy::model::kernel::GemmWorkspace;
+    if !fused::available() {
+        eprintln!("NOT RUN: this CPU has no AVX2/FMA, so the fused kernel never runs here");
+        return;
+    }
+    fn check<T: Real>(x: &Samples<T>, hidden: usize, tolerance: f64) {
+        let params = spread_weights(hidden, 5).cast::<T>();
+        let (mut g_fused, mut g_gemm) = (Params::zeros(hidden), Params::zeros(hidden));
+        let s_fused =
+            fused::forward_backward(&params, x.as_view(), Some(&mut g_fused), &mut fused::Workspace::new(hidden));
+        let s_gemm =
+            kernel::forward_backward_gemm(&params, x.as_view(), Some(&mut g_gemm), &mut GemmWorkspace::new(hidden));
+        let err = relative_error(&g_fused, &g_gemm);
+        assert!(err < tolerance, "H={hidden}: gradients differ by {err:e}");
+        assert!(((s_fused.cost_sum - s_gemm.cost_sum) / s_gemm.cost_sum).abs() < tolerance, "H={hidden}: cost");
+        assert_eq!(s_fused.samples, s_gemm.samples);
+    }
+    let data = synthetic::generate(301, 6);
+    let (x64, x32) = (data.rows::<f64>(0..301).unwrap(), data.rows::<f32>(0..301).unwrap());
+    for hidden in [1, 7, 25, 50, 400] {
+        check(&x64, hidden, 1e-12);
+        check(&x32, hidden, 1e-5);
+    }
+}
+
 #[test]
 fn gradient_matches_autograd_on_real_mnist() {
     let Some(dir) = common::mnist_dir() else { return };
@@ -116,7 +146,8 @@ fn gradient_matches_autograd_on_real_mnist() {
     }
     .load(None, 1)
     .unwrap();
-    let x = data.rows::<f64>(0..600);
+    let x = data.rows::<f64>(0..600).unwrap();
+    let x32 = data.rows::<f32>(0..600).unwrap();
     for hidden in [25, 50, 400] {
         let params = init::draw(hidden, 1);
         let (cost, grad) = kernel_cost_grad(&params, &x);
@@ -124,5 +155,10 @@ fn gradient_matches_autograd_on_real_mnist() {
         assert!(((cost - ref_cost) / ref_cost).abs() < 1e-12, "H={hidden}: cost {cost} vs {ref_cost}");
         let err = relative_error(&grad, &ref_grad);
         assert!(err < 1e-10, "H={hidden}: relative error {err:e}");
+        let params = params.cast::<f32>();
+        let (_, grad) = kernel_cost_grad(&params, &x32);
+        let (_, ref_grad) = reference::cost_and_gradient(&params, x32.as_view()).unwrap();
+        let err = relative_error(&grad, &ref_grad);
+        assert!(err < 1e-4, "H={hidden} f32: relative error {err:e}");
     }
 }

@@ -1,9 +1,10 @@
 //! `dpstudy bench`: the median time of one training step at the study's largest size, and
 //! the GFLOP/s it achieves beside a square GEMM of the same machine, timed in the same run.
 //!
-//! The step and the GEMM are timed alternately, repetition by repetition, so that whatever
-//! else the (shared, noisy) machine is doing falls on both alike; the ratio is the figure
-//! to trust, the seconds are this machine's.
+//! Every kernel this CPU runs (the fused one and the portable `gemm` one) and the GEMM are
+//! timed alternately, repetition by repetition, so that whatever else the (shared, noisy)
+//! machine is doing falls on all of them alike; the ratios are the figures to trust, the
+//! seconds are this machine's.
 
 pub mod scaling;
 
@@ -12,7 +13,9 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::cli::BenchArgs;
+use crate::data::Samples;
 use crate::data::synthetic;
+use crate::model::kernel::KernelKind;
 use crate::model::threaded::ThreadedKernel;
 use crate::model::{Params, init, step_flops};
 use crate::real::{Dtype, Real};
@@ -38,13 +41,19 @@ impl Timing {
     }
 }
 
-/// One element type's figures.
+/// One case's figures.
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchRow {
     pub dtype: Dtype,
+    pub hidden: usize,
+    pub kernel: KernelKind,
+    /// Mini-batch size (`None`: full batch of all samples).
+    pub batch: Option<usize>,
     pub step: Timing,
     pub step_gflop: f64,
     pub step_gflops: f64,
+    /// Samples through one step per second (median step).
+    pub samples_per_s: f64,
     pub gemm: Timing,
     pub gemm_gflops: f64,
     /// Step GFLOP/s over GEMM GFLOP/s, both medians of the same run.
@@ -54,7 +63,6 @@ pub struct BenchRow {
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchReport {
     pub samples: usize,
-    pub hidden: usize,
     pub threads: usize,
     pub data: String,
     pub rows: Vec<BenchRow>,
@@ -66,28 +74,32 @@ impl BenchReport {
     /// The human-readable table.
     pub fn table(&self) -> String {
         let mut out = format!(
-            "dpstudy bench: N = {}, H = {}, {} thread(s), full-batch step, data: {}\n\
-             {:<5} {:>12} {:>10} {:>10} {:>9} {:>14} {:>7}\n",
+            "dpstudy bench: N = {}, {} thread(s), data: {}\n{:<6} {:<5} {:<6} {:>6} {:>11} {:>9} {:>9} {:>11} {:>14} {:>6}\n",
             self.samples,
-            self.hidden,
             self.threads,
             self.data,
             "dtype",
+            "H",
+            "kernel",
+            "batch",
             "step median",
             "step min",
-            "GFLOP/step",
             "GFLOP/s",
+            "samples/s",
             format!("GEMM {GEMM_SIZE}^3"),
             "ratio"
         );
         for r in &self.rows {
             out += &format!(
-                "{:<5} {:>10.1}ms {:>8.1}ms {:>10.2} {:>9.1} {:>9.1} GF/s {:>6.0}%\n",
+                "{:<6} {:<5} {:<6} {:>6} {:>9.2}ms {:>7.2}ms {:>9.1} {:>11.3e} {:>9.1} GF/s {:>5.0}%\n",
                 r.dtype.to_string(),
+                r.hidden,
+                format!("{:?}", r.kernel).to_lowercase(),
+                r.batch.map_or("full".to_string(), |b| b.to_string()),
                 r.step.median_s * 1e3,
                 r.step.min_s * 1e3,
-                r.step_gflop,
                 r.step_gflops,
+                r.samples_per_s,
                 r.gemm_gflops,
                 100.0 * r.ratio
             );
@@ -99,86 +111,124 @@ impl BenchReport {
     }
 }
 
-/// Runs the benchmark for every requested element type.
+/// Runs the benchmark for every requested element type and hidden size.
 pub fn run(args: &BenchArgs) -> anyhow::Result<BenchReport> {
     anyhow::ensure!(args.reps >= 1, "--reps must be at least 1");
     anyhow::ensure!(args.samples >= 1, "--samples must be at least 1");
-    anyhow::ensure!(args.hidden >= 1, "--hidden must be at least 1");
+    anyhow::ensure!(args.hidden.iter().all(|&h| h >= 1), "--hidden must be at least 1");
+    anyhow::ensure!(
+        args.batch_size.is_none_or(|b| (1..=args.samples).contains(&b)),
+        "--batch-size must be in 1..=--samples"
+    );
     let seed = 1;
     let data = synthetic::generate(args.samples, seed);
-    let init = init::draw(args.hidden, seed);
     let data_label = data.source.to_string();
-    let rows = args
-        .dtype
-        .iter()
-        .map(|dtype| match dtype {
-            Dtype::F32 => bench_dtype::<f32>(args, &data, &init),
-            Dtype::F64 => bench_dtype::<f64>(args, &data, &init),
-        })
-        .collect();
+    let mut rows = vec![];
+    for &dtype in &args.dtype {
+        for &hidden in &args.hidden {
+            let init = init::draw(hidden, seed);
+            for batch in [None, args.batch_size].into_iter().collect::<std::collections::BTreeSet<_>>() {
+                rows.extend(match dtype {
+                    Dtype::F32 => bench_case::<f32>(args, &data, &init, batch)?,
+                    Dtype::F64 => bench_case::<f64>(args, &data, &init, batch)?,
+                });
+            }
+        }
+    }
     drop(data);
     let scaling = match args.scaling {
         None => None,
-        Some(p) => {
-            let spec = scaling::ScalingSpec {
-                parallel: p,
-                samples: args.samples,
-                hidden: args.hidden,
-                dtype: args.dtype[0],
-                epochs: args.scaling_epochs,
-                iters: args.scaling_iters,
-                rounds: args.scaling_rounds,
-                launcher: crate::launch::MpiLauncher {
-                    extra_args: args.mpirun_args.split_whitespace().map(String::from).collect(),
-                    oversubscribe: args.oversubscribe,
-                },
-            };
-            Some(scaling::run(spec)?)
-        }
+        Some(p) => Some(scaling::run(scaling::ScalingSpec {
+            parallel: p,
+            samples: args.samples,
+            hidden: args.hidden[0],
+            dtype: args.dtype[0],
+            epochs: args.scaling_epochs,
+            iters: args.scaling_iters,
+            rounds: args.scaling_rounds,
+            launcher: crate::launch::MpiLauncher {
+                extra_args: args.mpirun_args.split_whitespace().map(String::from).collect(),
+                oversubscribe: args.oversubscribe,
+            },
+        })?),
     };
-    Ok(BenchReport {
-        samples: args.samples,
-        hidden: args.hidden,
-        threads: args.threads,
-        data: data_label,
-        rows,
-        scaling,
-    })
+    Ok(BenchReport { samples: args.samples, threads: args.threads, data: data_label, rows, scaling })
 }
 
-fn bench_dtype<T: Real>(args: &BenchArgs, data: &crate::data::Prepared, init: &Params<f64>) -> BenchRow {
-    let samples = data.rows::<T>(0..args.samples);
+/// Times one step (full batch, or one mini-batch of `batch` rows gathered from a seeded
+/// permutation, as the trainer does) with every kernel this CPU runs, and the reference
+/// GEMM, all interleaved repetition by repetition.
+fn bench_case<T: Real>(
+    args: &BenchArgs,
+    data: &crate::data::Prepared,
+    init: &Params<f64>,
+    batch: Option<usize>,
+) -> anyhow::Result<Vec<BenchRow>> {
+    let hidden = init.hidden();
+    let samples = data.rows::<T>(0..args.samples)?;
+    let kinds: Vec<KernelKind> = if KernelKind::detect() == KernelKind::Fused {
+        vec![KernelKind::Fused, KernelKind::Gemm]
+    } else {
+        vec![KernelKind::Gemm]
+    };
+    let mut kernels: Vec<ThreadedKernel<T>> =
+        kinds.iter().map(|&k| ThreadedKernel::with_kind(hidden, args.threads, k)).collect();
+    let mut stream = batch.map(|b| crate::train::descent::BatchStream::new(args.samples, b, 1));
+    let mut batch_rows = Samples { features: vec![], labels: vec![], dim: samples.dim };
     let mut params = init.cast::<T>();
-    let mut grad = Params::zeros(args.hidden);
-    let mut kernel = ThreadedKernel::new(args.hidden, args.threads);
+    let mut grad = Params::zeros(hidden);
     let mut gemm = GemmCase::<T>::new(GEMM_SIZE, args.threads);
     // Tiny learning rate: the weights move (no dead-code shortcuts) but stay near the start.
-    let scale = T::from_f64(1e-3 / args.samples as f64);
-    let (mut steps, mut gemms) = (vec![], vec![]);
+    let rows = batch.unwrap_or(args.samples);
+    let scale = T::from_f64(1e-3 / rows as f64);
+    let mut steps = vec![vec![]; kinds.len()];
+    let mut gemms = vec![];
     for rep in 0..args.warmup + args.reps {
-        let t = Instant::now();
-        kernel.gradient(&params, samples.as_view(), &mut grad);
-        params.descend(&grad, scale);
-        let step_s = t.elapsed().as_secs_f64();
+        for (kernel, times) in kernels.iter_mut().zip(&mut steps) {
+            let t = Instant::now();
+            let view = match stream.as_mut() {
+                Some(stream) => {
+                    let whole = crate::train::descent::Shard::whole(&samples);
+                    crate::train::descent::gather_local(&whole, stream.next_batch(), &mut batch_rows);
+                    batch_rows.as_view()
+                }
+                None => samples.as_view(),
+            };
+            kernel.gradient(&params, view, &mut grad);
+            params.descend(&grad, scale);
+            if rep >= args.warmup {
+                times.push(t.elapsed().as_secs_f64());
+            }
+        }
         let gemm_s = gemm.time();
         if rep >= args.warmup {
-            steps.push(step_s);
             gemms.push(gemm_s);
         }
     }
-    let (step, gemm) = (Timing::of(steps), Timing::of(gemms));
-    let step_gflop = step_flops(args.samples, args.hidden) / 1e9;
-    let step_gflops = step_gflop / step.median_s;
+    let gemm = Timing::of(gemms);
     let gemm_gflops = 2.0 * (GEMM_SIZE as f64).powi(3) / 1e9 / gemm.median_s;
-    BenchRow {
-        dtype: if T::DTYPE == candle_core::DType::F32 { Dtype::F32 } else { Dtype::F64 },
-        step,
-        step_gflop,
-        step_gflops,
-        gemm,
-        gemm_gflops,
-        ratio: step_gflops / gemm_gflops,
-    }
+    let step_gflop = step_flops(rows, hidden) / 1e9;
+    Ok(kinds
+        .into_iter()
+        .zip(steps)
+        .map(|(kernel, times)| {
+            let step = Timing::of(times);
+            let step_gflops = step_gflop / step.median_s;
+            BenchRow {
+                dtype: Dtype::of::<T>(),
+                hidden,
+                kernel,
+                batch,
+                samples_per_s: rows as f64 / step.median_s,
+                step,
+                step_gflop,
+                step_gflops,
+                gemm: gemm.clone(),
+                gemm_gflops,
+                ratio: step_gflops / gemm_gflops,
+            }
+        })
+        .collect())
 }
 
 /// A square `n^3` GEMM with the `gemm` crate, the machine's reference rate.

@@ -7,6 +7,8 @@
 //! never describes a half-written tensor file.
 
 use std::collections::HashMap;
+use std::io::{Read, Seek, SeekFrom};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -15,8 +17,9 @@ use serde::{Deserialize, Serialize};
 
 use super::mnist::{self, InputFile, PIXELS};
 use super::pca::{self, PcaSettings};
-use super::{DataConfig, DataError, DataSource, FEATURES, Prepared, checksum};
+use super::{DataConfig, DataError, DataSource, FEATURES, Features, Prepared, checksum};
 use crate::fsutil;
+use crate::real::Real;
 
 /// Bump when the preprocessing changes in a way the key does not capture.
 const FORMAT_VERSION: u32 = 1;
@@ -118,10 +121,10 @@ pub fn load_or_prepare(data: &DataConfig, force: bool, required: Option<Required
 
     if !force {
         if let Some(manifest) = read_manifest(&manifest_path).filter(|m| m.key == key) {
-            match load_tensors(&tensors_path, &manifest, raw.len()) {
-                Ok((features, labels)) => {
+            match open_tensors(&tensors_path, &manifest, raw.len()) {
+                Ok((file, labels)) => {
                     let prepared = Prepared {
-                        features,
+                        features: Features::File(file),
                         labels,
                         source,
                         explained_variance_ratio: Some(manifest.explained_variance_ratio),
@@ -150,7 +153,7 @@ pub fn load_or_prepare(data: &DataConfig, force: bool, required: Option<Required
     };
     fsutil::write_atomic(&manifest_path, &serde_json::to_vec_pretty(&manifest)?)?;
     let prepared = Prepared {
-        features: out.features,
+        features: Features::Memory(out.features),
         labels: raw.labels,
         source,
         explained_variance_ratio: Some(out.explained_variance_ratio),
@@ -158,30 +161,87 @@ pub fn load_or_prepare(data: &DataConfig, force: bool, required: Option<Required
     Ok(Loaded { prepared, manifest, manifest_path, reused: false })
 }
 
+/// SHA-256 of a file, streamed (the file is never held whole in memory).
 fn file_sha256(path: &Path) -> anyhow::Result<String> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(checksum::sha256_hex(&bytes))
+    use sha2::Digest;
+    let mut file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).with_context(|| format!("cannot read {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// Reads the cached tensors and checks them against the manifest.
-fn load_tensors(path: &Path, manifest: &Manifest, rows: usize) -> Result<(Vec<f64>, Vec<u8>), DataError> {
+/// The f64 `features` tensor of a cache file, read by row ranges.
+#[derive(Debug, Clone)]
+pub struct TensorFile {
+    path: PathBuf,
+    /// Byte offset of row 0.
+    data_start: u64,
+}
+
+/// Rows read from the file per chunk (3.2 MB).
+const READ_ROWS: usize = 1024;
+
+impl TensorFile {
+    /// Appends rows `range`, converted to `T`, to `out`.
+    pub fn read_rows<T: Real>(&self, range: Range<usize>, out: &mut Vec<T>) -> Result<(), DataError> {
+        let fail = |e: std::io::Error| DataError::Cache { path: self.path.clone(), reason: e.to_string() };
+        let row_bytes = FEATURES * 8;
+        let mut file = std::fs::File::open(&self.path).map_err(fail)?;
+        file.seek(SeekFrom::Start(self.data_start + (range.start * row_bytes) as u64)).map_err(fail)?;
+        let mut buf = vec![0u8; READ_ROWS * row_bytes];
+        let mut left = range.len();
+        while left > 0 {
+            let rows = left.min(READ_ROWS);
+            let chunk = &mut buf[..rows * row_bytes];
+            file.read_exact(chunk).map_err(fail)?;
+            out.extend(chunk.chunks_exact(8).map(|b| T::from_f64(f64::from_le_bytes(b.try_into().unwrap()))));
+            left -= rows;
+        }
+        Ok(())
+    }
+}
+
+/// Opens a cache file written by [`load_or_prepare`]: checks it against the manifest's
+/// checksum and the expected shapes, reads the labels, and locates the features.
+fn open_tensors(path: &Path, manifest: &Manifest, rows: usize) -> Result<(TensorFile, Vec<u8>), DataError> {
     let fail = |reason: String| DataError::Cache { path: path.to_path_buf(), reason };
     let sha = file_sha256(path).map_err(|e| fail(format!("{e:#}")))?;
     if sha != manifest.tensors_sha256 {
         return Err(fail("tensor file does not match its manifest's checksum".into()));
     }
-    let tensors = candle_core::safetensors::load(path, &Device::Cpu).map_err(|e| fail(e.to_string()))?;
-    let get = |name: &str| tensors.get(name).ok_or_else(|| fail(format!("no tensor `{name}`")));
-    let features = get("features")?;
-    let labels = get("labels")?;
-    if features.dims() != [rows, FEATURES] || labels.dims() != [rows] {
-        return Err(fail(format!(
-            "shapes {:?} / {:?}, expected [{rows}, {FEATURES}] / [{rows}]",
-            features.dims(),
-            labels.dims()
-        )));
+    // safetensors: an 8-byte little-endian header length, a JSON header, then the data.
+    let mut file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+    let mut len = [0u8; 8];
+    file.read_exact(&mut len).map_err(|e| fail(e.to_string()))?;
+    let header_len = u64::from_le_bytes(len);
+    if header_len > 1 << 20 {
+        return Err(fail(format!("header of {header_len} bytes")));
     }
-    let features = features.flatten_all().and_then(|t| t.to_vec1::<f64>()).map_err(|e| fail(e.to_string()))?;
-    let labels = labels.to_vec1::<u8>().map_err(|e| fail(e.to_string()))?;
-    Ok((features, labels))
+    let mut header = vec![0u8; header_len as usize];
+    file.read_exact(&mut header).map_err(|e| fail(e.to_string()))?;
+    let header: serde_json::Value = serde_json::from_slice(&header).map_err(|e| fail(e.to_string()))?;
+    let entry = |name: &str, dtype: &str, shape: serde_json::Value| -> Result<(u64, u64), DataError> {
+        let t = &header[name];
+        if t["dtype"] != dtype || t["shape"] != shape {
+            return Err(fail(format!("tensor `{name}` is {} {}, expected {dtype} {shape}", t["dtype"], t["shape"])));
+        }
+        let offsets = (t["data_offsets"][0].as_u64(), t["data_offsets"][1].as_u64());
+        match offsets {
+            (Some(b), Some(e)) => Ok((8 + header_len + b, 8 + header_len + e)),
+            _ => Err(fail(format!("tensor `{name}` has no data offsets"))),
+        }
+    };
+    let (features_start, _) = entry("features", "F64", serde_json::json!([rows, FEATURES]))?;
+    let (labels_start, labels_end) = entry("labels", "U8", serde_json::json!([rows]))?;
+    let mut labels = vec![0u8; (labels_end - labels_start) as usize];
+    file.seek(SeekFrom::Start(labels_start)).map_err(|e| fail(e.to_string()))?;
+    file.read_exact(&mut labels).map_err(|e| fail(e.to_string()))?;
+    Ok((TensorFile { path: path.to_path_buf(), data_start: features_start }, labels))
 }

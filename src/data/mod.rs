@@ -108,10 +108,23 @@ impl std::fmt::Display for DataSource {
     }
 }
 
-/// The preprocessed pool: `n` rows of [`FEATURES`] standardised f64 features, and labels.
+/// Where the pool's feature rows live. Rows are produced in the training element type on
+/// demand ([`Prepared::rows`]), so a run holds only the rows it trains on, in the type it
+/// trains in, never the whole pool in f64 beside them.
+#[derive(Debug, Clone)]
+pub enum Features {
+    /// In memory, row-major f64 (freshly computed).
+    Memory(Vec<f64>),
+    /// The `features` tensor of a safetensors file (the cache), read row range by row range.
+    File(cache::TensorFile),
+    /// Generated from a seed.
+    Synthetic(synthetic::Synthetic),
+}
+
+/// The preprocessed pool: `len()` rows of [`FEATURES`] standardised features, and labels.
 #[derive(Debug, Clone)]
 pub struct Prepared {
-    pub features: Vec<f64>,
+    pub features: Features,
     pub labels: Vec<u8>,
     pub source: DataSource,
     /// Share of the pixel variance the 400 components keep (MNIST only).
@@ -128,10 +141,16 @@ impl Prepared {
     }
 
     /// Rows `range` of the pool as a sample matrix in element type `T`.
-    pub fn rows<T: Real>(&self, range: std::ops::Range<usize>) -> Samples<T> {
-        let features =
-            self.features[range.start * FEATURES..range.end * FEATURES].iter().map(|&v| T::from_f64(v)).collect();
-        Samples { features, labels: self.labels[range].to_vec(), dim: FEATURES }
+    pub fn rows<T: Real>(&self, range: std::ops::Range<usize>) -> Result<Samples<T>, DataError> {
+        let mut features = Vec::with_capacity(range.len() * FEATURES);
+        match &self.features {
+            Features::Memory(all) => {
+                features.extend(all[range.start * FEATURES..range.end * FEATURES].iter().map(|&v| T::from_f64(v)))
+            }
+            Features::File(file) => file.read_rows(range.clone(), &mut features)?,
+            Features::Synthetic(generator) => generator.fill(range.clone(), &self.labels, &mut features),
+        }
+        Ok(Samples { features, labels: self.labels[range].to_vec(), dim: FEATURES })
     }
 
     /// The study's split: the first `train` rows to train on, the last `test` rows to test.
@@ -146,7 +165,7 @@ impl Prepared {
                 what: self.source.to_string(),
             });
         }
-        Ok((self.rows(0..train), self.rows(available - test..available)))
+        Ok((self.rows(0..train)?, self.rows(available - test..available)?))
     }
 }
 
@@ -265,6 +284,7 @@ mod tests {
     #[test]
     fn split_takes_first_rows_to_train_and_last_rows_to_test() {
         let p = synthetic::generate(10, 1);
+        assert_eq!(p.len(), 10);
         let (train, test) = p.split::<f64>(6, 3).unwrap();
         assert_eq!(train.labels, p.labels[..6]);
         assert_eq!(test.labels, p.labels[7..]);

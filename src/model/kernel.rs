@@ -19,23 +19,77 @@
 
 use gemm::Parallelism;
 
-use super::{OUTPUTS, Params, THETA1_COLS};
+use super::{OUTPUTS, Params, THETA1_COLS, fused};
 use crate::data::SamplesView;
 use crate::real::Real;
 
 /// Rows per block: 256 rows of 400 f64 features are 800 KiB.
 pub const ROW_BLOCK: usize = 256;
 
-/// Scratch space for one thread: activations and deltas of one block.
+/// Scratch space for one thread, for whichever kernel runs on this CPU.
 #[derive(Debug, Clone)]
-pub struct Workspace<T> {
+pub enum Workspace<T> {
+    Fused(fused::Workspace<T>),
+    Gemm(GemmWorkspace<T>),
+}
+
+/// Which implementation of the step runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KernelKind {
+    /// [`fused`]: x86-64 with AVX2 and FMA.
+    Fused,
+    /// `gemm` for every product: anywhere.
+    Gemm,
+}
+
+impl KernelKind {
+    /// The fastest kernel this CPU can run (`DPSTUDY_KERNEL=gemm` forces the portable one).
+    pub fn detect() -> Self {
+        if fused::available() { Self::Fused } else { Self::Gemm }
+    }
+}
+
+impl<T: Real> Workspace<T> {
+    /// A workspace for the kernel [`KernelKind::detect`] picks.
+    pub fn new(hidden: usize) -> Self {
+        Self::for_kind(hidden, KernelKind::detect())
+    }
+
+    /// A workspace for `kind` (which must be runnable here).
+    pub fn for_kind(hidden: usize, kind: KernelKind) -> Self {
+        match kind {
+            KernelKind::Fused => Self::Fused(fused::Workspace::new(hidden)),
+            KernelKind::Gemm => Self::Gemm(GemmWorkspace::new(hidden)),
+        }
+    }
+}
+
+/// Forward pass over `x`, and, when `grad` is given, the backward pass adding the gradient
+/// sums into it. Returns the cost sum and the count of correct predictions. Runs the
+/// fused kernel where the CPU has AVX2 and FMA, the `gemm` kernel elsewhere.
+pub fn forward_backward<T: Real>(
+    params: &Params<T>,
+    x: SamplesView<'_, T>,
+    grad: Option<&mut Params<T>>,
+    ws: &mut Workspace<T>,
+) -> PassStats {
+    match ws {
+        Workspace::Fused(ws) => fused::forward_backward(params, x, grad, ws),
+        Workspace::Gemm(ws) => forward_backward_gemm(params, x, grad, ws),
+    }
+}
+
+/// Scratch space of the `gemm` kernel: activations and deltas of one block.
+#[derive(Debug, Clone)]
+pub struct GemmWorkspace<T> {
     hidden: usize,
     a1: Vec<T>,
     d1: Vec<T>,
     z2: Vec<T>,
 }
 
-impl<T: Real> Workspace<T> {
+impl<T: Real> GemmWorkspace<T> {
     pub fn new(hidden: usize) -> Self {
         Self {
             hidden,
@@ -65,8 +119,34 @@ impl PassStats {
 }
 
 #[inline(always)]
-fn sigmoid<T: Real>(z: T) -> T {
+pub(crate) fn sigmoid<T: Real>(z: T) -> T {
     T::ONE / (T::ONE + (T::ZERO - z).exp())
+}
+
+/// The output layer of a block, shared by both kernels: adds the biases to `z2` (rows x
+/// 10), adds the block's cost and correct predictions to `stats`, and replaces `z2` by
+/// the output deltas `D2 = sigmoid(Z2) - Y`.
+#[inline(always)]
+pub(crate) fn output_layer<T: Real>(z2: &mut [T], labels: &[u8], theta2: &[T], hidden: usize, stats: &mut PassStats) {
+    let h1 = hidden + 1;
+    for (row, &label) in z2.chunks_exact_mut(OUTPUTS).zip(labels) {
+        for (o, z) in row.iter_mut().enumerate() {
+            *z += theta2[o * h1];
+        }
+        let label = usize::from(label);
+        stats.correct += usize::from(argmax(row) == label);
+        // One exp serves both: e = e^-|z|, softplus(z) = max(z, 0) + ln(1 + e),
+        // sigmoid(z) = 1 / (1 + e) for z >= 0 and e / (1 + e) otherwise.
+        let mut cost = -row[label].to_f64();
+        for (o, z) in row.iter_mut().enumerate() {
+            let e = (T::ZERO - z.abs()).exp();
+            let positive = if *z > T::ZERO { *z } else { T::ZERO };
+            cost += (positive + e.ln_1p_unit()).to_f64();
+            let sig = if *z >= T::ZERO { T::ONE / (T::ONE + e) } else { e / (T::ONE + e) };
+            *z = sig - if o == label { T::ONE } else { T::ZERO };
+        }
+        stats.cost_sum += cost;
+    }
 }
 
 /// `dst (m x n, row stride dst_rs) (=|+=) lhs (m x k) * rhs (k x n)`, every operand given by
@@ -76,7 +156,7 @@ fn sigmoid<T: Real>(z: T) -> T {
 /// Every index `i * rs + j * cs` inside the given shapes must lie inside its allocation.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-unsafe fn gemm_into<T: 'static + Copy>(
+pub(crate) unsafe fn gemm_into<T: 'static + Copy>(
     (m, n, k): (usize, usize, usize),
     dst: (*mut T, usize, usize),
     accumulate: bool,
@@ -109,13 +189,13 @@ unsafe fn gemm_into<T: 'static + Copy>(
     }
 }
 
-/// Forward pass over `x`, and, when `grad` is given, the backward pass adding the gradient
-/// sums into it. Returns the cost sum and the count of correct predictions.
-pub fn forward_backward<T: Real>(
+/// [`forward_backward`] with `gemm` for every product: portable, and the reference the
+/// fused kernel is tested against.
+pub fn forward_backward_gemm<T: Real>(
     params: &Params<T>,
     x: SamplesView<'_, T>,
     mut grad: Option<&mut Params<T>>,
-    ws: &mut Workspace<T>,
+    ws: &mut GemmWorkspace<T>,
 ) -> PassStats {
     let h = params.hidden();
     assert_eq!(ws.hidden, h, "workspace built for another hidden size");
@@ -167,25 +247,7 @@ pub fn forward_backward<T: Real>(
                 T::ONE,
             );
         }
-        // Cost, accuracy, and D2 = sigmoid(Z2) - Y in place of Z2.
-        for (row, &label) in z2.chunks_exact_mut(OUTPUTS).zip(labels) {
-            for (o, z) in row.iter_mut().enumerate() {
-                *z += theta2[o * h1];
-            }
-            let label = usize::from(label);
-            stats.correct += usize::from(argmax(row) == label);
-            // One exp serves both: e = e^-|z|, softplus(z) = max(z, 0) + ln(1 + e),
-            // sigmoid(z) = 1 / (1 + e) for z >= 0 and e / (1 + e) otherwise.
-            let mut cost = -row[label].to_f64();
-            for (o, z) in row.iter_mut().enumerate() {
-                let e = (T::ZERO - z.abs()).exp();
-                let positive = if *z > T::ZERO { *z } else { T::ZERO };
-                cost += (positive + e.ln_1p()).to_f64();
-                let sig = if *z >= T::ZERO { T::ONE / (T::ONE + e) } else { e / (T::ONE + e) };
-                *z = sig - if o == label { T::ONE } else { T::ZERO };
-            }
-            stats.cost_sum += cost;
-        }
+        output_layer(z2, labels, theta2, h, &mut stats);
 
         let Some(grad) = grad.as_deref_mut() else {
             continue;

@@ -9,6 +9,7 @@
 //! - [`threaded`]: the kernel over T threads, with a fixed reduction order.
 //! - [`reference`]: the same cost and gradient through candle's autograd, as a check.
 
+pub mod fused;
 pub mod init;
 pub mod kernel;
 pub mod reference;

@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 
 use super::Params;
-use super::kernel::{self, PassStats, Workspace};
+use super::kernel::{self, KernelKind, PassStats, Workspace};
 use crate::data::{SamplesView, partition};
 use crate::real::Real;
 
@@ -18,9 +18,14 @@ pub struct ThreadedKernel<T> {
 impl<T: Real> ThreadedKernel<T> {
     /// `threads` workers on rayon's global pool (sized by [`crate::threads::configure`]).
     pub fn new(hidden: usize, threads: usize) -> Self {
+        Self::with_kind(hidden, threads, KernelKind::detect())
+    }
+
+    /// With a chosen kernel (benchmarks and tests compare them).
+    pub fn with_kind(hidden: usize, threads: usize, kind: KernelKind) -> Self {
         assert!(threads >= 1);
         Self {
-            workspaces: (0..threads).map(|_| Workspace::new(hidden)).collect(),
+            workspaces: (0..threads).map(|_| Workspace::for_kind(hidden, kind)).collect(),
             partials: (0..threads.saturating_sub(1)).map(|_| Params::zeros(hidden)).collect(),
         }
     }

@@ -191,7 +191,7 @@ mod tests {
 
     #[test]
     fn shards_together_hold_each_batch_exactly_once() {
-        let data = crate::data::synthetic::generate(10, 1).rows::<f64>(0..10);
+        let data = crate::data::synthetic::generate(10, 1).rows::<f64>(0..10).unwrap();
         let parts: Vec<Samples<f64>> = crate::data::partition(10, 3)
             .into_iter()
             .map(|r| Samples {
