@@ -89,9 +89,9 @@ fn threads_split_the_rows_but_not_the_result() {
     let x = synthetic::generate(1000, 4).rows::<f64>(0..1000).unwrap();
     let params = spread_weights(20, 9);
     let mut one = Params::zeros(20);
-    let s1 = ThreadedKernel::new(20, 1).gradient(&params, x.as_view(), &mut one);
+    let s1 = ThreadedKernel::new(20, 1, 1000).gradient(&params, x.as_view(), &mut one);
     for threads in [2, 3] {
-        let mut kernel = ThreadedKernel::new(20, threads);
+        let mut kernel = ThreadedKernel::new(20, threads, 1000);
         let (mut a, mut b) = (Params::zeros(20), Params::zeros(20));
         let sa = kernel.gradient(&params, x.as_view(), &mut a);
         let sb = kernel.gradient(&params, x.as_view(), &mut b);

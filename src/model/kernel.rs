@@ -1,8 +1,11 @@
-//! The CPU forward and backward pass over blocks of rows, on slices, with the `gemm` crate
-//! (the GEMM candle's CPU backend uses).
+//! The CPU forward and backward pass over blocks of rows, on slices: the entry point
+//! [`forward_backward`], the output layer both implementations share, and the portable
+//! implementation with the `gemm` crate (the GEMM candle's CPU backend uses). On x86-64
+//! with AVX2 and FMA the [`fused`] kernel runs instead (`DPSTUDY_KERNEL=gemm` forces this
+//! one); both compute the same sums in a different order.
 //!
-//! Per block of [`ROW_BLOCK`] rows (small enough that the block of X, its hidden
-//! activations and deltas stay in L2 while it is used):
+//! Per block of rows (small enough that the block of X, its hidden activations and deltas
+//! stay in cache while it is used):
 //!
 //! ```text
 //! A1 = sigmoid(Xb W1^T + b1)           Z2 = A1 W2^T + b2
@@ -44,9 +47,22 @@ pub enum KernelKind {
 }
 
 impl KernelKind {
-    /// The fastest kernel this CPU can run (`DPSTUDY_KERNEL=gemm` forces the portable one).
+    /// The fused kernel where this CPU runs it (`DPSTUDY_KERNEL=gemm` forces the portable one).
     pub fn detect() -> Self {
         if fused::available() { Self::Fused } else { Self::Gemm }
+    }
+
+    /// The faster kernel for `hidden` units and `rows` rows per call, as measured by
+    /// `dpstudy bench` (artifact/bench): the fused kernel wins for the study's H <= 50 on
+    /// many rows; it repacks W1 on every call and its tiles suit small H, so the `gemm`
+    /// kernel wins for H = 400 and for mini-batches of a few hundred rows.
+    pub fn choose(hidden: usize, rows: usize) -> Self {
+        const FUSED_MAX_HIDDEN: usize = 128;
+        const FUSED_MIN_ROWS: usize = 2048;
+        match Self::detect() {
+            Self::Fused if hidden <= FUSED_MAX_HIDDEN && rows >= FUSED_MIN_ROWS => Self::Fused,
+            _ => Self::Gemm,
+        }
     }
 }
 

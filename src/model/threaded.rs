@@ -16,9 +16,10 @@ pub struct ThreadedKernel<T> {
 }
 
 impl<T: Real> ThreadedKernel<T> {
-    /// `threads` workers on rayon's global pool (sized by [`crate::threads::configure`]).
-    pub fn new(hidden: usize, threads: usize) -> Self {
-        Self::with_kind(hidden, threads, KernelKind::detect())
+    /// `threads` workers on rayon's global pool (sized by [`crate::threads::configure`]),
+    /// with the kernel [`KernelKind::choose`] picks for calls of about `rows` rows.
+    pub fn new(hidden: usize, threads: usize, rows: usize) -> Self {
+        Self::with_kind(hidden, threads, KernelKind::choose(hidden, rows / threads.max(1)))
     }
 
     /// With a chosen kernel (benchmarks and tests compare them).

@@ -106,7 +106,8 @@ pub fn train<T: Real, S: GradientSync<T>>(
 ) -> Result<Trained<T>, TrainError> {
     let mut params = init.clone();
     let mut grad = Params::zeros(config.hidden);
-    let mut kernel = ThreadedKernel::new(config.hidden, config.threads);
+    let rows_per_step = config.batch_size.map_or(shard.rows.len(), |b| b * shard.rows.len() / shard.total.max(1));
+    let mut kernel = ThreadedKernel::new(config.hidden, config.threads, rows_per_step);
     let mut batches = config.batch_size.map(|b| {
         (
             BatchStream::new(shard.total, b, config.seed),

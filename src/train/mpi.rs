@@ -89,12 +89,46 @@ fn check_same_config(world: &SimpleCommunicator, config: &TrainConfig) -> anyhow
 }
 
 /// Trains on the ranks of `mpirun`. Returns the run on rank 0 and `None` on the others.
+///
+/// Every error after MPI starts is collective (all ranks learn of it), so each rank prints
+/// its own error, if it has one, and then waits for all the others before it returns: a
+/// quiet rank that exited first would make `mpirun` kill the rank still printing.
 pub fn run(config: &TrainConfig, progress: impl FnMut(&EpochRecord)) -> anyhow::Result<Option<TrainingRun>> {
     require_launcher()?;
     let universe = mpi::initialize().context("MPI initialisation failed (was MPI already initialised?)")?;
     let world = universe.world();
+    let result = check_same_config(&world, config).and_then(|()| match config.dtype {
+        Dtype::F32 => run_typed::<f32>(&world, config, progress),
+        Dtype::F64 => run_typed::<f64>(&world, config, progress),
+    });
+    match result {
+        Ok(run) => Ok(run),
+        Err(e) => {
+            // Training errors (a non-finite cost) are seen by every rank alike: rank 0 says it.
+            let quiet = e.is::<ReportedElsewhere>() || (world.rank() != 0 && e.is::<super::TrainError>());
+            if !quiet {
+                eprintln!("error: {e:#}");
+            }
+            world.barrier();
+            Err(ReportedElsewhere.into())
+        }
+    }
+}
+
+/// What rank 0 prepares before any data moves.
+struct RootSetup<T> {
+    inputs: Inputs,
+    train: Samples<T>,
+    test: Samples<T>,
+}
+
+/// Loads (rank 0), agrees, broadcasts the weights, scatters the shards, and trains.
+fn run_typed<T: Real>(
+    world: &SimpleCommunicator,
+    config: &TrainConfig,
+    progress: impl FnMut(&EpochRecord),
+) -> anyhow::Result<Option<TrainingRun>> {
     let (rank, size) = (world.rank() as usize, world.size() as usize);
-    check_same_config(&world, config)?;
 
     // Rank 0 loads and checks everything; the others learn of any failure.
     let setup = (rank == 0).then(|| {
@@ -106,59 +140,35 @@ pub fn run(config: &TrainConfig, progress: impl FnMut(&EpochRecord)) -> anyhow::
                  fewer ranks or more --samples)"
             );
         }
-        Ok(inputs)
+        let (train, test) = inputs.split::<T>()?;
+        Ok(RootSetup { inputs, train, test })
     });
-    let inputs = agree(&world, setup.transpose())?;
+    let setup = agree(world, setup.transpose())?;
 
     let root = world.process_at_rank(0);
-    let mut samples = inputs.as_ref().map_or(0, |i| i.config.samples as u64);
+    let mut samples = setup.as_ref().map_or(0, |s| s.inputs.config.samples as u64);
     root.broadcast_into(&mut samples);
     let mut config = config.clone();
     config.samples = samples as usize;
-    let mut init = inputs.as_ref().map_or_else(|| Params::zeros(config.hidden), |i| i.init.clone());
+    let mut init = setup.as_ref().map_or_else(|| Params::zeros(config.hidden), |s| s.inputs.init.clone());
     root.broadcast_into(init.as_mut_slice());
 
-    let run = match config.dtype {
-        Dtype::F32 => run_typed::<f32>(&world, &config, inputs.as_ref(), &init, progress),
-        Dtype::F64 => run_typed::<f64>(&world, &config, inputs.as_ref(), &init, progress),
-    };
-    match run {
-        // Training errors (a non-finite cost) are seen by every rank alike.
-        Err(e) if rank != 0 && e.is::<super::TrainError>() => Err(ReportedElsewhere.into()),
-        other => other,
-    }
-}
-
-/// Scatters the training rows and trains. `inputs` is `Some` on rank 0 only.
-fn run_typed<T: Real>(
-    world: &SimpleCommunicator,
-    config: &TrainConfig,
-    inputs: Option<&Inputs>,
-    init: &Params<f64>,
-    progress: impl FnMut(&EpochRecord),
-) -> anyhow::Result<Option<TrainingRun>> {
-    let (rank, size) = (world.rank() as usize, world.size() as usize);
     let parts = partition(config.samples, size);
     let mine = parts[rank].clone();
     let mut shard =
         Samples { features: vec![T::ZERO; mine.len() * FEATURES], labels: vec![0u8; mine.len()], dim: FEATURES };
-    let root = world.process_at_rank(0);
-    let (train, test) = match inputs {
-        Some(inputs) => {
-            let (train, test) = inputs.split::<T>()?;
-            let count = |per_row: usize| -> anyhow::Result<(Vec<i32>, Vec<i32>)> {
-                let c = parts.iter().map(|r| i32::try_from(r.len() * per_row)).collect::<Result<_, _>>();
-                let d = parts.iter().map(|r| i32::try_from(r.start * per_row)).collect::<Result<_, _>>();
-                Ok((c.context("shard too large for one MPI message")?, d.context("data too large for MPI offsets")?))
-            };
-            let (counts, displs) = count(FEATURES)?;
-            root.scatter_varcount_into_root(
-                &Partition::new(&train.features[..], counts, displs),
-                &mut shard.features[..],
-            );
-            let (counts, displs) = count(1)?;
-            root.scatter_varcount_into_root(&Partition::new(&train.labels[..], counts, displs), &mut shard.labels[..]);
-            (Some(train), test)
+    // Message sizes are C ints: 70,000 x 400 elements fit easily; far larger data would not.
+    let counts = |per_row: usize| -> (Vec<i32>, Vec<i32>) {
+        let int = |v: usize| i32::try_from(v).expect("shard too large for one MPI message");
+        (parts.iter().map(|r| int(r.len() * per_row)).collect(), parts.iter().map(|r| int(r.start * per_row)).collect())
+    };
+    let (inputs, test) = match setup {
+        Some(RootSetup { inputs, train, test }) => {
+            let (c, d) = counts(FEATURES);
+            root.scatter_varcount_into_root(&Partition::new(&train.features[..], c, d), &mut shard.features[..]);
+            let (c, d) = counts(1);
+            root.scatter_varcount_into_root(&Partition::new(&train.labels[..], c, d), &mut shard.labels[..]);
+            (Some(inputs), test) // `train` is dropped here: rank 0 keeps its shard and the test rows
         }
         None => {
             root.scatter_varcount_into(&mut shard.features[..]);
@@ -166,13 +176,12 @@ fn run_typed<T: Real>(
             (None, Samples { features: vec![], labels: vec![], dim: FEATURES })
         }
     };
-    drop(train); // rank 0 keeps only its shard and the test rows
 
     let mut sync = MpiSync::new(world, config.sync.unwrap_or(SyncKind::Allreduce), config.hidden);
     world.barrier();
     let started = Instant::now();
     let local_shard = descent::Shard { rows: &shard, range: mine, total: config.samples };
-    let trained = descent::train(config, &init.cast::<T>(), local_shard, &test, &mut sync, progress)?;
+    let trained = descent::train(&config, &init.cast::<T>(), local_shard, &test, &mut sync, progress)?;
     Ok(inputs.map(|i| i.result(trained, size, started)))
 }
 
