@@ -28,9 +28,31 @@ macro_rules! round_magic {
     };
 }
 
-impl Real for f32 {
-    const ZERO: Self = 0.0;
-    const ONE: Self = 1.0;
+/// The parts of [`Real`] that are the same for f32 and f64; each type adds its own `exp`
+/// and `ln_1p_unit` (their constants differ).
+macro_rules! impl_real {
+    ($t:ty, { $($special:tt)* }) => {
+        impl Real for $t {
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            #[inline(always)]
+            fn mul_add(self, a: Self, b: Self) -> Self {
+                <$t>::mul_add(self, a, b)
+            }
+            #[inline(always)]
+            fn abs(self) -> Self {
+                <$t>::abs(self)
+            }
+            #[inline(always)]
+            fn is_finite(self) -> bool {
+                <$t>::is_finite(self)
+            }
+            $($special)*
+        }
+    };
+}
+
+impl_real!(f32, {
     #[inline(always)]
     fn ln_1p_unit(self) -> Self {
         // s <= 1/3: the terms after s^15/15 are below 2^-24 relative.
@@ -41,18 +63,6 @@ impl Real for f32 {
             p = p * s2 + c;
         }
         2.0 * s * p
-    }
-    #[inline(always)]
-    fn mul_add(self, a: Self, b: Self) -> Self {
-        f32::mul_add(self, a, b)
-    }
-    #[inline(always)]
-    fn abs(self) -> Self {
-        f32::abs(self)
-    }
-    #[inline(always)]
-    fn is_finite(self) -> bool {
-        f32::is_finite(self)
     }
     /// Cephes `expf`: `x = n ln2 + r`, `|r| <= ln2 / 2`, degree-6 polynomial for `e^r`,
     /// `2^n` put into the exponent bits. Inputs are clamped to the finite range.
@@ -66,15 +76,13 @@ impl Real for f32 {
         p = p * r + 8.333_452e-3;
         p = p * r + 4.166_579_6e-2;
         p = p * r + 1.666_666_5e-1;
-        p = p * r + 5.000_000_1e-1;
+        p = p * r + 0.5; // Cephes: 5.0000001201e-1, which rounds to 0.5 in f32
         let er = p * r * r + r + 1.0;
         er * f32::from_bits(((n as i32 + 127) as u32) << 23)
     }
-}
+});
 
-impl Real for f64 {
-    const ZERO: Self = 0.0;
-    const ONE: Self = 1.0;
+impl_real!(f64, {
     #[inline(always)]
     fn ln_1p_unit(self) -> Self {
         // s <= 1/3: the terms after s^35/35 are below 2^-53 relative.
@@ -85,18 +93,6 @@ impl Real for f64 {
             p = p * s2 + 1.0 / (2 * k + 1) as f64;
         }
         2.0 * s * p
-    }
-    #[inline(always)]
-    fn mul_add(self, a: Self, b: Self) -> Self {
-        f64::mul_add(self, a, b)
-    }
-    #[inline(always)]
-    fn abs(self) -> Self {
-        f64::abs(self)
-    }
-    #[inline(always)]
-    fn is_finite(self) -> bool {
-        f64::is_finite(self)
     }
     /// Cephes `exp`: `x = n ln2 + r`, then the Pade form `e^r = 1 + 2 r P(r^2) / (Q(r^2) -
     /// r P(r^2))`, and `2^n` into the exponent bits. Inputs are clamped to the finite range.
@@ -112,7 +108,7 @@ impl Real for f64 {
         let er = 1.0 + 2.0 * px / (qx - px);
         er * f64::from_bits(((n as i64 + 1023) as u64) << 52)
     }
-}
+});
 
 /// The element type chosen on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]

@@ -262,9 +262,7 @@ mod tests {
         let mut data = Vec::with_capacity(n * 5);
         for _ in 0..n {
             let coeffs: Vec<f64> = sds.iter().map(|sd| sd * rng.normal()).collect();
-            for j in 0..5 {
-                data.push(10.0 + (0..3).map(|c| coeffs[c] * dirs[c][j]).sum::<f64>());
-            }
+            data.extend((0..5).map(|j| 10.0 + (0..3).map(|c| coeffs[c] * dirs[c][j]).sum::<f64>()));
         }
         (data, dirs)
     }
