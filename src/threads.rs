@@ -28,8 +28,3 @@ pub fn configure(threads: usize) -> anyhow::Result<()> {
     anyhow::ensure!(current == threads, "threads already configured to {current}, cannot change to {threads}");
     Ok(())
 }
-
-/// The configured thread count (1 if `configure` was never called).
-pub fn count() -> usize {
-    CONFIGURED.get().copied().unwrap_or(1)
-}

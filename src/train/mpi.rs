@@ -217,10 +217,6 @@ impl<T: Real> GradientSync<T> for MpiSync<'_, T> {
         self.world.rank() as usize
     }
 
-    fn ranks(&self) -> usize {
-        self.world.size() as usize
-    }
-
     fn step(
         &mut self,
         params: &mut Params<T>,

@@ -44,8 +44,6 @@ impl RankTimes {
 pub trait GradientSync<T: Real> {
     /// This process's rank (0 for a single process).
     fn rank(&self) -> usize;
-    /// Number of processes.
-    fn ranks(&self) -> usize;
     /// Turns `grad` (this rank's gradient sum) and `local` stats into the global update of
     /// `params` with learning rate `lr`; returns the global stats. Adds the time of the
     /// wait, the communication and the update to `times`.
@@ -69,10 +67,6 @@ pub struct Local;
 impl<T: Real> GradientSync<T> for Local {
     fn rank(&self) -> usize {
         0
-    }
-
-    fn ranks(&self) -> usize {
-        1
     }
 
     fn step(
