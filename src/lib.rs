@@ -109,17 +109,21 @@ pub fn train_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
     Ok(config)
 }
 
+/// "cost C, train accuracy A[, test accuracy T]" for progress and summary lines.
+fn scores(cost: f64, train_acc: f64, test_acc: Option<f64>) -> String {
+    let test = test_acc.map(|a| format!(", test accuracy {a:.4}")).unwrap_or_default();
+    format!("cost {cost:.6}, train accuracy {train_acc:.4}{test}")
+}
+
 /// Prints one line per finished epoch to stderr once a run has taken more than 2 seconds.
 pub fn progress_printer(enabled: bool, epochs: usize) -> impl FnMut(&train::EpochRecord) {
     let started = Instant::now();
     move |e: &train::EpochRecord| {
         if enabled && started.elapsed().as_secs_f64() > 2.0 {
             eprintln!(
-                "epoch {}/{epochs}: cost {:.6}, train accuracy {:.4}{}, {:.2} s",
+                "epoch {}/{epochs}: {}, {:.2} s",
                 e.epoch,
-                e.cost,
-                e.train_acc,
-                e.test_acc.map(|a| format!(", test accuracy {a:.4}")).unwrap_or_default(),
+                scores(e.cost, e.train_acc, e.test_acc),
                 e.root().wall_s
             );
         }
@@ -140,10 +144,8 @@ fn train_command(args: &TrainArgs) -> anyhow::Result<()> {
     };
     let last = run.result.final_epoch();
     eprintln!(
-        "done: cost {:.6}, train accuracy {:.4}{}, {:.2} s compute on {} rank(s); data: {}",
-        last.cost,
-        last.train_acc,
-        last.test_acc.map(|a| format!(", test accuracy {a:.4}")).unwrap_or_default(),
+        "done: {}, {:.2} s compute on {} rank(s); data: {}",
+        scores(last.cost, last.train_acc, last.test_acc),
         run.result.total_compute_s,
         run.result.ranks,
         run.result.data_source
@@ -163,8 +165,7 @@ fn train_command(args: &TrainArgs) -> anyhow::Result<()> {
 fn data_info(dirs: &DataDirs) -> anyhow::Result<()> {
     println!("data directory: {}", dirs.data_dir.display());
     for file in checksum::ALL {
-        let found = [file.gz_name, file.raw_name()].into_iter().map(|n| dirs.data_dir.join(n)).find(|p| p.is_file());
-        let status = match &found {
+        let status = match &data::mnist::find(&dirs.data_dir, &file) {
             None => "absent".to_string(),
             Some(path) => {
                 let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;

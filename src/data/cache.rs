@@ -119,20 +119,18 @@ pub fn load_or_prepare(data: &DataConfig, force: bool, required: Option<Required
     let (manifest_path, tensors_path) = paths(&data.cache_dir, &key);
     let source = DataSource::Mnist { pool: raw.description.clone(), pool_size: raw.len(), verified: raw.verified };
 
-    if !force {
-        if let Some(manifest) = read_manifest(&manifest_path).filter(|m| m.key == key) {
-            match open_tensors(&tensors_path, &manifest, raw.len()) {
-                Ok((file, labels)) => {
-                    let prepared = Prepared {
-                        features: Features::File(file),
-                        labels,
-                        source,
-                        explained_variance_ratio: Some(manifest.explained_variance_ratio),
-                    };
-                    return Ok(Loaded { prepared, manifest, manifest_path, reused: true });
-                }
-                Err(e) => eprintln!("warning: rebuilding the prepared-data cache: {e:#}"),
+    if !force && let Some(manifest) = read_manifest(&manifest_path).filter(|m| m.key == key) {
+        match open_tensors(&tensors_path, &manifest, raw.len()) {
+            Ok((file, labels)) => {
+                let prepared = Prepared {
+                    features: Features::File(file),
+                    labels,
+                    source,
+                    explained_variance_ratio: Some(manifest.explained_variance_ratio),
+                };
+                return Ok(Loaded { prepared, manifest, manifest_path, reused: true });
             }
+            Err(e) => eprintln!("warning: rebuilding the prepared-data cache: {e:#}"),
         }
     }
 

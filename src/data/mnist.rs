@@ -40,7 +40,7 @@ impl RawPool {
 }
 
 /// Finds `file` in `dir`, compressed (`name.gz`) or raw (`name`).
-fn find(dir: &Path, file: &MnistFile) -> Option<PathBuf> {
+pub fn find(dir: &Path, file: &MnistFile) -> Option<PathBuf> {
     [file.gz_name, file.raw_name()].into_iter().map(|n| dir.join(n)).find(|p| p.is_file())
 }
 

@@ -102,6 +102,12 @@ impl<T: Real> Params<T> {
         }
     }
 
+    /// The study's update from a gradient *summed* over `samples` samples:
+    /// `self -= lr / samples * grad_sum`. Every mode steps through here.
+    pub fn descend_mean(&mut self, grad_sum: &Self, lr: f64, samples: usize) {
+        self.descend(grad_sum, T::from_f64(lr / samples as f64));
+    }
+
     /// Gradient-descent update `self -= scale * grad`.
     pub fn descend(&mut self, grad: &Self, scale: T) {
         for (w, &g) in self.data.iter_mut().zip(&grad.data) {

@@ -88,6 +88,12 @@ fn mean_cost(stats: PassStats) -> f64 {
     stats.cost_sum / stats.samples as f64
 }
 
+/// The mean cost, or the error that stops a diverged run at `iteration`.
+fn finite_cost(stats: PassStats, iteration: usize) -> Result<f64, TrainError> {
+    let cost = mean_cost(stats);
+    if cost.is_finite() { Ok(cost) } else { Err(TrainError::NonFiniteCost { iteration, cost }) }
+}
+
 fn accuracy(stats: PassStats) -> f64 {
     stats.correct as f64 / stats.samples as f64
 }
@@ -134,20 +140,13 @@ pub fn train<T: Real, S: GradientSync<T>>(
             };
             let local = kernel.gradient(&params, data, &mut grad);
             times.compute_s += compute_start.elapsed().as_secs_f64();
-            let global = sync.step(&mut params, &mut grad, local, config.lr, &mut times);
-            let cost = mean_cost(global);
-            if !cost.is_finite() {
-                return Err(TrainError::NonFiniteCost { iteration, cost });
-            }
-            step_costs.push(cost);
+            let global = sync.step(&mut params, &grad, local, config.lr, &mut times);
+            step_costs.push(finite_cost(global, iteration)?);
         }
 
         let eval_start = Instant::now();
         let train_stats = sync.reduce_stats(kernel.evaluate(&params, shard.rows.as_view()));
-        let cost = mean_cost(train_stats);
-        if !cost.is_finite() {
-            return Err(TrainError::NonFiniteCost { iteration, cost });
-        }
+        let cost = finite_cost(train_stats, iteration)?;
         let test_stats = (!test.is_empty()).then(|| kernel.evaluate(&params, test.as_view()));
         times.eval_s = eval_start.elapsed().as_secs_f64();
         times.wall_s = epoch_start.elapsed().as_secs_f64();

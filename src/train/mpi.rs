@@ -220,7 +220,7 @@ impl<T: Real> GradientSync<T> for MpiSync<'_, T> {
     fn step(
         &mut self,
         params: &mut Params<T>,
-        grad: &mut Params<T>,
+        grad: &Params<T>,
         local: PassStats,
         lr: f64,
         times: &mut RankTimes,
@@ -234,7 +234,7 @@ impl<T: Real> GradientSync<T> for MpiSync<'_, T> {
                 self.world.all_reduce_into(grad.as_slice(), self.total.as_mut_slice(), SystemOperation::sum());
                 let global = self.allreduce_stats(local);
                 let t2 = Instant::now();
-                params.descend(&self.total, T::from_f64(lr / global.samples as f64));
+                params.descend_mean(&self.total, lr, global.samples);
                 let t3 = Instant::now();
                 times.wait_s += (t1 - t0).as_secs_f64();
                 times.comm_s += (t2 - t1).as_secs_f64();
@@ -261,7 +261,7 @@ impl<T: Real> GradientSync<T> for MpiSync<'_, T> {
                             *t += g;
                         }
                     }
-                    params.descend(&self.total, T::from_f64(lr / global.samples as f64));
+                    params.descend_mean(&self.total, lr, global.samples);
                 }
                 let t3 = Instant::now();
                 root.broadcast_into(params.as_mut_slice());

@@ -50,7 +50,7 @@ pub trait GradientSync<T: Real> {
     fn step(
         &mut self,
         params: &mut Params<T>,
-        grad: &mut Params<T>,
+        grad: &Params<T>,
         local: PassStats,
         lr: f64,
         times: &mut RankTimes,
@@ -72,13 +72,13 @@ impl<T: Real> GradientSync<T> for Local {
     fn step(
         &mut self,
         params: &mut Params<T>,
-        grad: &mut Params<T>,
+        grad: &Params<T>,
         local: PassStats,
         lr: f64,
         times: &mut RankTimes,
     ) -> PassStats {
         let t = Instant::now();
-        params.descend(grad, T::from_f64(lr / local.samples as f64));
+        params.descend_mean(grad, lr, local.samples);
         times.update_s += t.elapsed().as_secs_f64();
         local
     }
