@@ -31,6 +31,82 @@ pub enum Command {
     Train(TrainArgs),
     /// Time the training step at the study's largest size beside a GEMM of this machine.
     Bench(BenchArgs),
+    /// Run every table of the study, aggregate, draw the tables and figures, check the claims.
+    Reproduce(ReproduceArgs),
+    /// Redraw the tables and figures of a results directory without training.
+    Report(ReportArgs),
+    /// Check a results directory against the study's claims: one verdict per claim.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReproduceArgs {
+    /// Profile of artifact/experiments.toml: `quick` (minutes, 10,000 real images) or `full`
+    /// (the study's protocol, 70,000 images).
+    #[arg(long, default_value = "quick")]
+    pub profile: String,
+    /// Only these tables (comma-separated ids, e.g. T1,T3) [default: all].
+    #[arg(long, value_delimiter = ',')]
+    pub tables: Vec<String>,
+    /// Largest P for MPI ranks and threads [default: the profile's].
+    #[arg(long, value_name = "P")]
+    pub max_ranks: Option<usize>,
+    /// Allow P beyond this host's cores (such cells are marked in every table).
+    #[arg(long)]
+    pub oversubscribe: bool,
+    /// Extra options for mpirun, e.g. "--hostfile hosts".
+    #[arg(long, default_value = "", allow_hyphen_values = true)]
+    pub mpirun_args: String,
+    /// Real MNIST, or synthetic data for the timing tables (T5 is then not run).
+    #[arg(long, value_enum, default_value_t = DataKind::Mnist)]
+    pub data: DataKind,
+    #[command(flatten)]
+    pub dirs: DataDirs,
+    /// Timed repetitions of every cell [default: the profile's].
+    #[arg(long, value_name = "R")]
+    pub reps: Option<usize>,
+    /// Where new results directories are created.
+    #[arg(long, default_value = "results")]
+    pub results_dir: PathBuf,
+    /// Continue an interrupted run in DIR: finished runs are kept, the rest run.
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
+    /// The experiments file [default: artifact/experiments.toml, else the built-in copy].
+    #[arg(long, value_name = "FILE")]
+    pub experiments: Option<PathBuf>,
+    #[command(flatten)]
+    pub report: ReportOptions,
+}
+
+/// Where report and check read their inputs and write their outputs.
+#[derive(Debug, Clone, Args)]
+pub struct ReportOptions {
+    /// The claims file [default: artifact/claims.toml, else the built-in copy].
+    #[arg(long, value_name = "FILE")]
+    pub claims: Option<PathBuf>,
+    /// Also write the tables and figures into DIR/tables and DIR/figures (the paper's).
+    #[arg(long, value_name = "DIR", default_value = "paper")]
+    pub paper_dir: PathBuf,
+    /// Do not copy the tables and figures into --paper-dir.
+    #[arg(long)]
+    pub no_paper: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// A results directory written by `reproduce`.
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub report: ReportOptions,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// A results directory written by `reproduce`.
+    pub dir: PathBuf,
+    /// The claims file [default: artifact/claims.toml, else the built-in copy].
+    #[arg(long, value_name = "FILE")]
+    pub claims: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

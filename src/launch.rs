@@ -41,6 +41,11 @@ impl MpiLauncher {
             );
         }
         let mut cmd = Command::new(mpirun);
+        if running_as_root() {
+            // Open MPI refuses root unless told twice; containers (and CI) run as root, and
+            // the user who started dpstudy as root has already made that choice.
+            cmd.env("OMPI_ALLOW_RUN_AS_ROOT", "1").env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+        }
         cmd.arg("-np").arg(ranks.to_string());
         if self.oversubscribe {
             cmd.args(["--oversubscribe", "--bind-to", "none"]);
@@ -48,6 +53,16 @@ impl MpiLauncher {
         cmd.args(&self.extra_args).arg(current_binary()?).args(args);
         Ok(cmd)
     }
+}
+
+/// Whether this process's effective user is root (Linux: from /proc/self/status).
+pub fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|ids| ids.split_whitespace().nth(1).map(|euid| euid == "0"))
+            .unwrap_or(false)
+    })
 }
 
 /// `dpstudy <args>` as a plain child process.

@@ -5,12 +5,15 @@
 //! parses arguments and reports errors.
 
 pub mod bench;
+pub mod build_info;
 pub mod cli;
 pub mod data;
+pub mod experiment;
 pub mod fsutil;
 pub mod launch;
 pub mod model;
 pub mod real;
+pub mod report;
 pub mod rng;
 pub mod threads;
 pub mod train;
@@ -67,7 +70,67 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Reproduce(args) => reproduce_command(&args),
+        Command::Report(args) => {
+            let written = report::report(&args.dir, &args.report)?;
+            print_written(&written);
+            Ok(())
+        }
+        Command::Check(args) => check_command(&args.dir, args.claims.as_deref()),
     }
+}
+
+/// A failure whose details were printed above (verdicts, run lines); the message sums it up.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Failed(pub String);
+
+fn print_written(w: &report::Written) {
+    let dirs: Vec<String> = w.dirs.iter().map(|d| d.display().to_string()).collect();
+    eprintln!(
+        "report: {} tables and {} figures (SVG and PNG) written to {}{}",
+        w.tables.len(),
+        w.figures.len(),
+        dirs.join(" and "),
+        if w.complete { "" } else { " (INCOMPLETE RUN)" }
+    );
+}
+
+/// `dpstudy check`: prints the verdicts; fails if a claim fails or the run is incomplete.
+fn check_command(dir: &Path, claims: Option<&Path>) -> anyhow::Result<()> {
+    let (verdicts, text) = report::check(dir, claims)?;
+    print!("{text}");
+    let failed = verdicts.iter().filter(|v| v.outcome == report::claims::Outcome::Fail).count();
+    if failed > 0 {
+        return Err(Failed(format!("{failed} claim(s) failed (details in {})", dir.join("check.txt").display())).into());
+    }
+    if text.starts_with("INCOMPLETE") {
+        return Err(Failed(format!("{} is an incomplete run", dir.display())).into());
+    }
+    Ok(())
+}
+
+/// `dpstudy reproduce`: runs, reports, checks; fails if a run failed or a claim failed.
+fn reproduce_command(args: &cli::ReproduceArgs) -> anyhow::Result<()> {
+    let done = experiment::reproduce(args)?;
+    let written = report::report(&done.dir, &args.report)?;
+    print_written(&written);
+    let checked = check_command(&done.dir, args.report.claims.as_deref());
+    eprintln!(
+        "reproduce: {} runs done, {} failed, {} cells not run; results in {}",
+        done.summary.runs_done,
+        done.summary.runs_failed,
+        done.summary.cells_not_run,
+        done.dir.display()
+    );
+    if done.summary.runs_failed > 0 {
+        let claims = checked.err().map(|e| format!("; {e}")).unwrap_or_default();
+        let logs = done.dir.join("logs");
+        return Err(
+            Failed(format!("{} run(s) failed (see {}){claims}", done.summary.runs_failed, logs.display())).into()
+        );
+    }
+    checked
 }
 
 /// The cache directory: `--cache-dir`, else `$XDG_CACHE_HOME/dpstudy`, else `~/.cache/dpstudy`.
@@ -141,6 +204,7 @@ fn train_command(args: &TrainArgs) -> anyhow::Result<()> {
             None => return Ok(()), // not rank 0: rank 0 reports
         },
         Mode::Seq | Mode::Threads => train::run_local(&config, progress)?,
+        Mode::Gpu => train::gpu::run(&config, progress)?,
     };
     let last = run.result.final_epoch();
     eprintln!(

@@ -2,6 +2,7 @@
 //! ([`descent`]) and the ways gradients are combined ([`sync`], [`mpi`]).
 
 pub mod descent;
+pub mod gpu;
 pub mod mpi;
 pub mod sync;
 
@@ -17,7 +18,7 @@ use crate::real::{Dtype, Real};
 use sync::RankTimes;
 
 /// How the training is executed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// One process on the CPU (with `--threads` threads, default 1).
@@ -26,10 +27,29 @@ pub enum Mode {
     Threads,
     /// Data-parallel over the MPI processes `mpirun -np P` started.
     Mpi,
+    /// One NVIDIA GPU through candle's CUDA backend (a binary built with `--features cuda`).
+    Gpu,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Seq => "seq",
+            Mode::Threads => "threads",
+            Mode::Mpi => "mpi",
+            Mode::Gpu => "gpu",
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// How MPI ranks combine their gradients.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum SyncKind {
     /// One allreduce of the flat gradient buffer (theta1 then theta2); every rank updates.
@@ -37,6 +57,15 @@ pub enum SyncKind {
     /// The original study's pattern: gradients gathered on rank 0, rank 0 updates,
     /// weights broadcast back.
     GatherBcast,
+}
+
+impl SyncKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncKind::Allreduce => "allreduce",
+            SyncKind::GatherBcast => "gather-bcast",
+        }
+    }
 }
 
 /// One training run, fully specified; written beside its results.

@@ -1,0 +1,33 @@
+//! Records what a reader of results needs to know about the binary that produced them:
+//! the git revision of its source, the compiler, and candle's version (from Cargo.lock).
+
+use std::process::Command;
+
+fn output(cmd: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(cmd).args(args).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn main() {
+    println!("cargo:rerun-if-env-changed=DPSTUDY_GIT_REVISION");
+    for path in [".git/HEAD", ".git/index", "src", "Cargo.lock"] {
+        println!("cargo:rerun-if-changed={path}");
+    }
+    // An image build has no .git: it passes the revision in.
+    let revision = std::env::var("DPSTUDY_GIT_REVISION").ok().filter(|r| !r.is_empty()).or_else(|| {
+        let head = output("git", &["rev-parse", "--short=12", "HEAD"])?;
+        let dirty = output("git", &["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+        Some(if dirty { format!("{head}-dirty") } else { head })
+    });
+    println!("cargo:rustc-env=DPSTUDY_GIT_REVISION={}", revision.unwrap_or_else(|| "unknown".into()));
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    println!("cargo:rustc-env=DPSTUDY_RUSTC={}", output(&rustc, &["--version"]).unwrap_or_else(|| "unknown".into()));
+    let lock = std::fs::read_to_string("Cargo.lock").unwrap_or_default();
+    let candle = lock
+        .split("[[package]]")
+        .find(|p| p.contains("name = \"candle-core\""))
+        .and_then(|p| p.lines().find_map(|l| l.strip_prefix("version = \"")))
+        .map(|v| v.trim_end_matches('"').to_string())
+        .unwrap_or_else(|| "unknown".into());
+    println!("cargo:rustc-env=DPSTUDY_CANDLE_VERSION={candle}");
+}

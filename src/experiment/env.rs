@@ -1,0 +1,97 @@
+//! `env.json`: the machine and software a run measured, so its numbers can be read in
+//! context (and so the paper's setup section is generated, not typed).
+
+use std::process::Command;
+
+use serde::{Deserialize, Serialize};
+
+use crate::build_info;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Environment {
+    pub cpu_model: String,
+    /// Logical CPUs this process may use.
+    pub cores: usize,
+    pub memory_bytes: Option<u64>,
+    pub os: String,
+    pub kernel: String,
+    /// First line of `mpirun --version`, or why there is none.
+    pub open_mpi: String,
+    pub rustc: String,
+    pub candle_version: String,
+    pub dpstudy_version: String,
+    pub git_revision: String,
+    /// The GPU `--mode gpu` uses, or why there is none.
+    pub gpu: String,
+    pub hostname: String,
+}
+
+fn first_line(cmd: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(cmd).args(args).output().ok()?;
+    let text = String::from_utf8_lossy(if out.stdout.is_empty() { &out.stderr } else { &out.stdout }).to_string();
+    text.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_string)
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// `key: value` lines (cpuinfo, meminfo) or `KEY=value` lines (os-release).
+fn field<'a>(text: &'a str, key: &str, sep: char) -> Option<&'a str> {
+    text.lines().find_map(|l| {
+        let (k, v) = l.split_once(sep)?;
+        (k.trim() == key).then(|| v.trim().trim_matches('"'))
+    })
+}
+
+impl Environment {
+    /// Probes this machine.
+    pub fn probe() -> Self {
+        let cpuinfo = read("/proc/cpuinfo");
+        let meminfo = read("/proc/meminfo");
+        let memory_bytes = field(&meminfo, "MemTotal", ':')
+            .and_then(|v| v.trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kb| kb * 1024);
+        let open_mpi = match crate::train::mpi::find_on_path("mpirun") {
+            Some(mpirun) => first_line(&mpirun.to_string_lossy(), &["--version"]).unwrap_or_else(|| "unknown".into()),
+            None => "not installed (mpirun is not on PATH)".into(),
+        };
+        Self {
+            cpu_model: field(&cpuinfo, "model name", ':').unwrap_or("unknown").to_string(),
+            cores: crate::launch::available_cores(),
+            memory_bytes,
+            os: field(&read("/etc/os-release"), "PRETTY_NAME", '=').unwrap_or(std::env::consts::OS).to_string(),
+            kernel: read("/proc/sys/kernel/osrelease").trim().to_string(),
+            open_mpi,
+            rustc: build_info::RUSTC.into(),
+            candle_version: build_info::CANDLE_VERSION.into(),
+            dpstudy_version: env!("CARGO_PKG_VERSION").into(),
+            git_revision: build_info::GIT_REVISION.into(),
+            gpu: match crate::train::gpu::availability() {
+                Ok(name) => name,
+                Err(why) => format!("none: {why}"),
+            },
+            hostname: read("/proc/sys/kernel/hostname").trim().to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probing_finds_this_machine() {
+        let env = Environment::probe();
+        assert!(env.cores >= 1);
+        assert!(env.rustc.starts_with("rustc "), "{}", env.rustc);
+        assert!(env.candle_version.starts_with("0."), "{}", env.candle_version);
+        assert!(env.memory_bytes.is_some_and(|m| m > 1 << 20));
+    }
+
+    #[test]
+    fn fields_are_read_by_key() {
+        assert_eq!(field("model name\t: Some CPU\nflags : x", "model name", ':'), Some("Some CPU"));
+        assert_eq!(field("NAME=x\nPRETTY_NAME=\"Debian 12\"", "PRETTY_NAME", '='), Some("Debian 12"));
+    }
+}

@@ -1,0 +1,380 @@
+//! `artifact/experiments.toml`: the study's profiles and tables, declared as data.
+//!
+//! Parsing keeps the span of every table so that a value that parses but makes no sense
+//! (an unknown profile, a table without sizes) is reported with its line, like a syntax
+//! error is.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::real::Dtype;
+use crate::train::{Mode, SyncKind};
+
+/// The manifest this binary was built with: used when no file is given and the default
+/// path does not exist (for example when the binary runs outside the repository).
+pub const BUILTIN: &str = include_str!("../../artifact/experiments.toml");
+/// Where `reproduce` looks for the manifest by default.
+pub const DEFAULT_PATH: &str = "artifact/experiments.toml";
+
+/// A manifest that cannot be used, naming the file and the line.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path}, line {line}: {message}")]
+    Invalid { path: PathBuf, line: usize, message: String },
+    #[error("{path}: unknown profile `{name}` (the file defines: {known})")]
+    UnknownProfile { path: PathBuf, name: String, known: String },
+    #[error("unknown table `{id}` (known: {known})")]
+    UnknownTable { id: String, known: String },
+}
+
+/// A value given once for every profile, or per profile by name.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum PerProfile<T> {
+    All(T),
+    Each(BTreeMap<String, T>),
+}
+
+impl<T: Clone> PerProfile<T> {
+    /// The value for `profile`, `None` if this value names profiles and not that one.
+    pub fn get(&self, profile: &str) -> Option<T> {
+        match self {
+            PerProfile::All(v) => Some(v.clone()),
+            PerProfile::Each(map) => map.get(profile).cloned(),
+        }
+    }
+
+    fn profile_names(&self) -> Vec<&str> {
+        match self {
+            PerProfile::All(_) => vec![],
+            PerProfile::Each(map) => map.keys().map(String::as_str).collect(),
+        }
+    }
+}
+
+/// The settings every cell of a profile shares unless its table says otherwise.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub description: String,
+    /// Images the profile needs in the pool (sizes and test images together).
+    pub rows: usize,
+    pub epochs: usize,
+    pub iters: usize,
+    /// Timed runs of each cell.
+    pub reps: usize,
+    /// Untimed runs of each cell before the timed ones.
+    pub warmup: usize,
+    pub dtype: Dtype,
+    pub lr: f64,
+    pub seed: u64,
+    /// Held-out images of the tables that evaluate on a test set.
+    pub test_samples: usize,
+    /// The default of `--max-ranks`.
+    pub max_ranks: usize,
+}
+
+/// Which P a table sweeps for MPI ranks and threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Parallel {
+    /// P = `--max-ranks` only.
+    Max,
+    /// P = 1, 2, 4, ... and `--max-ranks`.
+    Doubling,
+}
+
+impl Parallel {
+    /// The values of P up to `max`.
+    pub fn values(self, max: usize) -> Vec<usize> {
+        match self {
+            Parallel::Max => vec![max],
+            Parallel::Doubling => {
+                let mut ps: Vec<usize> =
+                    std::iter::successors(Some(1usize), |p| p.checked_mul(2)).take_while(|&p| p < max).collect();
+                ps.push(max);
+                ps
+            }
+        }
+    }
+}
+
+/// One table of the study as the file declares it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableSpec {
+    pub id: String,
+    pub name: String,
+    pub title: String,
+    pub modes: Vec<Mode>,
+    /// Syncs of the MPI cells (default: allreduce).
+    #[serde(default)]
+    pub syncs: Option<Vec<SyncKind>>,
+    pub parallel: Parallel,
+    /// Training sizes (strong sweeps).
+    #[serde(default)]
+    pub n: Option<PerProfile<Vec<usize>>>,
+    /// Training rows per rank (weak scaling): N = n_per_rank x P.
+    #[serde(default)]
+    pub n_per_rank: Option<PerProfile<usize>>,
+    pub hidden: PerProfile<Vec<usize>>,
+    /// Evaluate on the profile's held-out images.
+    #[serde(default)]
+    pub test: bool,
+    /// Only meaningful on real MNIST.
+    #[serde(default)]
+    pub real_data: bool,
+    /// Only meaningful with a GPU.
+    #[serde(default)]
+    pub needs_gpu: bool,
+    #[serde(default)]
+    pub reps: Option<PerProfile<usize>>,
+    #[serde(default)]
+    pub warmup: Option<PerProfile<usize>>,
+    #[serde(default)]
+    pub epochs: Option<PerProfile<usize>>,
+    #[serde(default)]
+    pub iters: Option<PerProfile<usize>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManifestFile {
+    version: u32,
+    profiles: BTreeMap<String, Profile>,
+    tables: Vec<toml::Spanned<TableSpec>>,
+}
+
+/// The manifest format this binary reads.
+pub const VERSION: u32 = 1;
+
+/// A parsed and checked manifest.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// Where it came from (`<built-in>` for [`BUILTIN`]).
+    pub path: PathBuf,
+    /// The file's text, kept so a run can record exactly what it ran.
+    pub text: String,
+    pub profiles: BTreeMap<String, Profile>,
+    pub tables: Vec<TableSpec>,
+}
+
+impl Manifest {
+    /// Reads `path`; without one, [`DEFAULT_PATH`] if it exists, else [`BUILTIN`].
+    pub fn load(path: Option<&Path>) -> Result<Self, ManifestError> {
+        match path {
+            Some(path) => Self::read(path),
+            None if Path::new(DEFAULT_PATH).exists() => Self::read(Path::new(DEFAULT_PATH)),
+            None => Self::parse(BUILTIN, Path::new("<built-in experiments.toml>")),
+        }
+    }
+
+    fn read(path: &Path) -> Result<Self, ManifestError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read { path: path.into(), source })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and checks `text`; `path` names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ManifestError> {
+        let file: ManifestFile =
+            toml::from_str(text).map_err(|e| ManifestError::Parse { path: path.into(), message: e.to_string() })?;
+        let invalid = |span: std::ops::Range<usize>, message: String| ManifestError::Invalid {
+            path: path.into(),
+            line: line_of(text, span.start),
+            message,
+        };
+        if file.version != VERSION {
+            return Err(ManifestError::Parse {
+                path: path.into(),
+                message: format!("version {} (this dpstudy reads version {VERSION})", file.version),
+            });
+        }
+        if file.profiles.is_empty() {
+            return Err(ManifestError::Parse { path: path.into(), message: "no [profiles.*] defined".into() });
+        }
+        for (name, p) in &file.profiles {
+            let zero = [("rows", p.rows), ("epochs", p.epochs), ("iters", p.iters), ("reps", p.reps)]
+                .into_iter()
+                .chain([("max_ranks", p.max_ranks)])
+                .find(|(_, v)| *v == 0);
+            if let Some((field, _)) = zero {
+                return Err(ManifestError::Parse {
+                    path: path.into(),
+                    message: format!("profile `{name}`: {field} must be at least 1"),
+                });
+            }
+        }
+        let mut tables = Vec::new();
+        for spanned in file.tables {
+            let span = spanned.span();
+            let table = spanned.into_inner();
+            check_table(&table, &file.profiles, &tables).map_err(|message| invalid(span, message))?;
+            tables.push(table);
+        }
+        Ok(Self { path: path.into(), text: text.to_string(), profiles: file.profiles, tables })
+    }
+
+    /// The profile called `name`.
+    pub fn profile(&self, name: &str) -> Result<&Profile, ManifestError> {
+        self.profiles.get(name).ok_or_else(|| ManifestError::UnknownProfile {
+            path: self.path.clone(),
+            name: name.into(),
+            known: self.profiles.keys().cloned().collect::<Vec<_>>().join(", "),
+        })
+    }
+
+    /// The tables with the given ids, in manifest order (all when `ids` is empty).
+    pub fn select(&self, ids: &[String]) -> Result<Vec<&TableSpec>, ManifestError> {
+        for id in ids {
+            if !self.tables.iter().any(|t| t.id.eq_ignore_ascii_case(id)) {
+                return Err(ManifestError::UnknownTable {
+                    id: id.clone(),
+                    known: self.tables.iter().map(|t| t.id.as_str()).collect::<Vec<_>>().join(", "),
+                });
+            }
+        }
+        Ok(self
+            .tables
+            .iter()
+            .filter(|t| ids.is_empty() || ids.iter().any(|id| t.id.eq_ignore_ascii_case(id)))
+            .collect())
+    }
+
+    /// The table with this id.
+    pub fn table(&self, id: &str) -> Option<&TableSpec> {
+        self.tables.iter().find(|t| t.id == id)
+    }
+}
+
+/// 1-based line of byte `offset` in `text`.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+fn check_table(table: &TableSpec, profiles: &BTreeMap<String, Profile>, earlier: &[TableSpec]) -> Result<(), String> {
+    let id = &table.id;
+    if earlier.iter().any(|t| t.id == *id) {
+        return Err(format!("table `{id}` is declared twice"));
+    }
+    if table.modes.is_empty() {
+        return Err(format!("table `{id}`: `modes` is empty"));
+    }
+    match (&table.n, &table.n_per_rank) {
+        (Some(_), Some(_)) => return Err(format!("table `{id}`: give either `n` or `n_per_rank`, not both")),
+        (None, None) => return Err(format!("table `{id}`: needs `n` (sizes) or `n_per_rank` (weak scaling)")),
+        _ => {}
+    }
+    if table.syncs.as_ref().is_some_and(|s| s.is_empty()) {
+        return Err(format!("table `{id}`: `syncs` is empty"));
+    }
+    // Every per-profile value names known profiles and covers every profile.
+    let per_profile: [(&str, Vec<&str>, bool); 7] = [
+        ("n", table.n.as_ref().map(|v| v.profile_names()).unwrap_or_default(), table.n.is_some()),
+        (
+            "n_per_rank",
+            table.n_per_rank.as_ref().map(|v| v.profile_names()).unwrap_or_default(),
+            table.n_per_rank.is_some(),
+        ),
+        ("hidden", table.hidden.profile_names(), true),
+        ("reps", table.reps.as_ref().map(|v| v.profile_names()).unwrap_or_default(), false),
+        ("warmup", table.warmup.as_ref().map(|v| v.profile_names()).unwrap_or_default(), false),
+        ("epochs", table.epochs.as_ref().map(|v| v.profile_names()).unwrap_or_default(), false),
+        ("iters", table.iters.as_ref().map(|v| v.profile_names()).unwrap_or_default(), false),
+    ];
+    for (field, names, _) in &per_profile {
+        if let Some(unknown) = names.iter().find(|n| !profiles.contains_key(**n)) {
+            return Err(format!("table `{id}`: `{field}` names unknown profile `{unknown}`"));
+        }
+        if !names.is_empty()
+            && let Some(missing) = profiles.keys().find(|p| !names.contains(&p.as_str()))
+        {
+            return Err(format!("table `{id}`: `{field}` has no value for profile `{missing}`"));
+        }
+    }
+    for profile in profiles.keys() {
+        let sizes = table.n.as_ref().and_then(|n| n.get(profile)).unwrap_or_default();
+        if sizes.contains(&0) || table.n_per_rank.as_ref().and_then(|n| n.get(profile)) == Some(0) {
+            return Err(format!("table `{id}`: sizes must be at least 1"));
+        }
+        if table.n.is_some() && sizes.is_empty() {
+            return Err(format!("table `{id}`: `n` is empty for profile `{profile}`"));
+        }
+        let hidden = table.hidden.get(profile).unwrap_or_default();
+        if hidden.is_empty() || hidden.contains(&0) {
+            return Err(format!("table `{id}`: `hidden` must list sizes of at least 1 for profile `{profile}`"));
+        }
+        for (field, value) in [("epochs", &table.epochs), ("iters", &table.iters), ("reps", &table.reps)] {
+            if value.as_ref().and_then(|v| v.get(profile)) == Some(0) {
+                return Err(format!("table `{id}`: `{field}` must be at least 1"));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_manifest_parses() {
+        let m = Manifest::parse(BUILTIN, Path::new("experiments.toml")).unwrap();
+        let ids: Vec<_> = m.tables.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids, ["T1", "T2", "T3", "T4", "T5", "T6", "T7"]);
+        assert!(m.profiles.contains_key("quick") && m.profiles.contains_key("full"));
+    }
+
+    #[test]
+    fn doubling_ends_at_the_maximum() {
+        assert_eq!(Parallel::Doubling.values(1), [1]);
+        assert_eq!(Parallel::Doubling.values(2), [1, 2]);
+        assert_eq!(Parallel::Doubling.values(6), [1, 2, 4, 6]);
+        assert_eq!(Parallel::Max.values(3), [3]);
+    }
+
+    fn error_of(text: &str) -> String {
+        Manifest::parse(text, Path::new("bad.toml")).unwrap_err().to_string()
+    }
+
+    const HEAD: &str = "version = 1\n[profiles.quick]\ndescription = \"q\"\nrows = 10\nepochs = 1\niters = 1\n\
+                        reps = 1\nwarmup = 0\ndtype = \"f64\"\nlr = 0.1\nseed = 1\ntest_samples = 0\nmax_ranks = 2\n";
+
+    #[test]
+    fn errors_name_the_line() {
+        // line 18: an unknown mode (the table starts on line 14)
+        let text = format!(
+            "{HEAD}[[tables]]\nid = \"T1\"\nname = \"a\"\ntitle = \"b\"\nmodes = [\"seq\", \"quantum\"]\n\
+             parallel = \"max\"\nn = [5]\nhidden = [5]\n"
+        );
+        let e = error_of(&text);
+        assert!(e.contains("bad.toml") && e.contains("line 18") && e.contains("quantum"), "{e}");
+        // a semantic error: the table's line
+        let text = format!(
+            "{HEAD}[[tables]]\nid = \"T1\"\nname = \"a\"\ntitle = \"b\"\nmodes = [\"seq\"]\nparallel = \"max\"\nhidden = [5]\n"
+        );
+        let e = error_of(&text);
+        assert!(e.contains("bad.toml, line 14") && e.contains("needs `n`"), "{e}");
+        let text = format!(
+            "{HEAD}[[tables]]\nid = \"T1\"\nname = \"a\"\ntitle = \"b\"\nmodes = [\"seq\"]\nparallel = \"max\"\n\
+             n = {{ fast = [5] }}\nhidden = [5]\n"
+        );
+        let e = error_of(&text);
+        assert!(e.contains("line 14") && e.contains("unknown profile `fast`"), "{e}");
+        let e = error_of("version = 1\n[profiles.quick]\nrows = 'ten'\n");
+        assert!(e.contains("bad.toml") && e.contains("line 3"), "{e}");
+    }
+
+    #[test]
+    fn unknown_table_ids_list_the_known_ones() {
+        let m = Manifest::parse(BUILTIN, Path::new("e.toml")).unwrap();
+        let e = m.select(&["T9".into()]).unwrap_err().to_string();
+        assert!(e.contains("unknown table `T9`") && e.contains("T1, T2"), "{e}");
+        assert_eq!(m.select(&["t3".into()]).unwrap().len(), 1);
+    }
+}

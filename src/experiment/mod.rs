@@ -1,0 +1,209 @@
+//! `dpstudy reproduce`: the manifest of tables ([`manifest`]), the cells they expand to
+//! ([`plan`]), the runner that starts a process per run ([`runner`]), and the result
+//! records it writes ([`raw`], [`env`]).
+
+pub mod env;
+pub mod manifest;
+pub mod plan;
+pub mod raw;
+pub mod runner;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::cli::ReproduceArgs;
+use crate::data::{DataKind, cache::Required};
+use crate::launch::{MpiLauncher, available_cores};
+use manifest::Manifest;
+use plan::{Plan, PlanOptions};
+use raw::RunMeta;
+
+/// What `reproduce` did, for its exit code.
+#[derive(Debug)]
+pub struct Reproduced {
+    pub dir: PathBuf,
+    pub summary: runner::RunSummary,
+}
+
+/// Runs the plan the arguments describe into a new (or resumed) results directory.
+pub fn reproduce(args: &ReproduceArgs) -> anyhow::Result<Reproduced> {
+    let manifest = Manifest::load(args.experiments.as_deref())?;
+    let options = PlanOptions {
+        profile: args.profile.clone(),
+        tables: args.tables.clone(),
+        max_ranks: args.max_ranks,
+        reps: args.reps,
+    };
+    if args.max_ranks == Some(0) {
+        anyhow::bail!("--max-ranks 0: must be at least 1");
+    }
+    if args.reps == Some(0) {
+        anyhow::bail!("--reps 0: must be at least 1");
+    }
+    let plan = Plan::new(&manifest, &options)?;
+    let launcher = MpiLauncher {
+        extra_args: args.mpirun_args.split_whitespace().map(String::from).collect(),
+        oversubscribe: args.oversubscribe,
+    };
+    let spread = launcher.extra_args.iter().any(|a| a.contains("hostfile") || a == "--host" || a == "-H");
+    let cores = available_cores();
+    if plan.max_ranks > cores && !args.oversubscribe && !spread {
+        anyhow::bail!(
+            "--max-ranks {} exceeds the {cores} cores of this host: pass --oversubscribe (those cells are then \
+             marked in every table) or spread the ranks with --mpirun-args \"--hostfile FILE\"",
+            plan.max_ranks
+        );
+    }
+    let data = crate::data_config(&args.dirs, args.data.clone());
+    if data.kind == DataKind::Mnist {
+        // Prepare once here, so no cell pays for (or races on) the PCA, and a profile that
+        // needs more images than there are stops before anything runs.
+        let required = Required { rows: plan.rows_needed(), flag: "--profile" };
+        crate::threads::configure(1)?;
+        crate::data::cache::load_or_prepare(&data, false, None)
+            .and_then(|loaded| {
+                if loaded.prepared.len() < required.rows {
+                    anyhow::bail!(
+                        "profile `{}` needs {} MNIST images; {} holds {} ({}). Get all four MNIST files with \
+                         `dpstudy data fetch --data-dir {}`, or run the timing tables on synthetic data with \
+                         `--data synthetic` (T5, the accuracy table, is then not run)",
+                        plan.profile_name,
+                        required.rows,
+                        data.dir.display(),
+                        loaded.prepared.len(),
+                        loaded.prepared.source,
+                        data.dir.display()
+                    );
+                }
+                Ok(())
+            })
+            .with_context(|| format!("cannot use the MNIST data in {}", data.dir.display()))?;
+    }
+
+    let gpu = crate::train::gpu::availability().map_err(|e| e.to_string());
+    let (dir, previous) = match &args.resume {
+        Some(dir) => resume(dir, &plan)?,
+        None => (new_results_dir(&args.results_dir, &plan.profile_name)?, vec![]),
+    };
+    let mut meta = RunMeta {
+        format: raw::FORMAT,
+        dpstudy_version: env!("CARGO_PKG_VERSION").into(),
+        git_revision: crate::build_info::GIT_REVISION.into(),
+        profile: plan.profile_name.clone(),
+        tables: plan.tables.iter().map(|t| t.id.clone()).collect(),
+        max_ranks: plan.max_ranks,
+        oversubscribe: args.oversubscribe,
+        mpirun_args: launcher.extra_args.clone(),
+        data: match data.kind {
+            DataKind::Mnist => "mnist".into(),
+            DataKind::Synthetic => "synthetic".into(),
+        },
+        dtype: plan.profile.dtype.to_string(),
+        experiments_toml: manifest.text.clone(),
+        started: utc_now(),
+        finished: None,
+        cells_total: plan.cells.len(),
+        cells_failed: 0,
+        cells_not_run: 0,
+    };
+    meta.write(&dir)?;
+    let environment = env::Environment::probe();
+    crate::fsutil::write_atomic(&dir.join(raw::ENV_FILE), serde_json::to_string_pretty(&environment)?.as_bytes())?;
+    eprintln!(
+        "reproduce: profile {}, tables {}, {} cells, max P = {}, data {}; results in {}",
+        plan.profile_name,
+        meta.tables.join(" "),
+        plan.cells.len(),
+        plan.max_ranks,
+        data.dir.display(),
+        dir.display()
+    );
+    let settings = runner::RunnerSettings { data, launcher, dir: dir.clone(), gpu };
+    let summary = runner::run(&plan, &settings, previous)?;
+    let rows = raw::read_rows(&dir)?;
+    meta.cells_failed = count_cells(&rows, raw::Status::Failed);
+    meta.cells_not_run = count_cells(&rows, raw::Status::NotRun);
+    meta.finished = Some(utc_now());
+    meta.write(&dir)?;
+    Ok(Reproduced { dir, summary })
+}
+
+fn count_cells(rows: &[raw::RawRow], status: raw::Status) -> usize {
+    rows.iter().filter(|r| r.status == status).map(|r| &r.cell).collect::<std::collections::HashSet<_>>().len()
+}
+
+/// `results/<profile>-<UTC time>`, created empty.
+fn new_results_dir(root: &Path, profile: &str) -> anyhow::Result<PathBuf> {
+    let stamp = utc_now().replace([':', '-'], "").replace('T', "-").trim_end_matches('Z').to_string();
+    let dir = root.join(format!("{profile}-{stamp}"));
+    std::fs::create_dir_all(root).with_context(|| format!("cannot create the results directory {}", root.display()))?;
+    std::fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Checks that `dir` holds a run of this binary and this plan; returns its finished rows.
+fn resume(dir: &Path, plan: &Plan) -> anyhow::Result<(PathBuf, Vec<raw::RawRow>)> {
+    let meta = RunMeta::read(dir).with_context(|| format!("--resume {}", dir.display()))?;
+    let ours = env!("CARGO_PKG_VERSION");
+    if meta.dpstudy_version != ours || meta.git_revision != crate::build_info::GIT_REVISION {
+        anyhow::bail!(
+            "--resume {}: its runs were made by dpstudy {} ({}); this is {ours} ({}): timings of two binaries do \
+             not belong in one table. Start a new run",
+            dir.display(),
+            meta.dpstudy_version,
+            meta.git_revision,
+            crate::build_info::GIT_REVISION
+        );
+    }
+    let tables: Vec<String> = plan.tables.iter().map(|t| t.id.clone()).collect();
+    if meta.profile != plan.profile_name || meta.tables != tables || meta.max_ranks != plan.max_ranks {
+        anyhow::bail!(
+            "--resume {}: it ran profile {} tables {} with max P {}; this command asks for profile {} tables {} \
+             with max P {}",
+            dir.display(),
+            meta.profile,
+            meta.tables.join(","),
+            meta.max_ranks,
+            plan.profile_name,
+            tables.join(","),
+            plan.max_ranks
+        );
+    }
+    let rows = if dir.join(raw::RAW_FILE).exists() { raw::read_rows(dir)? } else { vec![] };
+    Ok((dir.to_path_buf(), rows))
+}
+
+/// The current UTC time as `2026-11-25T10:42:07Z`.
+pub fn utc_now() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    utc_from_unix(secs)
+}
+
+/// Civil date from days since 1970-01-01 (the proleptic Gregorian calendar, in 400-year eras).
+fn utc_from_unix(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_dates_are_civil() {
+        assert_eq!(utc_from_unix(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc_from_unix(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(utc_from_unix(1_795_609_327), "2026-11-25T12:22:07Z");
+    }
+}

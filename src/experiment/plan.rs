@@ -1,0 +1,213 @@
+//! From the manifest's tables to the cells to run: every table is expanded for one profile
+//! and `--max-ranks`, and cells that several tables need are merged so they run once.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::manifest::{Manifest, ManifestError, Profile, TableSpec};
+use crate::train::{Mode, SyncKind};
+
+/// One training configuration: what a `dpstudy train` process is asked to do.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Cell {
+    // Field order is the run order: sizes first, so consecutive runs differ in mode and
+    // the machine's drift falls on every mode alike.
+    pub n: usize,
+    pub hidden: usize,
+    pub test_n: usize,
+    pub epochs: usize,
+    pub iters: usize,
+    pub mode: Mode,
+    /// MPI processes (1 for the other modes).
+    pub ranks: usize,
+    /// Compute threads of each process.
+    pub threads: usize,
+    /// Gradient sync of MPI cells.
+    pub sync: Option<SyncKind>,
+}
+
+impl Cell {
+    /// A stable, readable name: `mpi-allreduce-p2-n8000-h50-e2x10` (`-test2000` when it
+    /// evaluates on held-out images).
+    pub fn id(&self) -> String {
+        let how = match (self.mode, self.sync) {
+            (Mode::Mpi, Some(sync)) => format!("mpi-{}-p{}", sync.as_str(), self.ranks),
+            (Mode::Threads, _) => format!("threads-t{}", self.threads),
+            (mode, _) => mode.to_string(),
+        };
+        let test = if self.test_n > 0 { format!("-test{}", self.test_n) } else { String::new() };
+        format!("{how}-n{}-h{}-e{}x{}{test}", self.n, self.hidden, self.epochs, self.iters)
+    }
+
+    /// Processes times threads: the cores the cell asks for.
+    pub fn cores(&self) -> usize {
+        self.ranks * self.threads
+    }
+
+    /// P as the tables show it: ranks for MPI, threads for the threads mode, else 1.
+    pub fn parallelism(&self) -> usize {
+        self.cores()
+    }
+}
+
+/// A cell with the tables that need it and how often it runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedCell {
+    pub cell: Cell,
+    pub tables: Vec<String>,
+    pub reps: usize,
+    pub warmup: usize,
+}
+
+/// The whole run: the profile's settings and the cells.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub profile_name: String,
+    pub profile: Profile,
+    pub max_ranks: usize,
+    pub tables: Vec<TableSpec>,
+    pub cells: Vec<PlannedCell>,
+}
+
+/// Options that change the plan.
+#[derive(Debug, Clone)]
+pub struct PlanOptions {
+    pub profile: String,
+    /// Table ids; empty: all.
+    pub tables: Vec<String>,
+    /// `None`: the profile's default.
+    pub max_ranks: Option<usize>,
+    /// Overrides the timed repetitions of every cell (tests, quick looks).
+    pub reps: Option<usize>,
+}
+
+impl Plan {
+    pub fn new(manifest: &Manifest, options: &PlanOptions) -> Result<Self, ManifestError> {
+        let profile = manifest.profile(&options.profile)?.clone();
+        let tables: Vec<TableSpec> = manifest.select(&options.tables)?.into_iter().cloned().collect();
+        let max_ranks = options.max_ranks.unwrap_or(profile.max_ranks);
+        let mut cells: BTreeMap<Cell, PlannedCell> = BTreeMap::new();
+        for table in &tables {
+            for (cell, reps, warmup) in expand(table, &options.profile, &profile, max_ranks) {
+                let reps = options.reps.unwrap_or(reps);
+                let entry = cells.entry(cell.clone()).or_insert(PlannedCell { cell, tables: vec![], reps, warmup });
+                entry.tables.push(table.id.clone());
+                entry.reps = entry.reps.max(reps);
+                entry.warmup = entry.warmup.max(warmup);
+            }
+        }
+        Ok(Self {
+            profile_name: options.profile.clone(),
+            profile,
+            max_ranks,
+            tables,
+            cells: cells.into_values().collect(),
+        })
+    }
+
+    /// Images the plan needs: the largest training size plus the test images.
+    pub fn rows_needed(&self) -> usize {
+        self.cells.iter().map(|c| c.cell.n + c.cell.test_n).max().unwrap_or(0)
+    }
+
+    /// Cells of one table.
+    pub fn cells_of<'a>(&'a self, table: &'a str) -> impl Iterator<Item = &'a PlannedCell> + 'a {
+        self.cells.iter().filter(move |c| c.tables.iter().any(|t| t == table))
+    }
+}
+
+/// The cells of `table` under `profile`, each with its reps and warm-up runs.
+fn expand(table: &TableSpec, profile_name: &str, profile: &Profile, max_ranks: usize) -> Vec<(Cell, usize, usize)> {
+    // The manifest check guarantees every per-profile value has this profile.
+    let pick = |v: &Option<super::manifest::PerProfile<usize>>, default: usize| {
+        v.as_ref().and_then(|v| v.get(profile_name)).unwrap_or(default)
+    };
+    let epochs = pick(&table.epochs, profile.epochs);
+    let iters = pick(&table.iters, profile.iters);
+    let reps = pick(&table.reps, profile.reps);
+    let warmup = pick(&table.warmup, profile.warmup);
+    let test_n = if table.test { profile.test_samples } else { 0 };
+    let hidden = table.hidden.get(profile_name).unwrap_or_default();
+    let ps = table.parallel.values(max_ranks);
+    let syncs = table.syncs.clone().unwrap_or_else(|| vec![SyncKind::Allreduce]);
+    // (P, N) pairs: strong sweeps take every size for every P; weak ones N = n_per_rank P.
+    let sizes = |p: usize| -> Vec<usize> {
+        match (&table.n, &table.n_per_rank) {
+            (Some(n), _) => n.get(profile_name).unwrap_or_default(),
+            (None, Some(per)) => vec![per.get(profile_name).unwrap_or(0) * p],
+            (None, None) => vec![],
+        }
+    };
+    let mut out = Vec::new();
+    for &mode in &table.modes {
+        for &h in &hidden {
+            let cell =
+                |n, ranks, threads, sync| Cell { n, hidden: h, test_n, epochs, iters, mode, ranks, threads, sync };
+            match mode {
+                Mode::Seq | Mode::Gpu => out.extend(sizes(1).into_iter().map(|n| cell(n, 1, 1, None))),
+                Mode::Threads => {
+                    for &p in &ps {
+                        out.extend(sizes(p).into_iter().map(|n| cell(n, 1, p, None)));
+                    }
+                }
+                Mode::Mpi => {
+                    for &sync in &syncs {
+                        for &p in &ps {
+                            out.extend(sizes(p).into_iter().map(|n| cell(n, p, 1, Some(sync))));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out.into_iter().map(|c| (c, reps, warmup)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::experiment::manifest::BUILTIN;
+
+    fn plan(tables: &[&str], max_ranks: Option<usize>) -> Plan {
+        let m = Manifest::parse(BUILTIN, Path::new("e.toml")).unwrap();
+        let options = PlanOptions {
+            profile: "quick".into(),
+            tables: tables.iter().map(|s| s.to_string()).collect(),
+            max_ranks,
+            reps: None,
+        };
+        Plan::new(&m, &options).unwrap()
+    }
+
+    #[test]
+    fn cells_shared_by_tables_run_once() {
+        let p = plan(&["T1", "T2"], None);
+        let seq_8000_h50 =
+            p.cells.iter().find(|c| c.cell.mode == Mode::Seq && c.cell.n == 8000 && c.cell.hidden == 50).unwrap();
+        assert_eq!(seq_8000_h50.tables, ["T1", "T2"]);
+        // T1: 4 sizes x (seq, threads, mpi, gpu); T2 adds H = 25.
+        assert_eq!(p.cells.len(), 4 * 4 * 2);
+        assert_eq!(p.cells_of("T1").count(), 16);
+    }
+
+    #[test]
+    fn weak_scaling_grows_n_with_p() {
+        let p = plan(&["T4"], Some(4));
+        let mpi: Vec<(usize, usize)> =
+            p.cells.iter().filter(|c| c.cell.mode == Mode::Mpi).map(|c| (c.cell.ranks, c.cell.n)).collect();
+        assert_eq!(mpi, [(1, 4000), (2, 8000), (4, 16000)]);
+        assert_eq!(p.rows_needed(), 16000);
+    }
+
+    #[test]
+    fn ids_are_unique_and_readable() {
+        let p = plan(&[], None);
+        let ids: std::collections::HashSet<String> = p.cells.iter().map(|c| c.cell.id()).collect();
+        assert_eq!(ids.len(), p.cells.len());
+        assert!(ids.contains("mpi-gather-bcast-p2-n8000-h50-e10x100-test2000"), "{ids:?}");
+        assert!(ids.contains("threads-t2-n8000-h50-e2x20"));
+    }
+}

@@ -1,0 +1,304 @@
+//! Results as data: `raw.csv` holds one tidy row per (cell, rep, epoch, rank) with every
+//! figure the trainers record; `run.json` says what the run was and whether it finished.
+//! Summaries are derived from these, never edited by hand.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use super::plan::Cell;
+use crate::fsutil;
+use crate::train::TrainResult;
+
+/// The layout of `raw.csv` and `run.json` this binary writes and reads.
+pub const FORMAT: u32 = 1;
+pub const RAW_FILE: &str = "raw.csv";
+pub const RUN_FILE: &str = "run.json";
+pub const ENV_FILE: &str = "env.json";
+
+/// Why a run produced no timings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Ok,
+    /// It ran and failed (the reason says how).
+    Failed,
+    /// It was not started (no GPU, no real data, ...; the reason says why).
+    NotRun,
+}
+
+/// One row of `raw.csv`. Times are seconds on that rank in that epoch; a row of a failed or
+/// not-run cell has no epoch, rank or figures, only the reason.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RawRow {
+    pub dpstudy_version: String,
+    pub git_revision: String,
+    pub profile: String,
+    /// The cell's id ([`Cell::id`]).
+    pub cell: String,
+    /// The tables that use this cell, space-separated.
+    pub tables: String,
+    pub mode: String,
+    /// Gradient sync of MPI cells, empty otherwise.
+    pub sync: String,
+    pub ranks: usize,
+    pub threads: usize,
+    /// Ranks x threads exceed this host's cores (ran with --oversubscribe).
+    pub oversubscribed: bool,
+    /// `cpu`, or the GPU's name.
+    pub device: String,
+    /// `mnist`, `mnist-unverified` or `synthetic`.
+    pub data_source: String,
+    pub n: usize,
+    pub test_n: usize,
+    pub hidden: usize,
+    pub dtype: String,
+    pub epochs: usize,
+    pub iters: usize,
+    /// 0-based timed repetition; warm-up runs count from 0 too and are flagged.
+    pub rep: usize,
+    pub warmup: bool,
+    pub status: Status,
+    pub reason: String,
+    pub epoch: Option<usize>,
+    pub rank: Option<usize>,
+    pub iterations: Option<usize>,
+    pub compute_s: Option<f64>,
+    pub wait_s: Option<f64>,
+    pub comm_s: Option<f64>,
+    pub update_s: Option<f64>,
+    pub eval_s: Option<f64>,
+    pub wall_s: Option<f64>,
+    /// The epoch without its evaluation: the training time proper.
+    pub train_s: Option<f64>,
+    pub cost: Option<f64>,
+    pub train_acc: Option<f64>,
+    pub test_cost: Option<f64>,
+    pub test_acc: Option<f64>,
+}
+
+/// What every row of one run of one cell shares.
+#[derive(Debug, Clone)]
+pub struct RunKey<'a> {
+    pub profile: &'a str,
+    pub cell: &'a Cell,
+    pub tables: &'a [String],
+    pub dtype: &'a str,
+    pub oversubscribed: bool,
+    pub rep: usize,
+    pub warmup: bool,
+}
+
+impl RunKey<'_> {
+    fn row(&self, status: Status, reason: &str, device: &str, data_source: &str) -> RawRow {
+        let c = self.cell;
+        RawRow {
+            dpstudy_version: env!("CARGO_PKG_VERSION").into(),
+            git_revision: crate::build_info::GIT_REVISION.into(),
+            profile: self.profile.into(),
+            cell: c.id(),
+            tables: self.tables.join(" "),
+            mode: c.mode.to_string(),
+            sync: c.sync.map(|s| s.as_str().to_string()).unwrap_or_default(),
+            ranks: c.ranks,
+            threads: c.threads,
+            oversubscribed: self.oversubscribed,
+            device: device.into(),
+            data_source: data_source.into(),
+            n: c.n,
+            test_n: c.test_n,
+            hidden: c.hidden,
+            dtype: self.dtype.into(),
+            epochs: c.epochs,
+            iters: c.iters,
+            rep: self.rep,
+            warmup: self.warmup,
+            status,
+            reason: reason.into(),
+            epoch: None,
+            rank: None,
+            iterations: None,
+            compute_s: None,
+            wait_s: None,
+            comm_s: None,
+            update_s: None,
+            eval_s: None,
+            wall_s: None,
+            train_s: None,
+            cost: None,
+            train_acc: None,
+            test_cost: None,
+            test_acc: None,
+        }
+    }
+
+    /// The single row recording that this run failed or was not run, and why.
+    pub fn without_result(&self, status: Status, reason: &str, data_source: &str) -> RawRow {
+        self.row(status, reason, "", data_source)
+    }
+
+    /// One row per (epoch, rank) of a finished run.
+    pub fn rows(&self, result: &TrainResult, device: &str) -> Vec<RawRow> {
+        let source = data_label(&result.data_source);
+        let mut rows = Vec::new();
+        for epoch in &result.epochs {
+            for t in &epoch.ranks {
+                let mut row = self.row(Status::Ok, "", device, source);
+                row.epoch = Some(epoch.epoch);
+                row.rank = Some(t.rank);
+                row.iterations = Some(epoch.iterations);
+                row.compute_s = Some(t.compute_s);
+                row.wait_s = Some(t.wait_s);
+                row.comm_s = Some(t.comm_s);
+                row.update_s = Some(t.update_s);
+                row.eval_s = Some(t.eval_s);
+                row.wall_s = Some(t.wall_s);
+                row.train_s = Some(t.wall_s - t.eval_s);
+                row.cost = Some(epoch.cost);
+                row.train_acc = Some(epoch.train_acc);
+                row.test_cost = epoch.test_cost;
+                row.test_acc = epoch.test_acc;
+                rows.push(row);
+            }
+        }
+        rows
+    }
+}
+
+/// The data label of a result: what a reader must know before trusting an accuracy.
+pub fn data_label(source: &crate::data::DataSource) -> &'static str {
+    match source {
+        crate::data::DataSource::Mnist { verified: true, .. } => "mnist",
+        crate::data::DataSource::Mnist { verified: false, .. } => "mnist-unverified",
+        crate::data::DataSource::Synthetic { .. } => "synthetic",
+    }
+}
+
+/// Writes all rows to `dir/raw.csv` atomically.
+pub fn write_rows(dir: &Path, rows: &[RawRow]) -> anyhow::Result<()> {
+    let path = dir.join(RAW_FILE);
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        writer.serialize(row).with_context(|| format!("cannot encode a row of {}", path.display()))?;
+    }
+    let bytes = writer.into_inner().context("cannot finish the CSV")?;
+    fsutil::write_atomic(&path, &bytes)
+}
+
+/// Reads `dir/raw.csv`, naming the line of a malformed row.
+pub fn read_rows(dir: &Path) -> anyhow::Result<Vec<RawRow>> {
+    let path = dir.join(RAW_FILE);
+    let mut reader = csv::Reader::from_path(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    reader
+        .deserialize()
+        .enumerate()
+        .map(|(i, row)| row.with_context(|| format!("{}, line {}: not a row of this format", path.display(), i + 2)))
+        .collect()
+}
+
+/// `run.json`: what was run, by which binary, and whether it finished.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunMeta {
+    pub format: u32,
+    pub dpstudy_version: String,
+    pub git_revision: String,
+    pub profile: String,
+    /// Table ids of the run.
+    pub tables: Vec<String>,
+    pub max_ranks: usize,
+    pub oversubscribe: bool,
+    pub mpirun_args: Vec<String>,
+    /// `mnist` or `synthetic`.
+    pub data: String,
+    pub dtype: String,
+    /// The experiments file's text as run.
+    pub experiments_toml: String,
+    pub started: String,
+    /// Set when every cell has run (successfully or not) and the raw file is final.
+    pub finished: Option<String>,
+    pub cells_total: usize,
+    pub cells_failed: usize,
+    pub cells_not_run: usize,
+}
+
+/// A results directory that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultsError {
+    #[error("{0} is not a dpstudy results directory (no {RUN_FILE})")]
+    NotResults(PathBuf),
+    #[error(
+        "{path}: written by dpstudy {version} in results format {format}; this is dpstudy {ours}, which reads \
+         format {FORMAT}"
+    )]
+    OtherFormat { path: PathBuf, version: String, format: u32, ours: &'static str },
+}
+
+impl RunMeta {
+    pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
+        fsutil::write_atomic(&dir.join(RUN_FILE), serde_json::to_string_pretty(self)?.as_bytes())
+    }
+
+    /// Reads `dir/run.json`, refusing other formats.
+    pub fn read(dir: &Path) -> anyhow::Result<Self> {
+        let path = dir.join(RUN_FILE);
+        if !path.exists() {
+            return Err(ResultsError::NotResults(dir.into()).into());
+        }
+        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
+        let format = value.get("format").and_then(|f| f.as_u64()).unwrap_or(0) as u32;
+        if format != FORMAT {
+            let version = value.get("dpstudy_version").and_then(|v| v.as_str()).unwrap_or("unknown").to_string();
+            return Err(ResultsError::OtherFormat { path, version, format, ours: env!("CARGO_PKG_VERSION") }.into());
+        }
+        serde_json::from_value(value).with_context(|| format!("{}: not a run description", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::Mode;
+
+    #[test]
+    fn rows_round_trip_through_csv() {
+        let dir = tempfile::tempdir().unwrap();
+        let cell = Cell {
+            n: 10,
+            hidden: 3,
+            test_n: 0,
+            epochs: 1,
+            iters: 2,
+            mode: Mode::Seq,
+            ranks: 1,
+            threads: 1,
+            sync: None,
+        };
+        let key = RunKey {
+            profile: "quick",
+            cell: &cell,
+            tables: &["T1".into(), "T2".into()],
+            dtype: "f64",
+            oversubscribed: false,
+            rep: 0,
+            warmup: false,
+        };
+        let mut ok = key.without_result(Status::Ok, "", "mnist");
+        ok.epoch = Some(1);
+        ok.train_s = Some(0.25);
+        let failed = key.without_result(Status::Failed, "mpirun: not found, \"quoted\"", "mnist");
+        write_rows(dir.path(), &[ok.clone(), failed.clone()]).unwrap();
+        assert_eq!(read_rows(dir.path()).unwrap(), [ok, failed]);
+    }
+
+    #[test]
+    fn other_formats_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(RunMeta::read(dir.path()).unwrap_err().to_string().contains("not a dpstudy results directory"));
+        std::fs::write(dir.path().join(RUN_FILE), r#"{"format": 99, "dpstudy_version": "9.0.0"}"#).unwrap();
+        let e = RunMeta::read(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("dpstudy 9.0.0") && e.contains("format 99"), "{e}");
+    }
+}

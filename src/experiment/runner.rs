@@ -1,0 +1,280 @@
+//! The runner: every cell of a plan as its own `dpstudy train` process (MPI cells under
+//! `mpirun`), warm-up runs first, then the timed repetitions round by round so that drift
+//! falls on every mode alike. After each run the raw file is rewritten atomically, so a
+//! crash loses at most the run in flight and `--resume` picks up from there.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Instant;
+
+use anyhow::Context;
+
+use super::plan::{Cell, Plan, PlannedCell};
+use super::raw::{self, RawRow, RunKey, Status};
+use crate::data::DataConfig;
+use crate::data::DataKind;
+use crate::launch::{MpiLauncher, available_cores, local_command};
+use crate::train::{Mode, TrainResult};
+
+/// Everything the runner needs besides the plan.
+#[derive(Debug, Clone)]
+pub struct RunnerSettings {
+    pub data: DataConfig,
+    pub launcher: MpiLauncher,
+    /// The results directory (exists, holds `run.json`).
+    pub dir: PathBuf,
+    /// The GPU's name, or why there is none.
+    pub gpu: Result<String, String>,
+}
+
+/// One process to start.
+#[derive(Debug, Clone)]
+struct Job<'a> {
+    planned: &'a PlannedCell,
+    rep: usize,
+    warmup: bool,
+}
+
+impl Job<'_> {
+    fn name(&self) -> String {
+        let kind = if self.warmup { "warmup" } else { "r" };
+        format!("{}-{kind}{}", self.planned.cell.id(), self.rep)
+    }
+
+    fn key(&self) -> (String, usize, bool) {
+        (self.planned.cell.id(), self.rep, self.warmup)
+    }
+}
+
+/// What a finished runner reports.
+#[derive(Debug, Clone, Default)]
+pub struct RunSummary {
+    pub runs_done: usize,
+    pub runs_failed: usize,
+    pub cells_not_run: usize,
+}
+
+/// Why a cell is not started at all, if it is not.
+fn not_run_reason(plan: &Plan, planned: &PlannedCell, settings: &RunnerSettings) -> Option<String> {
+    let tables: Vec<_> = plan.tables.iter().filter(|t| planned.tables.contains(&t.id)).collect();
+    if let Err(why) = &settings.gpu {
+        if planned.cell.mode == Mode::Gpu {
+            return Some(format!("no GPU: {why}"));
+        }
+        if tables.iter().all(|t| t.needs_gpu) {
+            return Some(format!("{} needs a GPU to compare with: {why}", planned.tables.join(", ")));
+        }
+    }
+    if settings.data.kind == DataKind::Synthetic && tables.iter().all(|t| t.real_data) {
+        return Some(format!("{} needs real MNIST; this run uses synthetic data", planned.tables.join(", ")));
+    }
+    None
+}
+
+/// The `train` arguments of one run.
+fn train_args(plan: &Plan, cell: &Cell, data: &DataConfig, out: &Path) -> Vec<String> {
+    let p = &plan.profile;
+    let mut args: Vec<String> = vec![
+        "train".into(),
+        "--quiet".into(),
+        "--data".into(),
+        match data.kind {
+            DataKind::Mnist => "mnist".into(),
+            DataKind::Synthetic => "synthetic".into(),
+        },
+        "--data-dir".into(),
+        data.dir.display().to_string(),
+        "--cache-dir".into(),
+        data.cache_dir.display().to_string(),
+        "--mode".into(),
+        cell.mode.to_string(),
+        "--samples".into(),
+        cell.n.to_string(),
+        "--test-samples".into(),
+        cell.test_n.to_string(),
+        "--hidden".into(),
+        cell.hidden.to_string(),
+        "--epochs".into(),
+        cell.epochs.to_string(),
+        "--iters".into(),
+        cell.iters.to_string(),
+        "--lr".into(),
+        p.lr.to_string(),
+        "--dtype".into(),
+        p.dtype.to_string(),
+        "--seed".into(),
+        p.seed.to_string(),
+        "--threads".into(),
+        cell.threads.to_string(),
+        "--out".into(),
+        out.display().to_string(),
+    ];
+    if let Some(sync) = cell.sync {
+        args.extend(["--sync".into(), sync.as_str().into()]);
+    }
+    if !data.verify {
+        args.push("--no-verify".into());
+    }
+    args
+}
+
+/// The last non-empty line of a log: usually the error.
+fn last_line(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let line = text.lines().rev().map(str::trim).find(|l| !l.is_empty()).unwrap_or("(no output)");
+    line.chars().take(400).collect()
+}
+
+/// Runs one job; its rows, or why it failed.
+fn run_job(plan: &Plan, job: &Job, settings: &RunnerSettings) -> Result<TrainResult, String> {
+    let cell = &job.planned.cell;
+    let name = job.name();
+    let dir = &settings.dir;
+    let out = dir.join("runs").join(format!("{name}.json"));
+    let log_path = dir.join("logs").join(format!("{name}.log"));
+    let args = train_args(plan, cell, &settings.data, &out);
+    let command =
+        if cell.mode == Mode::Mpi { settings.launcher.command(cell.ranks, &args) } else { local_command(&args) };
+    let mut command = command.map_err(|e| format!("{e:#}"))?;
+    let log = File::create(&log_path).map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
+    let log_err = log.try_clone().map_err(|e| format!("cannot share {}: {e}", log_path.display()))?;
+    let status = command
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_err)
+        .status()
+        .map_err(|e| format!("cannot start {:?}: {e}", command.get_program()))?;
+    if !status.success() {
+        return Err(format!("{} ({status}; log: {})", last_line(&log_path), log_path.display()));
+    }
+    let text = std::fs::read(&out).map_err(|e| format!("no result at {}: {e}", out.display()))?;
+    serde_json::from_slice(&text).map_err(|e| format!("{}: not a training result: {e}", out.display()))
+}
+
+/// Runs the plan into `settings.dir`, keeping the rows of `done` (from a resumed run).
+pub fn run<'a>(plan: &'a Plan, settings: &RunnerSettings, previous: Vec<RawRow>) -> anyhow::Result<RunSummary> {
+    for sub in ["runs", "logs"] {
+        let path = settings.dir.join(sub);
+        std::fs::create_dir_all(&path).with_context(|| format!("cannot create {}", path.display()))?;
+    }
+    let dtype = plan.profile.dtype.to_string();
+    let data_label = match settings.data.kind {
+        DataKind::Mnist if settings.data.verify => "mnist",
+        DataKind::Mnist => "mnist-unverified",
+        DataKind::Synthetic => "synthetic",
+    };
+    let cores = available_cores();
+    let key = |planned: &'a PlannedCell, rep, warmup| RunKey {
+        profile: &plan.profile_name,
+        cell: &planned.cell,
+        tables: &planned.tables,
+        dtype: &dtype,
+        oversubscribed: planned.cell.cores() > cores,
+        rep,
+        warmup,
+    };
+
+    // Finished runs of a resumed directory are kept; failed ones run again.
+    let finished: HashSet<(String, usize, bool)> =
+        previous.iter().filter(|r| r.status == Status::Ok).map(|r| (r.cell.clone(), r.rep, r.warmup)).collect();
+    let mut rows: Vec<RawRow> = previous.into_iter().filter(|r| r.status == Status::Ok).collect();
+    let mut summary = RunSummary::default();
+
+    for planned in &plan.cells {
+        if let Some(reason) = not_run_reason(plan, planned, settings) {
+            rows.push(key(planned, 0, false).without_result(Status::NotRun, &reason, data_label));
+            summary.cells_not_run += 1;
+        }
+    }
+    let mut jobs = Vec::new();
+    let runnable: Vec<&PlannedCell> =
+        plan.cells.iter().filter(|c| not_run_reason(plan, c, settings).is_none()).collect();
+    let max_warmup = runnable.iter().map(|c| c.warmup).max().unwrap_or(0);
+    let max_reps = runnable.iter().map(|c| c.reps).max().unwrap_or(0);
+    for w in 0..max_warmup {
+        jobs.extend(runnable.iter().filter(|c| c.warmup > w).map(|&planned| Job { planned, rep: w, warmup: true }));
+    }
+    for r in 0..max_reps {
+        jobs.extend(runnable.iter().filter(|c| c.reps > r).map(|&planned| Job { planned, rep: r, warmup: false }));
+    }
+    jobs.retain(|j| !finished.contains(&j.key()));
+    raw::write_rows(&settings.dir, &rows)?;
+
+    let progress = Progress::new(jobs.len() as u64);
+    for job in &jobs {
+        let started = Instant::now();
+        progress.start(&job.name());
+        let k = key(job.planned, job.rep, job.warmup);
+        match run_job(plan, job, settings) {
+            Ok(result) => {
+                let device = if job.planned.cell.mode == Mode::Gpu {
+                    settings.gpu.clone().unwrap_or_default()
+                } else {
+                    "cpu".into()
+                };
+                rows.extend(k.rows(&result, &device));
+                summary.runs_done += 1;
+                progress.finish(&job.name(), &format!("ok, {:.1} s", started.elapsed().as_secs_f64()));
+            }
+            Err(reason) => {
+                progress.finish(&job.name(), &format!("FAILED: {reason}"));
+                rows.push(k.without_result(Status::Failed, &reason, data_label));
+                summary.runs_failed += 1;
+            }
+        }
+        raw::write_rows(&settings.dir, &rows)?;
+    }
+    progress.done();
+    Ok(summary)
+}
+
+/// One bar over the runs with an ETA on a terminal; one line per run otherwise (CI logs).
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    total: u64,
+    count: std::cell::Cell<u64>,
+}
+
+impl Progress {
+    fn new(total: u64) -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(total);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:30} {pos}/{len} runs, {elapsed} elapsed, ETA {eta}  {msg}",
+                )
+                .expect("a valid template"),
+            );
+            bar
+        });
+        Self { bar, total, count: std::cell::Cell::new(0) }
+    }
+
+    fn start(&self, name: &str) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(name.to_string());
+        }
+    }
+
+    fn finish(&self, name: &str, outcome: &str) {
+        self.count.set(self.count.get() + 1);
+        match &self.bar {
+            Some(bar) => {
+                if outcome.starts_with("FAILED") {
+                    bar.println(format!("{name}: {outcome}"));
+                }
+                bar.inc(1);
+            }
+            None => eprintln!("[{}/{}] {name}: {outcome}", self.count.get(), self.total),
+        }
+    }
+
+    fn done(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,385 @@
+//! From raw rows to per-cell statistics, with polars: per run (rank 0's clock, all ranks'
+//! communication), then per cell over the timed runs (median, min, max, IQR, n), per-epoch
+//! spread, outliers by Tukey's fences (flagged, never dropped), and speedup and efficiency
+//! against the sequential cell of the same size.
+
+use std::path::Path;
+
+use anyhow::Context;
+use polars::prelude::*;
+
+use crate::experiment::raw::{RawRow, Status};
+
+/// The columns that identify a cell.
+const CELL_KEYS: [&str; 13] = [
+    "cell",
+    "tables",
+    "mode",
+    "sync",
+    "ranks",
+    "threads",
+    "oversubscribed",
+    "data_source",
+    "n",
+    "test_n",
+    "hidden",
+    "epochs",
+    "iters",
+];
+/// What makes two cells comparable for speedup: same work.
+const WORK_KEYS: [&str; 5] = ["n", "test_n", "hidden", "epochs", "iters"];
+
+/// Statistics of one cell over its timed runs. Times in seconds.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CellStats {
+    pub cell: String,
+    pub tables: String,
+    pub mode: String,
+    pub sync: String,
+    pub ranks: usize,
+    pub threads: usize,
+    pub oversubscribed: bool,
+    pub data_source: String,
+    pub n: usize,
+    pub test_n: usize,
+    pub hidden: usize,
+    pub epochs: usize,
+    pub iters: usize,
+    /// Timed runs.
+    pub runs: usize,
+    /// Total training time of a run (rank 0, evaluation excluded).
+    pub median_s: f64,
+    pub min_s: f64,
+    pub max_s: f64,
+    pub q1_s: f64,
+    pub q3_s: f64,
+    /// Runs outside [q1 - 1.5 IQR, q3 + 1.5 IQR].
+    pub outliers: usize,
+    /// Median time of one gradient step.
+    pub step_s: f64,
+    /// Median over runs of rank 0's communication time per step.
+    pub comm_step_s: f64,
+    /// Share of the ranks' training time spent in collectives, and waiting before them.
+    pub comm_share: f64,
+    pub wait_share: f64,
+    /// Per-epoch time over every (run, epoch): median, min, max, quartiles.
+    pub epoch_median_s: f64,
+    pub epoch_min_s: f64,
+    pub epoch_max_s: f64,
+    pub epoch_q1_s: f64,
+    pub epoch_q3_s: f64,
+    pub final_cost: f64,
+    pub final_train_acc: f64,
+    pub final_test_acc: Option<f64>,
+    /// The sequential cell of the same work: its median, and this cell's speedup over it.
+    pub seq_median_s: Option<f64>,
+    pub speedup: Option<f64>,
+    /// Speedup per core (ranks x threads).
+    pub efficiency: Option<f64>,
+}
+
+impl CellStats {
+    /// P as tables show it: ranks for MPI, threads for the threads mode, 1 otherwise.
+    pub fn p(&self) -> usize {
+        self.ranks * self.threads
+    }
+
+    pub fn in_table(&self, id: &str) -> bool {
+        self.tables.split(' ').any(|t| t == id)
+    }
+
+    /// `mpi allreduce`, `threads`, `seq`, ...
+    pub fn label(&self) -> String {
+        if self.sync.is_empty() { self.mode.clone() } else { format!("{} {}", self.mode, self.sync) }
+    }
+}
+
+/// A cell that has no timings, and why.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CellGap {
+    pub cell: String,
+    pub tables: String,
+    pub mode: String,
+    pub status: Status,
+    pub reason: String,
+}
+
+/// The aggregation of a results directory.
+#[derive(Debug, Clone)]
+pub struct Aggregate {
+    /// Sorted by size, hidden units, mode, P, sync.
+    pub cells: Vec<CellStats>,
+    pub gaps: Vec<CellGap>,
+    /// The per-cell statistics as a polars frame (what `summary/*.csv` holds).
+    pub frame: DataFrame,
+}
+
+fn frame_of(rows: &[RawRow]) -> PolarsResult<DataFrame> {
+    let s = |f: fn(&RawRow) -> String| rows.iter().map(f).collect::<Vec<_>>();
+    let i = |f: fn(&RawRow) -> usize| rows.iter().map(|r| f(r) as i64).collect::<Vec<_>>();
+    let oi = |f: fn(&RawRow) -> Option<usize>| rows.iter().map(|r| f(r).map(|v| v as i64)).collect::<Vec<_>>();
+    let of = |f: fn(&RawRow) -> Option<f64>| rows.iter().map(f).collect::<Vec<_>>();
+    let status = |r: &RawRow| match r.status {
+        Status::Ok => "ok".to_string(),
+        Status::Failed => "failed".to_string(),
+        Status::NotRun => "not-run".to_string(),
+    };
+    DataFrame::new_infer_height(vec![
+        Column::new("cell".into(), s(|r| r.cell.clone())),
+        Column::new("tables".into(), s(|r| r.tables.clone())),
+        Column::new("mode".into(), s(|r| r.mode.clone())),
+        Column::new("sync".into(), s(|r| r.sync.clone())),
+        Column::new("ranks".into(), i(|r| r.ranks)),
+        Column::new("threads".into(), i(|r| r.threads)),
+        Column::new("oversubscribed".into(), rows.iter().map(|r| r.oversubscribed).collect::<Vec<_>>()),
+        Column::new("data_source".into(), s(|r| r.data_source.clone())),
+        Column::new("n".into(), i(|r| r.n)),
+        Column::new("test_n".into(), i(|r| r.test_n)),
+        Column::new("hidden".into(), i(|r| r.hidden)),
+        Column::new("epochs".into(), i(|r| r.epochs)),
+        Column::new("iters".into(), i(|r| r.iters)),
+        Column::new("rep".into(), i(|r| r.rep)),
+        Column::new("warmup".into(), rows.iter().map(|r| r.warmup).collect::<Vec<_>>()),
+        Column::new("status".into(), rows.iter().map(status).collect::<Vec<_>>()),
+        Column::new("epoch".into(), oi(|r| r.epoch)),
+        Column::new("rank".into(), oi(|r| r.rank)),
+        Column::new("iterations".into(), oi(|r| r.iterations)),
+        Column::new("comm_s".into(), of(|r| r.comm_s)),
+        Column::new("wait_s".into(), of(|r| r.wait_s)),
+        Column::new("train_s".into(), of(|r| r.train_s)),
+        Column::new("cost".into(), of(|r| r.cost)),
+        Column::new("train_acc".into(), of(|r| r.train_acc)),
+        Column::new("test_acc".into(), of(|r| r.test_acc)),
+    ])
+}
+
+fn keys() -> Vec<Expr> {
+    CELL_KEYS.iter().map(|k| col(*k)).collect()
+}
+
+fn quartile(name: &str, q: f64) -> Expr {
+    col(name).quantile(lit(q), QuantileMethod::Linear)
+}
+
+/// The per-cell statistics frame (lazy until the end).
+fn cell_frame(raw: DataFrame) -> PolarsResult<DataFrame> {
+    let timed = raw.lazy().filter(col("status").eq(lit("ok")).and(col("warmup").not()));
+    let root = col("rank").eq(lit(0i64));
+    let last_epoch = root.clone().and(col("epoch").eq(col("epochs")));
+
+    let mut run_keys = keys();
+    run_keys.push(col("rep"));
+    let runs = timed
+        .clone()
+        .group_by(run_keys)
+        .agg([
+            col("train_s").filter(root.clone()).sum().alias("total_s"),
+            col("iterations").filter(root.clone()).sum().cast(DataType::Float64).alias("steps"),
+            col("comm_s").filter(root.clone()).sum().alias("root_comm_s"),
+            (col("comm_s").sum() / col("train_s").sum()).alias("comm_share"),
+            (col("wait_s").sum() / col("train_s").sum()).alias("wait_share"),
+            col("cost").filter(last_epoch.clone()).first().alias("final_cost"),
+            col("train_acc").filter(last_epoch.clone()).first().alias("final_train_acc"),
+            col("test_acc").filter(last_epoch).first().alias("final_test_acc"),
+        ])
+        .with_columns([
+            (col("total_s") / col("steps")).alias("step_s"),
+            (col("root_comm_s") / col("steps")).alias("comm_step_s"),
+        ]);
+
+    let per_cell = runs.clone().group_by(keys()).agg([
+        col("total_s").len().cast(DataType::Int64).alias("runs"),
+        col("total_s").median().alias("median_s"),
+        col("total_s").min().alias("min_s"),
+        col("total_s").max().alias("max_s"),
+        quartile("total_s", 0.25).alias("q1_s"),
+        quartile("total_s", 0.75).alias("q3_s"),
+        col("step_s").median().alias("step_s"),
+        col("comm_step_s").median().alias("comm_step_s"),
+        col("comm_share").median().alias("comm_share"),
+        col("wait_share").median().alias("wait_share"),
+        col("final_cost").median().alias("final_cost"),
+        col("final_train_acc").median().alias("final_train_acc"),
+        col("final_test_acc").median().alias("final_test_acc"),
+    ]);
+
+    // Tukey's fences on the runs' totals: counted per cell, the runs themselves are kept.
+    let fences = per_cell.clone().select([
+        col("cell"),
+        (col("q1_s") - lit(1.5) * (col("q3_s") - col("q1_s"))).alias("low"),
+        (col("q3_s") + lit(1.5) * (col("q3_s") - col("q1_s"))).alias("high"),
+    ]);
+    let outliers = runs
+        .join(fences, [col("cell")], [col("cell")], JoinArgs::new(JoinType::Inner))
+        .group_by([col("cell")])
+        .agg([col("total_s")
+            .lt(col("low"))
+            .or(col("total_s").gt(col("high")))
+            .cast(DataType::Int64)
+            .sum()
+            .alias("outliers")]);
+
+    let epochs = timed.filter(root).group_by([col("cell")]).agg([
+        col("train_s").median().alias("epoch_median_s"),
+        col("train_s").min().alias("epoch_min_s"),
+        col("train_s").max().alias("epoch_max_s"),
+        quartile("train_s", 0.25).alias("epoch_q1_s"),
+        quartile("train_s", 0.75).alias("epoch_q3_s"),
+    ]);
+
+    let work: Vec<Expr> = WORK_KEYS.iter().map(|k| col(*k)).collect();
+    let mut seq_cols = work.clone();
+    seq_cols.push(col("median_s").alias("seq_median_s"));
+    let seq = per_cell.clone().filter(col("mode").eq(lit("seq"))).select(seq_cols);
+
+    let left = || JoinArgs::new(JoinType::Left);
+    per_cell
+        .join(outliers, [col("cell")], [col("cell")], left())
+        .join(epochs, [col("cell")], [col("cell")], left())
+        .join(seq, work.clone(), work, left())
+        .with_columns([col("outliers").fill_null(lit(0i64)), (col("seq_median_s") / col("median_s")).alias("speedup")])
+        .with_column((col("speedup") / (col("ranks") * col("threads")).cast(DataType::Float64)).alias("efficiency"))
+        .sort_by_exprs(
+            [col("n"), col("hidden"), col("test_n"), col("mode"), col("ranks"), col("threads"), col("sync")],
+            SortMultipleOptions::default(),
+        )
+        .collect()
+}
+
+fn strs(df: &DataFrame, name: &str) -> PolarsResult<Vec<String>> {
+    Ok(df.column(name)?.str()?.iter().map(|v| v.unwrap_or_default().to_string()).collect())
+}
+
+fn ints(df: &DataFrame, name: &str) -> PolarsResult<Vec<usize>> {
+    Ok(df.column(name)?.cast(&DataType::Int64)?.i64()?.iter().map(|v| v.unwrap_or(0) as usize).collect())
+}
+
+fn floats(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<f64>>> {
+    Ok(df.column(name)?.cast(&DataType::Float64)?.f64()?.iter().collect())
+}
+
+fn stats_of(df: &DataFrame) -> PolarsResult<Vec<CellStats>> {
+    let f = |name| floats(df, name);
+    let (cell, tables, mode, sync, source) =
+        (strs(df, "cell")?, strs(df, "tables")?, strs(df, "mode")?, strs(df, "sync")?, strs(df, "data_source")?);
+    let (ranks, threads, n, test_n, hidden, epochs, iters, runs, outliers) = (
+        ints(df, "ranks")?,
+        ints(df, "threads")?,
+        ints(df, "n")?,
+        ints(df, "test_n")?,
+        ints(df, "hidden")?,
+        ints(df, "epochs")?,
+        ints(df, "iters")?,
+        ints(df, "runs")?,
+        ints(df, "outliers")?,
+    );
+    let over: Vec<bool> = df.column("oversubscribed")?.bool()?.iter().map(|v| v.unwrap_or(false)).collect();
+    let names = [
+        "median_s",
+        "min_s",
+        "max_s",
+        "q1_s",
+        "q3_s",
+        "step_s",
+        "comm_step_s",
+        "comm_share",
+        "wait_share",
+        "epoch_median_s",
+        "epoch_min_s",
+        "epoch_max_s",
+        "epoch_q1_s",
+        "epoch_q3_s",
+        "final_cost",
+        "final_train_acc",
+        "final_test_acc",
+        "seq_median_s",
+        "speedup",
+        "efficiency",
+    ];
+    let cols: Vec<Vec<Option<f64>>> = names.iter().map(|n| f(n)).collect::<PolarsResult<_>>()?;
+    let nan = |c: usize, i: usize| cols[c][i].unwrap_or(f64::NAN);
+    Ok((0..df.height())
+        .map(|i| CellStats {
+            cell: cell[i].clone(),
+            tables: tables[i].clone(),
+            mode: mode[i].clone(),
+            sync: sync[i].clone(),
+            ranks: ranks[i],
+            threads: threads[i],
+            oversubscribed: over[i],
+            data_source: source[i].clone(),
+            n: n[i],
+            test_n: test_n[i],
+            hidden: hidden[i],
+            epochs: epochs[i],
+            iters: iters[i],
+            runs: runs[i],
+            median_s: nan(0, i),
+            min_s: nan(1, i),
+            max_s: nan(2, i),
+            q1_s: nan(3, i),
+            q3_s: nan(4, i),
+            outliers: outliers[i],
+            step_s: nan(5, i),
+            comm_step_s: nan(6, i),
+            comm_share: nan(7, i),
+            wait_share: nan(8, i),
+            epoch_median_s: nan(9, i),
+            epoch_min_s: nan(10, i),
+            epoch_max_s: nan(11, i),
+            epoch_q1_s: nan(12, i),
+            epoch_q3_s: nan(13, i),
+            final_cost: nan(14, i),
+            final_train_acc: nan(15, i),
+            final_test_acc: cols[16][i],
+            seq_median_s: cols[17][i],
+            speedup: cols[18][i],
+            efficiency: cols[19][i],
+        })
+        .collect())
+}
+
+impl Aggregate {
+    /// Aggregates raw rows.
+    pub fn of(rows: &[RawRow]) -> anyhow::Result<Self> {
+        let raw = frame_of(rows).map_err(anyhow::Error::from).context("cannot build the raw frame")?;
+        let frame = cell_frame(raw).map_err(anyhow::Error::from).context("cannot aggregate the raw rows")?;
+        let cells = stats_of(&frame).map_err(anyhow::Error::from).context("cannot read the aggregated frame")?;
+        let gaps = rows
+            .iter()
+            .filter(|r| r.status != Status::Ok)
+            .map(|r| CellGap {
+                cell: r.cell.clone(),
+                tables: r.tables.clone(),
+                mode: r.mode.clone(),
+                status: r.status,
+                reason: r.reason.clone(),
+            })
+            .collect();
+        Ok(Self { cells, gaps, frame })
+    }
+
+    /// The cells of one table.
+    pub fn table<'a>(&'a self, id: &'a str) -> impl Iterator<Item = &'a CellStats> + 'a {
+        self.cells.iter().filter(move |c| c.in_table(id))
+    }
+
+    /// Cells of one table that have no timings.
+    pub fn gaps_of<'a>(&'a self, id: &'a str) -> impl Iterator<Item = &'a CellGap> + 'a {
+        self.gaps.iter().filter(move |g| g.tables.split(' ').any(|t| t == id))
+    }
+
+    /// Writes the rows of the cells of table `id` (all cells when `None`) as CSV bytes.
+    pub fn csv(&self, id: Option<&str>) -> anyhow::Result<Vec<u8>> {
+        let mask: BooleanChunked = self.cells.iter().map(|c| id.is_none_or(|id| c.in_table(id))).collect();
+        let mut df = self.frame.filter(&mask)?;
+        let mut bytes = Vec::new();
+        CsvWriter::new(&mut bytes).include_header(true).finish(&mut df)?;
+        Ok(bytes)
+    }
+}
+
+/// Reads a results directory's raw rows and aggregates them.
+pub fn aggregate_dir(dir: &Path) -> anyhow::Result<Aggregate> {
+    Aggregate::of(&crate::experiment::raw::read_rows(dir)?)
+}

@@ -1,0 +1,133 @@
+//! From a results directory to the paper's tables and figures ([`aggregate`], [`tables`],
+//! [`figures`]) and to a verdict per claim ([`claims`]). Exporters produce bytes; this module
+//! is the one place that writes them.
+
+pub mod aggregate;
+pub mod claims;
+pub mod figures;
+pub mod table;
+pub mod tables;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::cli::ReportOptions;
+use crate::experiment::env::Environment;
+use crate::experiment::manifest::Manifest;
+use crate::experiment::raw::{self, RunMeta};
+use crate::fsutil::write_atomic;
+use table::{Align, Table};
+
+/// What `report` wrote.
+#[derive(Debug)]
+pub struct Written {
+    pub tables: Vec<String>,
+    pub figures: Vec<String>,
+    pub dirs: Vec<PathBuf>,
+    pub complete: bool,
+}
+
+/// The run's description and the manifest it ran (from `run.json`, not today's file).
+fn run_of(dir: &Path) -> anyhow::Result<(RunMeta, Manifest)> {
+    let meta = RunMeta::read(dir)?;
+    let manifest = Manifest::parse(&meta.experiments_toml, &dir.join(raw::RUN_FILE))
+        .with_context(|| format!("the experiments recorded in {}", dir.join(raw::RUN_FILE).display()))?;
+    Ok((meta, manifest))
+}
+
+/// The study's tables of a run, plus the setup table from `env.json`.
+pub fn build_tables(dir: &Path, meta: &RunMeta, manifest: &Manifest, agg: &aggregate::Aggregate) -> Vec<Table> {
+    let mut out: Vec<Table> =
+        meta.tables.iter().filter_map(|id| manifest.table(id)).map(|s| tables::build(s, agg)).collect();
+    if meta.finished.is_none() {
+        for t in &mut out {
+            t.notes.insert(0, "INCOMPLETE RUN: it did not finish; only the cells done so far are shown.".into());
+        }
+    }
+    if let Ok(text) = std::fs::read_to_string(dir.join(raw::ENV_FILE))
+        && let Ok(env) = serde_json::from_str::<Environment>(&text)
+    {
+        out.push(setup_table(&env, meta));
+    }
+    out
+}
+
+fn setup_table(env: &Environment, meta: &RunMeta) -> Table {
+    let mut t = Table::new(
+        "setup",
+        "environment",
+        "Hardware and software of this run",
+        &[("", Align::Left), ("", Align::Left)],
+    );
+    let gib = env.memory_bytes.map_or("unknown".into(), |b| format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64));
+    for (k, v) in [
+        ("CPU", env.cpu_model.clone()),
+        ("cores available", env.cores.to_string()),
+        ("memory", gib),
+        ("OS", format!("{} (kernel {})", env.os, env.kernel)),
+        ("MPI", env.open_mpi.clone()),
+        ("GPU", env.gpu.clone()),
+        ("compiler", env.rustc.clone()),
+        ("candle", env.candle_version.clone()),
+        ("dpstudy", format!("{} ({})", env.dpstudy_version, env.git_revision)),
+        ("profile", format!("{} ({} data, {})", meta.profile, meta.data, meta.dtype)),
+    ] {
+        t.push(vec![k.into(), v]);
+    }
+    t
+}
+
+/// `dpstudy report DIR`: aggregates DIR's raw rows and writes `summary/`, `tables/` and
+/// `figures/` into DIR, and the tables and figures into the paper directory too.
+pub fn report(dir: &Path, options: &ReportOptions) -> anyhow::Result<Written> {
+    let (meta, manifest) = run_of(dir)?;
+    let agg = aggregate::aggregate_dir(dir)?;
+    write_atomic(&dir.join("summary").join("cells.csv"), &agg.csv(None)?)?;
+    for id in &meta.tables {
+        write_atomic(&dir.join("summary").join(format!("{id}.csv")), &agg.csv(Some(id))?)?;
+    }
+    let tables = build_tables(dir, &meta, &manifest, &agg);
+    let names: Vec<(String, String)> =
+        meta.tables.iter().filter_map(|id| manifest.table(id)).map(|t| (t.id.clone(), t.name.clone())).collect();
+    let charts = figures::charts(&agg, &names);
+
+    let mut targets = vec![dir.to_path_buf()];
+    if !options.no_paper {
+        targets.push(options.paper_dir.clone());
+    }
+    let mut figures_written = vec![];
+    for target in &targets {
+        let (tdir, fdir) = (target.join("tables"), target.join("figures"));
+        let mut all = String::new();
+        for t in &tables {
+            write_atomic(&tdir.join(format!("{}.md", t.stem)), t.markdown().as_bytes())?;
+            write_atomic(&tdir.join(format!("{}.tex", t.stem)), t.latex().as_bytes())?;
+            all += &t.markdown();
+            all += "\n";
+        }
+        write_atomic(&tdir.join("all.md"), all.as_bytes())?;
+        figures_written = figures::write_all(&charts, &fdir)?;
+    }
+    Ok(Written {
+        tables: tables.iter().map(|t| t.stem.clone()).collect(),
+        figures: figures_written,
+        dirs: targets,
+        complete: meta.finished.is_some(),
+    })
+}
+
+/// `dpstudy check DIR`: the verdicts, also written to `DIR/check.txt`.
+pub fn check(dir: &Path, claims_path: Option<&Path>) -> anyhow::Result<(Vec<claims::Verdict>, String)> {
+    let claims = claims::load(claims_path)?;
+    let (meta, _) = run_of(dir)?;
+    let agg = aggregate::aggregate_dir(dir)?;
+    let verdicts = claims::check(&claims, &agg, &meta.profile, &meta.tables);
+    let mut text = String::new();
+    if meta.finished.is_none() {
+        text += "INCOMPLETE RUN: it did not finish; claims are checked on the cells done so far.\n";
+    }
+    text += &claims::render(&verdicts);
+    write_atomic(&dir.join("check.txt"), text.as_bytes())?;
+    Ok((verdicts, text))
+}

@@ -1,0 +1,387 @@
+//! The study's tables, one function each, from the aggregated cells. Which function draws a
+//! table is chosen by the table's `name` in the experiments file.
+
+use std::collections::BTreeMap;
+
+use super::aggregate::{Aggregate, CellStats};
+use super::table::{Align, Table};
+use crate::experiment::manifest::TableSpec;
+use crate::experiment::raw::Status;
+
+/// Seconds with three significant digits.
+pub fn secs(x: f64) -> String {
+    if !x.is_finite() {
+        return "–".into();
+    }
+    match x.abs() {
+        a if a >= 100.0 => format!("{x:.0}"),
+        a if a >= 10.0 => format!("{x:.1}"),
+        a if a >= 1.0 => format!("{x:.2}"),
+        a if a >= 0.1 => format!("{x:.3}"),
+        _ => format!("{x:.4}"),
+    }
+}
+
+fn ms(x: f64) -> String {
+    if x.is_finite() { format!("{:.2}", x * 1e3) } else { "–".into() }
+}
+
+fn ratio(x: Option<f64>) -> String {
+    x.filter(|v| v.is_finite()).map_or("–".into(), |v| format!("{v:.2}"))
+}
+
+fn percent(x: f64) -> String {
+    if x.is_finite() { format!("{:.1}", 100.0 * x) } else { "–".into() }
+}
+
+/// P with a dagger when the cell asked for more cores than the host has.
+fn p(c: &CellStats) -> String {
+    format!("{}{}", c.p(), if c.oversubscribed { "†" } else { "" })
+}
+
+fn range(lo: f64, hi: f64) -> String {
+    format!("{}–{}", secs(lo), secs(hi))
+}
+
+/// Notes every table carries: what the figures are, the marks, and the cells without figures.
+fn notes(table: &mut Table, agg: &Aggregate, cells: &[&CellStats]) {
+    if cells.iter().any(|c| c.oversubscribed) {
+        table.notes.push("† P exceeds this host's cores (run with --oversubscribe): ranks time-share cores.".into());
+    }
+    if cells.iter().any(|c| c.outliers > 0) {
+        table.notes.push(
+            "Outliers (runs outside Tukey's fences, 1.5 IQR) are counted in the last column and kept in the statistics."
+                .into(),
+        );
+    }
+    let sources: std::collections::BTreeSet<&str> = cells.iter().map(|c| c.data_source.as_str()).collect();
+    if sources.iter().any(|s| *s != "mnist") {
+        table.notes.push(format!(
+            "Data: {} (synthetic data: timings only; MNIST-format unverified data: checksums not checked).",
+            sources.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    // One note per distinct reason, naming the cells it affects.
+    let mut gaps: BTreeMap<(Status, &str), Vec<&str>> = BTreeMap::new();
+    for g in agg.gaps_of(&table.id) {
+        gaps.entry((g.status, g.reason.as_str())).or_default().push(g.cell.as_str());
+    }
+    for ((status, reason), cells) in gaps {
+        let what = if status == Status::NotRun { "Not run" } else { "FAILED" };
+        let mut names: Vec<&str> = cells;
+        names.dedup();
+        table.notes.push(format!("{what} ({}): {reason}", names.join(", ")));
+    }
+}
+
+fn timing_note(table: &mut Table, cells: &[&CellStats]) {
+    let runs: std::collections::BTreeSet<usize> = cells.iter().map(|c| c.runs).collect();
+    let runs: Vec<String> = runs.iter().map(|r| r.to_string()).collect();
+    table.notes.insert(
+        0,
+        format!(
+            "Medians of {} timed runs per cell after warm-up; range = min–max; IQR = Q3 − Q1. Training time is rank \
+             0's clock without the per-epoch evaluation.",
+            runs.join("/")
+        ),
+    );
+}
+
+fn time_vs_size(spec: &TableSpec, agg: &Aggregate) -> Table {
+    let cols = [
+        ("N", Align::Right),
+        ("mode", Align::Left),
+        ("P", Align::Right),
+        ("time s", Align::Right),
+        ("IQR s", Align::Right),
+        ("range s", Align::Right),
+        ("speedup", Align::Right),
+        ("runs", Align::Right),
+        ("outliers", Align::Right),
+    ];
+    let mut t = Table::new(&spec.id, &spec.name, &spec.title, &cols);
+    let mut cells: Vec<&CellStats> = agg.table(&spec.id).collect();
+    cells.sort_by_key(|c| (c.hidden, c.n, c.mode != "seq", c.label(), c.p()));
+    for c in &cells {
+        t.push(vec![
+            c.n.to_string(),
+            c.label(),
+            p(c),
+            secs(c.median_s),
+            secs(c.q3_s - c.q1_s),
+            range(c.min_s, c.max_s),
+            ratio(c.speedup),
+            c.runs.to_string(),
+            c.outliers.to_string(),
+        ]);
+    }
+    timing_note(&mut t, &cells);
+    t.notes.push("Speedup: the sequential median at the same N over the cell's median.".into());
+    notes(&mut t, agg, &cells);
+    t
+}
+
+fn epoch_time(spec: &TableSpec, agg: &Aggregate) -> Table {
+    let cols = [
+        ("H", Align::Right),
+        ("N", Align::Right),
+        ("mode", Align::Left),
+        ("P", Align::Right),
+        ("epoch s", Align::Right),
+        ("IQR s", Align::Right),
+        ("range s", Align::Right),
+        ("epochs", Align::Right),
+    ];
+    let mut t = Table::new(&spec.id, &spec.name, &spec.title, &cols);
+    let mut cells: Vec<&CellStats> = agg.table(&spec.id).collect();
+    cells.sort_by_key(|c| (c.hidden, c.n, c.mode != "seq", c.label(), c.p()));
+    for c in &cells {
+        t.push(vec![
+            c.hidden.to_string(),
+            c.n.to_string(),
+            c.label(),
+            p(c),
+            secs(c.epoch_median_s),
+            secs(c.epoch_q3_s - c.epoch_q1_s),
+            range(c.epoch_min_s, c.epoch_max_s),
+            (c.runs * c.epochs).to_string(),
+        ]);
+    }
+    t.notes.push(format!(
+        "Median over every timed epoch of every run ({} iterations each), rank 0's clock without evaluation.",
+        cells.first().map_or(0, |c| c.iters)
+    ));
+    notes(&mut t, agg, &cells);
+    t
+}
+
+fn strong_scaling(spec: &TableSpec, agg: &Aggregate) -> Table {
+    let cols = [
+        ("mode", Align::Left),
+        ("P", Align::Right),
+        ("N", Align::Right),
+        ("time s", Align::Right),
+        ("speedup", Align::Right),
+        ("efficiency", Align::Right),
+        ("comm %", Align::Right),
+        ("wait %", Align::Right),
+        ("runs", Align::Right),
+    ];
+    let mut t = Table::new(&spec.id, &spec.name, &spec.title, &cols);
+    let mut cells: Vec<&CellStats> = agg.table(&spec.id).collect();
+    cells.sort_by_key(|c| (c.mode != "seq", c.label(), c.p()));
+    for c in &cells {
+        t.push(vec![
+            c.label(),
+            p(c),
+            c.n.to_string(),
+            secs(c.median_s),
+            ratio(c.speedup),
+            ratio(c.efficiency),
+            percent(c.comm_share),
+            percent(c.wait_share),
+            c.runs.to_string(),
+        ]);
+    }
+    timing_note(&mut t, &cells);
+    t.notes.push(
+        "Speedup over the sequential median at the same N; efficiency = speedup / P; comm and wait: shares of the \
+         ranks' training time in collectives and at the barrier before them."
+            .into(),
+    );
+    notes(&mut t, agg, &cells);
+    t
+}
+
+/// The time of the same mode and sync with P = 1, for weak-scaling efficiency.
+pub fn weak_baseline<'a>(cells: &[&'a CellStats], c: &CellStats) -> Option<&'a CellStats> {
+    cells.iter().copied().find(|b| b.p() == 1 && b.mode == c.mode && b.sync == c.sync && b.hidden == c.hidden)
+}
+
+fn weak_scaling(spec: &TableSpec, agg: &Aggregate) -> Table {
+    let cols = [
+        ("mode", Align::Left),
+        ("P", Align::Right),
+        ("N", Align::Right),
+        ("time s", Align::Right),
+        ("IQR s", Align::Right),
+        ("weak efficiency", Align::Right),
+        ("runs", Align::Right),
+    ];
+    let mut t = Table::new(&spec.id, &spec.name, &spec.title, &cols);
+    let mut cells: Vec<&CellStats> = agg.table(&spec.id).collect();
+    cells.sort_by_key(|c| (c.label(), c.p()));
+    for c in &cells {
+        let eff = weak_baseline(&cells, c).map(|b| b.median_s / c.median_s);
+        t.push(vec![
+            c.label(),
+            p(c),
+            c.n.to_string(),
+            secs(c.median_s),
+            secs(c.q3_s - c.q1_s),
+            ratio(eff),
+            c.runs.to_string(),
+        ]);
+    }
+    timing_note(&mut t, &cells);
+    t.notes.push("Weak efficiency: the time with P = 1 over the time with P (N grows with P; 1 is ideal).".into());
+    notes(&mut t, agg, &cells);
+    t
+}
+
+/// The sequential cell of a parity table, the reference every mode is compared with.
+pub fn parity_reference<'a>(cells: &[&'a CellStats]) -> Option<&'a CellStats> {
+    cells.iter().copied().find(|c| c.mode == "seq")
+}
+
+fn parity(spec: &TableSpec, agg: &Aggregate) -> Table {
+    let cols = [
+        ("mode", Align::Left),
+        ("P", Align::Right),
+        ("N", Align::Right),
+        ("final cost", Align::Right),
+        ("rel. Δ vs seq", Align::Right),
+        ("train acc", Align::Right),
+        ("test acc", Align::Right),
+        ("data", Align::Left),
+    ];
+    let mut t = Table::new(&spec.id, &spec.name, &spec.title, &cols);
+    let mut cells: Vec<&CellStats> = agg.table(&spec.id).collect();
+    cells.sort_by_key(|c| (c.mode != "seq", c.label(), c.p()));
+    let reference = parity_reference(&cells).map(|c| c.final_cost);
+    for c in &cells {
+        let delta = reference.map(|r| (c.final_cost - r).abs() / r.abs());
+        t.push(vec![
+            c.label(),
+            p(c),
+            c.n.to_string(),
+            format!("{:.6}", c.final_cost),
+            delta.map_or("–".into(), |d| if d == 0.0 { "0".into() } else { format!("{d:.1e}") }),
+            format!("{:.4}", c.final_train_acc),
+            c.final_test_acc.map_or("–".into(), |a| format!("{a:.4}")),
+            c.data_source.clone(),
+        ]);
+    }
+    if let Some(c) = cells.first() {
+        t.notes.push(format!(
+            "After {} epochs of {} full-batch steps from the same initial weights; test: the last {} images of the pool.",
+            c.epochs, c.iters, c.test_n
+        ));
+    }
+    notes(&mut t, agg, &cells);
+    t
+}
+
+fn sync_patterns(spec: &TableSpec, agg: &Aggregate) -> Table {
+    let cols = [
+        ("H", Align::Right),
+        ("P", Align::Right),
+        ("sync", Align::Left),
+        ("step ms", Align::Right),
+        ("comm ms/step", Align::Right),
+        ("comm %", Align::Right),
+        ("runs", Align::Right),
+    ];
+    let mut t = Table::new(&spec.id, &spec.name, &spec.title, &cols);
+    let mut cells: Vec<&CellStats> = agg.table(&spec.id).collect();
+    cells.sort_by_key(|c| (c.hidden, c.p(), c.sync.clone()));
+    for c in &cells {
+        t.push(vec![
+            c.hidden.to_string(),
+            p(c),
+            c.sync.clone(),
+            ms(c.step_s),
+            ms(c.comm_step_s),
+            percent(c.comm_share),
+            c.runs.to_string(),
+        ]);
+    }
+    if let Some(c) = cells.first() {
+        t.notes.push(format!(
+            "N = {}; medians over runs of the mean step (rank 0, {} epochs of {} steps); comm: rank 0's time in the \
+             collectives.",
+            c.n, c.epochs, c.iters
+        ));
+    }
+    notes(&mut t, agg, &cells);
+    t
+}
+
+/// For each (H, N) of the crossover grid: the fastest CPU cell and the GPU cell, if any.
+pub fn crossover_pairs<'a>(
+    cells: &[&'a CellStats],
+) -> Vec<(usize, usize, Option<&'a CellStats>, Option<&'a CellStats>)> {
+    let mut keys: Vec<(usize, usize)> = cells.iter().map(|c| (c.hidden, c.n)).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .map(|(h, n)| {
+            let here = cells.iter().copied().filter(|c| c.hidden == h && c.n == n);
+            let cpu = here.clone().filter(|c| c.mode != "gpu").min_by(|a, b| a.median_s.total_cmp(&b.median_s));
+            let gpu = here.clone().find(|c| c.mode == "gpu");
+            (h, n, cpu, gpu)
+        })
+        .collect()
+}
+
+fn gpu_crossover(spec: &TableSpec, agg: &Aggregate) -> Table {
+    let cols = [
+        ("H", Align::Right),
+        ("N", Align::Right),
+        ("fastest CPU", Align::Left),
+        ("CPU s", Align::Right),
+        ("GPU s", Align::Right),
+        ("CPU / GPU", Align::Right),
+    ];
+    let mut t = Table::new(&spec.id, &spec.name, &spec.title, &cols);
+    let cells: Vec<&CellStats> = agg.table(&spec.id).collect();
+    for (h, n, cpu, gpu) in crossover_pairs(&cells) {
+        t.push(vec![
+            h.to_string(),
+            n.to_string(),
+            cpu.map_or("–".into(), |c| format!("{} P={}", c.label(), p(c))),
+            cpu.map_or("–".into(), |c| secs(c.median_s)),
+            gpu.map_or("not run".into(), |g| secs(g.median_s)),
+            match (cpu, gpu) {
+                (Some(c), Some(g)) => ratio(Some(c.median_s / g.median_s)),
+                _ => "–".into(),
+            },
+        ]);
+    }
+    t.notes.push("CPU / GPU above 1: the GPU is faster.".into());
+    notes(&mut t, agg, &cells);
+    t
+}
+
+/// Any other table: every cell with its main figures.
+fn generic(spec: &TableSpec, agg: &Aggregate) -> Table {
+    let cols = [
+        ("cell", Align::Left),
+        ("time s", Align::Right),
+        ("range s", Align::Right),
+        ("speedup", Align::Right),
+        ("runs", Align::Right),
+    ];
+    let mut t = Table::new(&spec.id, &spec.name, &spec.title, &cols);
+    let cells: Vec<&CellStats> = agg.table(&spec.id).collect();
+    for c in &cells {
+        t.push(vec![c.cell.clone(), secs(c.median_s), range(c.min_s, c.max_s), ratio(c.speedup), c.runs.to_string()]);
+    }
+    timing_note(&mut t, &cells);
+    notes(&mut t, agg, &cells);
+    t
+}
+
+/// The table `spec` declares, drawn from `agg`.
+pub fn build(spec: &TableSpec, agg: &Aggregate) -> Table {
+    match spec.name.as_str() {
+        "time-vs-size" => time_vs_size(spec, agg),
+        "epoch-time" => epoch_time(spec, agg),
+        "strong-scaling" => strong_scaling(spec, agg),
+        "weak-scaling" => weak_scaling(spec, agg),
+        "parity" => parity(spec, agg),
+        "sync-patterns" => sync_patterns(spec, agg),
+        "gpu-crossover" => gpu_crossover(spec, agg),
+        _ => generic(spec, agg),
+    }
+}

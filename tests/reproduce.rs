@@ -1,0 +1,301 @@
+//! `dpstudy reproduce`, `report` and `check`: the aggregation, tables and verdicts of a fixed
+//! results fixture (insta snapshots), the deterministic numbers of a real quick run, and
+//! bad input (unknown table, malformed files, another format, no mpirun, unwritable output).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{assert_fails_with, dpstudy, mnist_dir, shared_cache};
+use dpstudy::experiment::raw::{self, RawRow};
+use dpstudy::report::aggregate::Aggregate;
+
+/// A results directory recorded by `dpstudy reproduce --profile quick` on the development
+/// machine (2 cores), kept as a fixture: its numbers never change.
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/quick-run")
+}
+
+/// A copy of the fixture in a temporary directory (report and check write into it).
+fn fixture_copy() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    std::fs::create_dir(&dir).unwrap();
+    for name in [raw::RAW_FILE, raw::RUN_FILE, raw::ENV_FILE] {
+        std::fs::copy(fixture().join(name), dir.join(name)).unwrap();
+    }
+    (tmp, dir)
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// Rounds every float of a CSV to 6 significant digits, so the snapshot holds on any CPU.
+fn rounded_csv(bytes: &[u8]) -> String {
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    text.lines()
+        .map(|line| {
+            line.split(',')
+                .map(|f| match f.parse::<f64>() {
+                    Ok(v) if f.contains('.') || f.contains('e') => format!("{v:.6e}"),
+                    _ => f.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn aggregation_of_the_fixture() {
+    let agg = Aggregate::of(&raw::read_rows(&fixture()).unwrap()).unwrap();
+    insta::assert_snapshot!("fixture_summary_cells", rounded_csv(&agg.csv(None).unwrap()));
+}
+
+#[test]
+fn tables_of_the_fixture_in_markdown_and_latex() {
+    let (_tmp, dir) = fixture_copy();
+    let paper = dir.join("paper");
+    let out = dpstudy(&["report", s(&dir), "--paper-dir", s(&paper)]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let md = std::fs::read_to_string(dir.join("tables/all.md")).unwrap();
+    // The setup table names this machine's CPU; the study's tables do not.
+    let study_md: String = md.split("**setup:").next().unwrap().to_string();
+    insta::assert_snapshot!("fixture_tables_markdown", study_md);
+    let tex = std::fs::read_to_string(dir.join("tables/T3-strong-scaling.tex")).unwrap();
+    insta::assert_snapshot!("fixture_table_t3_latex", tex);
+    // Every table and figure is in both places, figures as SVG and PNG.
+    for target in [&dir, &paper] {
+        let figures = common::entries(&target.join("figures"));
+        for stem in [
+            "fig-T1-time-vs-size",
+            "fig-T2-epoch-time",
+            "fig-T3-speedup",
+            "fig-T3-efficiency",
+            "fig-T3-comm-share",
+            "fig-T4-weak-scaling",
+            "fig-T6-sync-patterns",
+            "fig-T7-gpu-crossover",
+        ] {
+            for ext in ["svg", "png"] {
+                assert!(figures.contains(&format!("{stem}.{ext}")), "{stem}.{ext} missing in {}", target.display());
+            }
+        }
+        assert_eq!(common::entries(&target.join("tables")).iter().filter(|e| e.ends_with(".tex")).count(), 8);
+    }
+    assert!(dir.join("summary/T1.csv").is_file());
+}
+
+#[test]
+fn verdicts_on_the_passing_fixture() {
+    let (_tmp, dir) = fixture_copy();
+    let out = dpstudy(&["check", s(&dir)]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    insta::assert_snapshot!("fixture_check_passing", stdout);
+}
+
+/// The fixture with MPI three times slower and one mode's final cost off by 1%.
+fn failing_rows() -> Vec<RawRow> {
+    let mut rows = raw::read_rows(&fixture()).unwrap();
+    for r in &mut rows {
+        if r.mode == "mpi" {
+            r.train_s = r.train_s.map(|t| t * 3.0);
+        }
+        if r.mode == "threads" {
+            r.cost = r.cost.map(|c| c * 1.01);
+        }
+    }
+    rows
+}
+
+#[test]
+fn verdicts_on_a_failing_fixture() {
+    let (_tmp, dir) = fixture_copy();
+    raw::write_rows(&dir, &failing_rows()).unwrap();
+    let out = dpstudy(&["check", s(&dir)]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_fails_with(&out, &["claim(s) failed"]);
+    assert!(stdout.contains("C3   FAIL") && stdout.contains("C6   FAIL"), "{stdout}");
+    insta::assert_snapshot!("fixture_check_failing", stdout);
+}
+
+#[test]
+fn results_of_another_format_are_refused() {
+    let (_tmp, dir) = fixture_copy();
+    let run = std::fs::read_to_string(dir.join(raw::RUN_FILE)).unwrap();
+    std::fs::write(dir.join(raw::RUN_FILE), run.replacen("\"format\": 1", "\"format\": 7", 1)).unwrap();
+    for cmd in ["report", "check"] {
+        let out = dpstudy(&[cmd, s(&dir), "--no-paper"][..if cmd == "check" { 2 } else { 3 }]);
+        assert_fails_with(&out, &["run.json", "format 7", "reads format 1"]);
+    }
+    assert!(!dir.join("tables").exists(), "nothing written for a run of another format");
+    let out = dpstudy(&["report", "/nonexistent/results"]);
+    assert_fails_with(&out, &["/nonexistent/results is not a dpstudy results directory"]);
+}
+
+#[test]
+fn malformed_experiment_and_claims_files_name_the_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("experiments.toml");
+    let text = dpstudy::experiment::manifest::BUILTIN.replacen(
+        "modes = [\"seq\", \"mpi\", \"threads\", \"gpu\"]",
+        "modes = [\"seq\", \"mpl\"]",
+        1,
+    );
+    std::fs::write(&bad, &text).unwrap();
+    let line = text.lines().position(|l| l.contains("\"mpl\"")).unwrap() + 1;
+    let out = dpstudy(&["reproduce", "--experiments", s(&bad), "--results-dir", s(&tmp.path().join("r"))]);
+    assert_fails_with(&out, &[s(&bad), &format!("line {line}"), "mpl"]);
+    assert!(!tmp.path().join("r").exists(), "no results directory for a bad manifest");
+
+    let (_tmp, dir) = fixture_copy();
+    let claims = tmp.path().join("claims.toml");
+    std::fs::write(&claims, "version = 1\n[[claims]]\nid = \"C1\"\nclaim = \"x\"\nkind = \"grows-with-n\"\n").unwrap();
+    let out = dpstudy(&["check", s(&dir), "--claims", s(&claims)]);
+    assert_fails_with(&out, &[s(&claims), "line 2", "table"]);
+}
+
+#[test]
+fn unknown_tables_profiles_and_ranks_are_refused_before_running() {
+    let tmp = tempfile::tempdir().unwrap();
+    let results = tmp.path().join("r");
+    let out = dpstudy(&["reproduce", "--tables", "T1,T9", "--results-dir", s(&results)]);
+    assert_fails_with(&out, &["unknown table `T9`", "T1, T2, T3"]);
+    let out = dpstudy(&["reproduce", "--profile", "huge", "--results-dir", s(&results)]);
+    assert_fails_with(&out, &["unknown profile `huge`", "full, quick"]);
+    let out = dpstudy(&["reproduce", "--max-ranks", "100000", "--results-dir", s(&results)]);
+    assert_fails_with(&out, &["--max-ranks 100000 exceeds the", "--oversubscribe"]);
+    assert!(!results.exists());
+}
+
+#[test]
+fn an_unwritable_results_directory_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "not a directory").unwrap();
+    let Some(mnist) = mnist_dir() else { return };
+    let out = dpstudy(&[
+        "reproduce",
+        "--tables",
+        "T5",
+        "--data-dir",
+        s(&mnist),
+        "--cache-dir",
+        s(&shared_cache()),
+        "--results-dir",
+        s(&file.join("results")),
+    ]);
+    assert_fails_with(&out, &["cannot create the results directory", "a-file/results"]);
+}
+
+#[test]
+fn the_full_profile_without_full_mnist_says_how_to_get_it() {
+    let Some(mnist) = mnist_dir() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let out = dpstudy(&[
+        "reproduce",
+        "--profile",
+        "full",
+        "--max-ranks",
+        "2",
+        "--data-dir",
+        s(&mnist),
+        "--cache-dir",
+        s(&shared_cache()),
+        "--results-dir",
+        s(&tmp.path().join("r")),
+    ]);
+    assert_fails_with(&out, &["needs 70000 MNIST images", "holds 10000", "dpstudy data fetch", "--data synthetic"]);
+}
+
+/// Runs `reproduce --tables T5` (the parity table) of the quick profile on the real data.
+fn quick_parity(results: &Path, extra: &[&str], path_env: Option<&str>) -> std::process::Output {
+    let mnist = mnist_dir().unwrap();
+    let cache = shared_cache();
+    let mut args = vec![
+        "reproduce",
+        "--tables",
+        "T5",
+        "--data-dir",
+        s(&mnist),
+        "--cache-dir",
+        s(&cache),
+        "--results-dir",
+        s(results),
+        "--no-paper",
+    ];
+    args.extend_from_slice(extra);
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_dpstudy"));
+    cmd.args(&args).env("OMPI_ALLOW_RUN_AS_ROOT", "1").env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+    if let Some(path) = path_env {
+        cmd.env("PATH", path);
+    }
+    cmd.output().unwrap()
+}
+
+fn only_run(results: &Path) -> PathBuf {
+    let runs = common::entries(results);
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    results.join(&runs[0])
+}
+
+/// The deterministic numbers of the quick profile's parity table on the real MNIST test
+/// images: final cost to 6 significant digits, accuracies to 4 decimals, per mode. The
+/// sequential values are those of `train` with the same settings (tests/real_mnist.rs
+/// checks `train` against candle autograd).
+#[test]
+fn quick_parity_numbers_on_real_mnist() {
+    if mnist_dir().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = quick_parity(tmp.path(), &[], None);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    let dir = only_run(tmp.path());
+    let agg = Aggregate::of(&raw::read_rows(&dir).unwrap()).unwrap();
+    let lines: Vec<String> = agg
+        .table("T5")
+        .map(|c| {
+            format!(
+                "{:<20} P={} cost {:.6} train {:.4} test {:.4}",
+                c.label(),
+                c.p(),
+                c.final_cost,
+                c.final_train_acc,
+                c.final_test_acc.unwrap()
+            )
+        })
+        .collect();
+    insta::assert_snapshot!("quick_parity_real_mnist", lines.join("\n"));
+    let check = std::fs::read_to_string(dir.join("check.txt")).unwrap();
+    assert!(check.contains("C6   PASS") && check.contains("C7   PASS"), "{check}");
+
+    // Resuming the finished run starts nothing; resuming it as another table set is refused.
+    let out = quick_parity(tmp.path(), &["--resume", s(&dir)], None);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("0 runs done"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = quick_parity(tmp.path(), &["--resume", s(&dir), "--tables", "T1"], None);
+    assert_fails_with(&out, &["--resume", "tables T5", "tables T1"]);
+}
+
+#[test]
+fn without_mpirun_mpi_cells_fail_with_the_reason_and_the_rest_run() {
+    if mnist_dir().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = quick_parity(tmp.path(), &[], Some("/nonexistent"));
+    assert_fails_with(&out, &["mpirun is not on PATH", "run(s) failed"]);
+    let dir = only_run(tmp.path());
+    let rows = raw::read_rows(&dir).unwrap();
+    let failed: Vec<&RawRow> = rows.iter().filter(|r| r.status == raw::Status::Failed).collect();
+    assert!(!failed.is_empty() && failed.iter().all(|r| r.mode == "mpi" && r.reason.contains("mpirun")));
+    assert!(rows.iter().any(|r| r.mode == "seq" && r.status == raw::Status::Ok));
+    assert!(rows.iter().any(|r| r.mode == "threads" && r.status == raw::Status::Ok));
+    let check = std::fs::read_to_string(dir.join("check.txt")).unwrap();
+    assert!(check.contains("C6   FAIL") && check.contains("cells failed"), "{check}");
+}
