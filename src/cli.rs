@@ -37,6 +37,21 @@ pub enum Command {
     Report(ReportArgs),
     /// Check a results directory against the study's claims: one verdict per claim.
     Check(CheckArgs),
+    /// Build paper/paper.pdf (latexmk) from the generated tables and figures.
+    Paper {
+        /// The paper's directory.
+        #[arg(long, value_name = "DIR", default_value = "paper")]
+        paper_dir: PathBuf,
+    },
+    /// Print the claims as the Markdown table of the artifact appendix.
+    Claims {
+        /// The claims file [default: artifact/claims.toml, else the built-in copy].
+        #[arg(long, value_name = "FILE")]
+        claims: Option<PathBuf>,
+        /// Reference results whose check.txt gives the "measured here" column.
+        #[arg(long, value_name = "DIR", default_value = "artifact/expected/quick")]
+        expected: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

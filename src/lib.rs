@@ -12,6 +12,7 @@ pub mod experiment;
 pub mod fsutil;
 pub mod launch;
 pub mod model;
+pub mod paper;
 pub mod real;
 pub mod report;
 pub mod rng;
@@ -77,6 +78,18 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Check(args) => check_command(&args.dir, args.claims.as_deref()),
+        Command::Paper { paper_dir } => {
+            let pdf = paper::build(&paper_dir)?;
+            eprintln!("paper: {}", pdf.display());
+            Ok(())
+        }
+        Command::Claims { claims, expected } => {
+            let claims = report::claims::load(claims.as_deref())?;
+            let measured = std::fs::read_to_string(expected.join("check.txt")).unwrap_or_default();
+            let times = std::fs::read_to_string(expected.join("table-times.txt")).unwrap_or_default();
+            print!("{}", report::claims::markdown_table(&claims, &measured, &times));
+            Ok(())
+        }
     }
 }
 

@@ -240,7 +240,19 @@ fn cell_frame(raw: DataFrame) -> PolarsResult<DataFrame> {
         .with_columns([col("outliers").fill_null(lit(0i64)), (col("seq_median_s") / col("median_s")).alias("speedup")])
         .with_column((col("speedup") / (col("ranks") * col("threads")).cast(DataType::Float64)).alias("efficiency"))
         .sort_by_exprs(
-            [col("n"), col("hidden"), col("test_n"), col("mode"), col("ranks"), col("threads"), col("sync")],
+            // Ends with the cell id, which is unique: the order never depends on the group-by.
+            [
+                col("n"),
+                col("hidden"),
+                col("test_n"),
+                col("mode"),
+                col("ranks"),
+                col("threads"),
+                col("sync"),
+                col("epochs"),
+                col("iters"),
+                col("cell"),
+            ],
             SortMultipleOptions::default(),
         )
         .collect()

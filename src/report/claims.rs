@@ -398,6 +398,62 @@ fn evaluate(claim: &Claim, agg: &Aggregate, profile: &str, tables: &[String]) ->
     }
 }
 
+fn bound_text(value: &Option<PerProfile<f64>>, op: &str) -> String {
+    match value {
+        None => String::new(),
+        Some(PerProfile::All(v)) => format!("{op} {v}"),
+        Some(PerProfile::Each(map)) => {
+            map.iter().map(|(profile, v)| format!("{op} {v} ({profile})")).collect::<Vec<_>>().join(", ")
+        }
+    }
+}
+
+/// The claims as the appendix's Markdown table: claim, command, expected value and
+/// tolerance, what this machine measured (from a `check.txt`), and the time of the table's
+/// quick run (from `table-times.txt`: lines `T1 64`, seconds).
+pub fn markdown_table(claims: &[Claim], check_txt: &str, table_times: &str) -> String {
+    let mut out = String::from(
+        "| id | claim | command | expected | tolerance | measured here (quick) | time (quick, here) |\n\
+         | --- | --- | --- | --- | --- | --- | --- |\n",
+    );
+    let lines: Vec<&str> = check_txt.lines().collect();
+    for c in claims {
+        let (expected, tolerance) = match c.kind {
+            Kind::GrowsWithN => ("median time rises with N".to_string(), "strictly, every series".to_string()),
+            Kind::LinearInN => ("R² of time against N".into(), bound_text(&c.min, "≥")),
+            Kind::Speedup => ("speedup / P at the largest N and P".into(), bound_text(&c.min, "≥")),
+            Kind::WeakEfficiency => ("time(P = 1) / time(P), N/P fixed".into(), bound_text(&c.min, "≥")),
+            Kind::SameFinalCost => ("relative difference of final cost to sequential".into(), bound_text(&c.max, "≤")),
+            Kind::TestAccuracy => ("test accuracy, every mode".into(), bound_text(&c.min, "≥")),
+            Kind::SyncRatio => ("allreduce / gather-bcast step time".into(), bound_text(&c.max, "≤")),
+            Kind::GpuFaster => ("GPU time below the fastest CPU mode's".into(), "strictly".into()),
+        };
+        let verdict = lines.iter().position(|l| l.split_whitespace().next() == Some(c.id.as_str())).map(|i| {
+            let outcome = if lines[i].contains("NOT RUN") {
+                "NOT RUN"
+            } else if lines[i].contains("PASS") {
+                "PASS"
+            } else {
+                "FAIL"
+            };
+            let measured = lines.get(i + 1).and_then(|l| l.trim().strip_prefix("measured: ")).unwrap_or("");
+            format!("{outcome}: {measured}")
+        });
+        let time = table_times
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{} ", c.table)))
+            .map_or("–".to_string(), |s| format!("{} s", s.trim()));
+        out += &format!(
+            "| {} | {} | `dpstudy reproduce --tables {}` | {expected} | {tolerance} | {} | {time} |\n",
+            c.id,
+            c.claim,
+            c.table,
+            verdict.unwrap_or_else(|| "–".into()).replace('|', "\\|")
+        );
+    }
+    out
+}
+
 /// The verdicts as the text `check` prints.
 pub fn render(verdicts: &[Verdict]) -> String {
     let mut out = String::new();

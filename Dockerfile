@@ -1,0 +1,108 @@
+# syntax=docker/dockerfile:1.7
+#
+# The dpstudy artifact, pinned:
+#   docker build -t artifact .                       # target `cpu` (the default)
+#   docker run --shm-size=1g -v "$PWD/results:/artifact/results" artifact reproduce
+#   docker build --target paper -t artifact:paper .  # plus the LaTeX toolchain
+#   docker build --target cuda --build-arg CUDA_COMPUTE_CAP=90 -t artifact:cuda .
+#   docker run --gpus all --shm-size=1g -v "$PWD/results:/artifact/results" artifact:cuda reproduce
+#
+# Every RUN step calls a script of artifact/docker/, which CI runs on the host on every
+# change. Base images are pinned by digest; artifact/docker/resolve-digests.sh re-resolves
+# them (it needs network and docker buildx). The digests below are the ones public
+# Dockerfiles and lock files on GitHub record for these exact tags (found with a code
+# search in November 2026; no registry is reachable from where this file was written):
+#   rust:1.95.0-slim-bookworm               several public Dockerfiles, one "pinned 2026-08-05"
+#   debian:bookworm-20260824-slim           public Dockerfiles and a Go integration test
+#   nvidia/cuda:13.0.1-devel-ubuntu24.04    public Dockerfiles and docs (nvcr.io mirror)
+#   nvidia/cuda:13.0.1-runtime-ubuntu24.04  public Dockerfiles and docs (nvcr.io mirror)
+ARG RUST_IMAGE=rust:1.95.0-slim-bookworm@sha256:d7482085ff5b415f84dba5647ae71606650bdef00db7aeb69f4b3d170c3e4082
+ARG RUNTIME_IMAGE=debian:bookworm-20260824-slim@sha256:88200866dfff7ea7f5cbcb6ec7c8a701889efe6fe859fe64d6990e4b07ea4171
+ARG CUDA_DEVEL_IMAGE=nvidia/cuda:13.0.1-devel-ubuntu24.04@sha256:7d2f6a8c2071d911524f95061a0db363e24d27aa51ec831fcccf9e76eb72bc92
+ARG CUDA_RUNTIME_IMAGE=nvidia/cuda:13.0.1-runtime-ubuntu24.04@sha256:c3fde347d52d578c84fd644bc177bc7ec333feaf11550d990da4084d7612e4c7
+# Debian packages come from this snapshot of the archive (snapshot.debian.org).
+ARG DEBIAN_SNAPSHOT=20261120T000000Z
+
+# ---- build: the CPU binary --------------------------------------------------------------
+FROM ${RUST_IMAGE} AS build
+ARG DEBIAN_SNAPSHOT
+COPY artifact/docker/ /src/artifact/docker/
+RUN /src/artifact/docker/debian-snapshot.sh "$DEBIAN_SNAPSHOT" && /src/artifact/docker/install-deps.sh
+WORKDIR /src
+COPY . .
+# No .git in the context: the revision comes in as an argument (`--build-arg
+# DPSTUDY_GIT_REVISION=$(git rev-parse --short=12 HEAD)`), else "unknown".
+ARG DPSTUDY_GIT_REVISION=unknown
+ENV DPSTUDY_GIT_REVISION=${DPSTUDY_GIT_REVISION}
+RUN artifact/docker/build.sh /out
+
+# ---- base: what every runtime image holds ------------------------------------------------
+FROM ${RUNTIME_IMAGE} AS cpu-base
+ARG DEBIAN_SNAPSHOT
+COPY artifact/docker/ /artifact/artifact/docker/
+RUN /artifact/artifact/docker/debian-snapshot.sh "$DEBIAN_SNAPSHOT" && /artifact/artifact/docker/install-runtime-deps.sh
+# All four MNIST files, checked against their published SHA-256 (shared/data/README.md).
+ADD --checksum=sha256:440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609 \
+    https://ossci-datasets.s3.amazonaws.com/mnist/train-images-idx3-ubyte.gz /artifact/data/mnist/
+ADD --checksum=sha256:3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c \
+    https://ossci-datasets.s3.amazonaws.com/mnist/train-labels-idx1-ubyte.gz /artifact/data/mnist/
+ADD --checksum=sha256:8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6 \
+    https://ossci-datasets.s3.amazonaws.com/mnist/t10k-images-idx3-ubyte.gz /artifact/data/mnist/
+ADD --checksum=sha256:f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6 \
+    https://ossci-datasets.s3.amazonaws.com/mnist/t10k-labels-idx1-ubyte.gz /artifact/data/mnist/
+COPY artifact/experiments.toml artifact/claims.toml /artifact/artifact/
+COPY paper/ /artifact/paper/
+WORKDIR /artifact
+# Open MPI as root (containers run as root), and without the CMA single-copy mechanism
+# that Docker's default seccomp profile blocks (ranks would fail at the first large
+# message). Give the container shared memory for the ranks: --shm-size=1g.
+ENV DPSTUDY_DATA_DIR=/artifact/data/mnist \
+    DPSTUDY_CACHE_DIR=/artifact/cache \
+    OMPI_ALLOW_RUN_AS_ROOT=1 \
+    OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+    OMPI_MCA_btl_vader_single_copy_mechanism=none
+ENTRYPOINT ["dpstudy"]
+CMD ["reproduce", "--profile", "quick"]
+
+# ---- paper: the CPU image plus latexmk and TeX Live (`dpstudy paper`) ----------------------
+FROM cpu-base AS paper
+RUN /artifact/artifact/docker/install-paper-deps.sh
+COPY --from=build /out/dpstudy /usr/local/bin/dpstudy
+
+# ---- cuda-build: the binary with --features cuda, on the CUDA devel image -----------------
+FROM ${RUST_IMAGE} AS rust-toolchain
+FROM ${CUDA_DEVEL_IMAGE} AS cuda-build
+COPY --from=rust-toolchain /usr/local/cargo /usr/local/cargo
+COPY --from=rust-toolchain /usr/local/rustup /usr/local/rustup
+ENV CARGO_HOME=/usr/local/cargo RUSTUP_HOME=/usr/local/rustup PATH=/usr/local/cargo/bin:$PATH
+COPY artifact/docker/ /src/artifact/docker/
+RUN /src/artifact/docker/install-deps.sh
+WORKDIR /src
+COPY . .
+# Compute capability of the target GPU: 90 for H100 and H200, 80 for A100.
+ARG CUDA_COMPUTE_CAP=90
+ENV CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP}
+ARG DPSTUDY_GIT_REVISION=unknown
+ENV DPSTUDY_GIT_REVISION=${DPSTUDY_GIT_REVISION}
+RUN artifact/docker/build.sh /out --features cuda
+
+# ---- cuda: the runtime image with the CUDA binary ------------------------------------------
+FROM ${CUDA_RUNTIME_IMAGE} AS cuda
+COPY artifact/docker/ /artifact/artifact/docker/
+RUN /artifact/artifact/docker/install-runtime-deps.sh
+COPY --from=cpu-base /artifact/data/mnist/ /artifact/data/mnist/
+COPY artifact/experiments.toml artifact/claims.toml /artifact/artifact/
+COPY paper/ /artifact/paper/
+COPY --from=cuda-build /out/dpstudy /usr/local/bin/dpstudy
+WORKDIR /artifact
+ENV DPSTUDY_DATA_DIR=/artifact/data/mnist \
+    DPSTUDY_CACHE_DIR=/artifact/cache \
+    OMPI_ALLOW_RUN_AS_ROOT=1 \
+    OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+    OMPI_MCA_btl_vader_single_copy_mechanism=none
+ENTRYPOINT ["dpstudy"]
+CMD ["reproduce", "--profile", "quick"]
+
+# ---- cpu: the default target ---------------------------------------------------------------
+FROM cpu-base AS cpu
+COPY --from=build /out/dpstudy /usr/local/bin/dpstudy

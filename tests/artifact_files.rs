@@ -1,0 +1,116 @@
+//! The artifact's files that no code path exercises: the Dockerfile (no Docker engine here,
+//! so its shape is checked: pinned bases, scripts that exist, MNIST checksums equal to the
+//! ones the reader verifies) and the appendix's claims table (generated, never stale).
+
+use std::path::Path;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Dockerfile lines with continuations joined.
+fn instructions(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('#') || trimmed.is_empty() {
+            continue;
+        }
+        if let Some(head) = trimmed.strip_suffix('\\') {
+            current += head;
+            current.push(' ');
+        } else {
+            current += trimmed;
+            out.push(std::mem::take(&mut current));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_base_image_is_pinned_by_digest() {
+    let text = read("Dockerfile");
+    let ins = instructions(&text);
+    let images: Vec<&String> = ins.iter().filter(|l| l.starts_with("ARG ") && l.contains("_IMAGE=")).collect();
+    assert_eq!(images.len(), 4, "{images:?}");
+    for arg in &images {
+        let (_, reference) = arg.split_once('=').unwrap();
+        let (tag, digest) = reference.split_once("@sha256:").unwrap_or_else(|| panic!("not pinned: {arg}"));
+        assert!(tag.contains(':') && !tag.ends_with(":latest"), "an exact tag: {arg}");
+        assert!(digest.len() == 64 && digest.chars().all(|c| c.is_ascii_hexdigit()), "a full digest: {arg}");
+    }
+    let stages: Vec<&str> =
+        ins.iter().filter_map(|l| l.strip_prefix("FROM ")).map(|l| l.split_whitespace().next().unwrap()).collect();
+    for from in &stages {
+        let ok =
+            from.starts_with("${") || ins.iter().any(|l| l.starts_with("FROM ") && l.ends_with(&format!(" AS {from}")));
+        assert!(ok, "FROM {from}: neither a pinned ARG nor an earlier stage");
+    }
+    // The default target is the last stage.
+    assert!(ins.iter().rev().find(|l| l.starts_with("FROM ")).unwrap().ends_with(" AS cpu"));
+    assert!(ins.iter().any(|l| l == "ENTRYPOINT [\"dpstudy\"]"));
+    for var in [
+        "OMPI_ALLOW_RUN_AS_ROOT=1",
+        "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
+        "OMPI_MCA_btl_vader_single_copy_mechanism=none",
+    ] {
+        assert_eq!(ins.iter().filter(|l| l.starts_with("ENV ") && l.contains(var)).count(), 2, "{var} in both images");
+    }
+}
+
+#[test]
+fn every_run_step_is_a_script_of_the_repository() {
+    let ins = instructions(&read("Dockerfile"));
+    let runs: Vec<&String> = ins.iter().filter(|l| l.starts_with("RUN ")).collect();
+    assert!(runs.len() >= 5);
+    for run in runs {
+        for command in run["RUN ".len()..].split("&&") {
+            let program = command.split_whitespace().next().unwrap();
+            let script = program.trim_start_matches("/src/").trim_start_matches("/artifact/");
+            assert!(script.starts_with("artifact/docker/") && script.ends_with(".sh"), "RUN calls {program}: {run}");
+            let path = root().join(script);
+            let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions());
+            assert!(mode & 0o111 != 0, "{script} is not executable");
+        }
+    }
+    // CI runs the same scripts on the host.
+    let ci = read(".ci/run");
+    for script in
+        ["install-deps.sh", "install-runtime-deps.sh", "install-paper-deps.sh", "debian-snapshot.sh", "build.sh"]
+    {
+        assert!(ci.contains(&format!("artifact/docker/{script}")), ".ci/run does not run {script}");
+    }
+}
+
+#[test]
+fn mnist_is_added_with_the_checksums_the_reader_verifies() {
+    let ins = instructions(&read("Dockerfile"));
+    let adds: Vec<&String> = ins.iter().filter(|l| l.starts_with("ADD ")).collect();
+    assert_eq!(adds.len(), 4);
+    for file in dpstudy::data::checksum::ALL {
+        let add = adds
+            .iter()
+            .find(|l| l.contains(&format!("/{} ", file.gz_name)))
+            .unwrap_or_else(|| panic!("{}", file.gz_name));
+        assert!(add.contains(&format!("--checksum=sha256:{}", file.gz_sha256)), "{add}");
+    }
+}
+
+#[test]
+fn the_appendix_claims_table_is_generated_from_claims_toml() {
+    let out =
+        std::process::Command::new(env!("CARGO_BIN_EXE_dpstudy")).arg("claims").current_dir(root()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.lines().count() >= 10, "{table}");
+    let appendix = read("artifact/README.md");
+    assert!(
+        appendix.contains(&table),
+        "artifact/README.md's claims table is stale: replace it with the output of `dpstudy claims`:\n{table}"
+    );
+}
