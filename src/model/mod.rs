@@ -13,6 +13,7 @@ pub mod fused;
 pub mod init;
 pub mod kernel;
 pub mod reference;
+pub mod tensor;
 pub mod threaded;
 
 use candle_core::{Device, Tensor};

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The GPU checks and tables, on a machine with an NVIDIA GPU and no Rust toolchain: it runs
+# the binary artifact/gpu/build.sh made elsewhere, with the CUDA 13 libraries that the
+# machine's PyTorch installation carries.
+#   artifact/gpu/run-on-device.sh OUTDIR
+# Environment: DPSTUDY_BIN (default target-cuda/bin/dpstudy), DPSTUDY_DATA_DIR (the MNIST
+# test files; default ../shared/data/mnist, else shared/data/mnist).
+# Writes into OUTDIR: the weight comparisons, the T1/T7 results, and the N = 70,000 step
+# time of dpstudy's GPU trainer beside PyTorch's, measured in this one run.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out="${1:?usage: run-on-device.sh OUTDIR}"
+mkdir -p "$out"
+bin="${DPSTUDY_BIN:-target-cuda/bin/dpstudy}"
+data="${DPSTUDY_DATA_DIR:-}"
+[ -n "$data" ] || for d in ../shared/data/mnist shared/data/mnist; do [ -f "$d/t10k-images-idx3-ubyte.gz" ] && data="$d" && break; done
+[ -n "$data" ] || { echo "run-on-device: no MNIST test files found; set DPSTUDY_DATA_DIR" >&2; exit 1; }
+
+# The CUDA 13 libraries (cublas, curand, nvrtc) inside PyTorch's wheels; the driver's
+# libcuda.so.1 is on the system path.
+libs="$(python3 - <<'PY'
+import glob, os, site, torch
+roots = site.getsitepackages() + [os.path.dirname(os.path.dirname(torch.__file__))]
+dirs = {os.path.dirname(p) for r in roots for p in glob.glob(r + "/nvidia/**/lib*.so.*", recursive=True)}
+dirs.add(os.path.join(os.path.dirname(torch.__file__), "lib"))
+print(":".join(sorted(dirs)))
+PY
+)"
+export LD_LIBRARY_PATH="$libs:${LD_LIBRARY_PATH:-}"
+export DPSTUDY_CACHE_DIR="$out/cache" OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/nvidia-smi.txt"
+"$bin" --version
+
+# 1. Parity: 50 iterations on the 10,000 real images, GPU against the CPU trainer.
+for dtype in f64 f32; do
+  for mode in seq gpu; do
+    "$bin" train --mode "$mode" --dtype "$dtype" --data-dir "$data" --samples 10000 --epochs 5 --iters 10 \
+      --quiet --out "$out/parity-$mode-$dtype.json" --save-weights "$out/parity-$mode-$dtype.safetensors"
+  done
+done
+tol_f64=1e-9 tol_f32=1e-3
+python3 artifact/gpu/compare_weights.py "$out/parity-gpu-f64.safetensors" "$out/parity-seq-f64.safetensors" $tol_f64 | tee "$out/parity.txt"
+python3 artifact/gpu/compare_weights.py "$out/parity-gpu-f32.safetensors" "$out/parity-seq-f32.safetensors" $tol_f32 | tee -a "$out/parity.txt"
+
+# 2. The step at N = 70,000, H = 50, f32: dpstudy's GPU trainer and PyTorch, one after the
+#    other in this command (synthetic data of the study's shape).
+"$bin" train --mode gpu --dtype f32 --data synthetic --samples 70000 --hidden 50 --epochs 3 --iters 20 \
+  --quiet --out "$out/step-gpu-f32.json"
+python3 artifact/baselines/torch_step.py --samples 70000 --hidden 50 --dtype f32 > "$out/step-torch-f32.json"
+python3 - "$out" <<'PY' | tee "$out/step.txt"
+import json, statistics, sys
+out = sys.argv[1]
+r = json.load(open(f"{out}/step-gpu-f32.json"))
+steps = [e["ranks"][0]["compute_s"] / e["iterations"] + e["ranks"][0]["update_s"] / e["iterations"] for e in r["epochs"][1:]]
+ours = statistics.median(steps)
+torch = json.load(open(f"{out}/step-torch-f32.json"))["median_step_s"]
+print(f"N = 70000, H = 50, f32: dpstudy gpu {ours * 1e3:.3f} ms/step, PyTorch {torch * 1e3:.3f} ms/step, "
+      f"ratio dpstudy/PyTorch {ours / torch:.2f}")
+PY
+
+# 3. T1 and T7 with the GPU cells filled (quick profile, the 10,000 real images).
+"$bin" reproduce --profile quick --tables T1,T7 --data-dir "$data" --results-dir "$out/results" \
+  --max-ranks "${MAX_RANKS:-4}" --paper-dir "$out/paper" || echo "run-on-device: reproduce exited $?" >&2
+echo "run-on-device: done; results in $out" >&2

@@ -1,0 +1,133 @@
+//! The study's network as candle tensor operations on any device: the forward pass, the
+//! cost in its stable softplus form, and the gradient written out (the same formulas as the
+//! CPU kernel, [`super::kernel`], which reads the data once per step in blocks; here each
+//! product is one device GEMM). The GPU trainer runs this on `Device::Cuda`; the tests run
+//! it on `Device::Cpu` against the CPU kernel, so the GPU code is checked without a GPU.
+
+use candle_core::{D, DType, Device, Tensor};
+
+use super::Params;
+use crate::data::Samples;
+use crate::real::Real;
+
+/// Training or test rows on a device: the inputs with their bias column of ones, the one-hot
+/// targets and the labels.
+pub struct DeviceData {
+    /// n x 401: a column of ones, then the 400 features (built once, not per step).
+    pub x_bias: Tensor,
+    /// n x 10 one-hot.
+    pub y: Tensor,
+    /// n labels (u32), for accuracy.
+    pub labels: Tensor,
+    pub n: usize,
+}
+
+impl DeviceData {
+    pub fn new<T: Real>(rows: &Samples<T>, device: &Device) -> candle_core::Result<Self> {
+        let n = rows.len();
+        let x = Tensor::from_slice(&rows.features, (n, rows.dim), device)?;
+        let ones = Tensor::ones((n, 1), x.dtype(), device)?;
+        let x_bias = Tensor::cat(&[&ones, &x], 1)?;
+        let y = super::reference::one_hot::<T>(&rows.labels, device)?;
+        let labels = Tensor::from_iter(rows.labels.iter().map(|&l| u32::from(l)), device)?;
+        Ok(Self { x_bias, y, labels, n })
+    }
+}
+
+/// theta1 (H x 401) and theta2 (10 x (H + 1)) on a device.
+#[derive(Clone)]
+pub struct DeviceParams {
+    pub theta1: Tensor,
+    pub theta2: Tensor,
+}
+
+/// The outputs' pre-activations and the hidden activations with their bias column.
+struct Forward {
+    a1: Tensor,
+    a1_bias: Tensor,
+    z2: Tensor,
+}
+
+impl DeviceParams {
+    pub fn new<T: Real>(params: &Params<T>, device: &Device) -> candle_core::Result<Self> {
+        let (theta1, theta2) = params.to_tensors(device)?;
+        Ok(Self { theta1, theta2 })
+    }
+
+    pub fn to_params(&self) -> anyhow::Result<Params<f64>> {
+        Params::from_tensors(&self.theta1.to_dtype(DType::F64)?, &self.theta2.to_dtype(DType::F64)?)
+    }
+
+    fn forward(&self, data: &DeviceData) -> candle_core::Result<Forward> {
+        let a1 = candle_nn::ops::sigmoid(&data.x_bias.matmul(&self.theta1.t()?)?)?;
+        let ones = Tensor::ones((data.n, 1), a1.dtype(), a1.device())?;
+        let a1_bias = Tensor::cat(&[&ones, &a1], 1)?;
+        let z2 = a1_bias.matmul(&self.theta2.t()?)?;
+        Ok(Forward { a1, a1_bias, z2 })
+    }
+
+    /// Cost summed over samples and outputs: `sum softplus(z) - y z`, i.e. the binary
+    /// cross-entropy of `sigmoid(z)` without taking the log of a rounded probability.
+    fn cost_sum(z2: &Tensor, y: &Tensor) -> candle_core::Result<Tensor> {
+        let softplus = (z2.relu()? + (z2.abs()?.neg()?.exp()? + 1.0)?.log()?)?;
+        (softplus - (y * z2)?)?.sum_all()
+    }
+
+    /// The cost sum (a scalar tensor) and the gradient sums of theta1 and theta2 over `data`.
+    pub fn cost_and_gradient_sum(&self, data: &DeviceData) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
+        let f = self.forward(data)?;
+        let cost = Self::cost_sum(&f.z2, &data.y)?;
+        let d2 = (candle_nn::ops::sigmoid(&f.z2)? - &data.y)?;
+        let g2 = d2.t()?.matmul(&f.a1_bias)?;
+        let hidden = self.theta1.dim(0)?;
+        let w2 = self.theta2.narrow(1, 1, hidden)?;
+        let d1 = ((d2.matmul(&w2)? * &f.a1)? * f.a1.affine(-1.0, 1.0)?)?;
+        let g1 = d1.t()?.matmul(&data.x_bias)?;
+        Ok((cost, g1, g2))
+    }
+
+    /// `theta -= lr / n * g`.
+    pub fn descend(&mut self, g1: &Tensor, g2: &Tensor, lr: f64, n: usize) -> candle_core::Result<()> {
+        let step = -lr / n as f64;
+        self.theta1 = (&self.theta1 + g1.affine(step, 0.0)?)?;
+        self.theta2 = (&self.theta2 + g2.affine(step, 0.0)?)?;
+        Ok(())
+    }
+
+    /// Mean cost and accuracy over `data`.
+    pub fn evaluate(&self, data: &DeviceData) -> candle_core::Result<(f64, f64)> {
+        let f = self.forward(data)?;
+        let cost = Self::cost_sum(&f.z2, &data.y)?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+        let predicted = f.z2.argmax(D::Minus1)?;
+        let correct = predicted.eq(&data.labels)?.to_dtype(DType::F64)?.sum_all()?.to_scalar::<f64>()?;
+        Ok((cost / data.n as f64, correct / data.n as f64))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::kernel::{PassStats, Workspace};
+
+    #[test]
+    fn the_tensor_gradient_equals_the_cpu_kernel() {
+        let data = crate::data::synthetic::generate(300, 3).rows::<f64>(0..300).unwrap();
+        let params = crate::model::init::draw(13, 7);
+        let device = Device::Cpu;
+        let on_device = DeviceData::new(&data, &device).unwrap();
+        let p = DeviceParams::new(&params, &device).unwrap();
+        let (cost, g1, g2) = p.cost_and_gradient_sum(&on_device).unwrap();
+        let tensor_grad = Params::<f64>::from_tensors(&g1, &g2).unwrap();
+
+        let mut grad = Params::zeros(13);
+        let mut ws = Workspace::<f64>::new(13);
+        let stats: PassStats =
+            crate::model::kernel::forward_backward(&params, data.as_view(), Some(&mut grad), &mut ws);
+        let cost_value = cost.to_scalar::<f64>().unwrap();
+        assert!((cost_value - stats.cost_sum).abs() <= 1e-10 * stats.cost_sum.abs(), "{cost_value} {}", stats.cost_sum);
+        let scale = grad.as_slice().iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        for (a, b) in tensor_grad.as_slice().iter().zip(grad.as_slice()) {
+            assert!((a - b).abs() <= 1e-10 * scale, "{a} vs {b}");
+        }
+    }
+}
