@@ -18,22 +18,29 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target-cuda}"
 
 artifact/docker/install-deps.sh
 if [ ! -x "$venv/bin/pip" ]; then
-  python3 -m venv "$venv" || { echo "gpu/build: python3 -m venv failed (Debian: apt-get install python3-venv)" >&2; exit 1; }
+  if ! python3 -m venv "$venv" 2>/dev/null; then
+    echo "gpu/build: installing python3-venv" >&2
+    sudo=(); [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -q && DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q python3-venv
+    rm -rf "$venv" && python3 -m venv "$venv"
+  fi
 fi
 "$venv/bin/pip" install -q \
   "nvidia-cuda-nvcc==13.0.*" "nvidia-cuda-crt==13.0.*" "nvidia-cuda-runtime==13.0.*" \
-  "nvidia-cuda-nvrtc==13.0.*" "nvidia-cublas==13.0.*" "nvidia-curand==10.4.0.*" "nvidia-nvvm==13.0.*"
+  "nvidia-cuda-nvrtc==13.0.*" "nvidia-cublas==13.0.*" "nvidia-curand==10.4.0.*" "nvidia-nvvm==13.0.*" \
+  "nvidia-cuda-cccl==13.0.*"
 
 # The wheels install into site-packages/nvidia/cu13 (bin, include, lib); assemble a
 # CUDA_HOME with the layout build scripts expect, and unversioned .so names to link with.
 site="$("$venv/bin/python" -c 'import site; print(site.getsitepackages()[0])')"
 cu="$(find "$site/nvidia" -maxdepth 2 -name bin -path '*nvidia/*' -printf '%h\n' | head -1)"
 [ -x "$cu/bin/nvcc" ] || { echo "gpu/build: nvcc not found under $site/nvidia" >&2; exit 1; }
-home="$CARGO_TARGET_DIR/cuda-home"
+mkdir -p "$CARGO_TARGET_DIR"
+home="$(realpath "$CARGO_TARGET_DIR")/cuda-home"
 rm -rf "$home" && mkdir -p "$home/lib64"
 ln -s "$cu/bin" "$home/bin"
 ln -s "$cu/include" "$home/include"
-[ -d "$cu/nvvm" ] && ln -s "$cu/nvvm" "$home/nvvm"
+if [ -d "$cu/nvvm" ]; then ln -s "$cu/nvvm" "$home/nvvm"; fi
 for lib in "$cu"/lib/*.so.*; do
   base="$(basename "$lib")"
   ln -sf "$lib" "$home/lib64/$base"
@@ -47,10 +54,21 @@ cudarc="$(find "${CARGO_HOME:-$HOME/.cargo}/registry/src" -maxdepth 2 -type d -n
 grep -hoE '^[[:space:]]+fn cu[A-Za-z0-9_]+\(' "$cudarc/src/driver/sys/mod.rs" | sed -E 's/^[[:space:]]+fn ([A-Za-z0-9_]+)\(/void \1(void) {}/' \
   | sort -u > "$home/libcuda-stub.c"
 cc -shared -fPIC -Wl,-soname,libcuda.so.1 -o "$home/lib64/libcuda.so" "$home/libcuda-stub.c"
-export CUDA_HOME="$PWD/$home" CUDA_PATH="$PWD/$home" CUDA_ROOT="$PWD/$home"
+export CUDA_HOME="$home" CUDA_PATH="$home" CUDA_ROOT="$home"
 export PATH="$CUDA_HOME/bin:$PATH" LIBRARY_PATH="$CUDA_HOME/lib64:${LIBRARY_PATH:-}"
 nvcc --version | tail -2
 
 cargo build --release --locked --features cuda
 install -D -m 0755 "$CARGO_TARGET_DIR/release/dpstudy" "$out/dpstudy"
-echo "gpu/build: $out/dpstudy (compute capability $CUDA_COMPUTE_CAP)" >&2
+strip "$out/dpstudy"
+
+# The GPU machine has the driver and PyTorch's CUDA libraries but maybe not Open MPI: bundle
+# the libraries the binary needs that are neither system nor CUDA ones, and pack binary and
+# libraries small enough to carry there (run-on-device.sh unpacks it).
+rm -rf "$out/lib" && mkdir -p "$out/lib"
+LD_LIBRARY_PATH="$CUDA_HOME/lib64" ldd "$out/dpstudy" | awk '$2 == "=>" && $3 ~ /^\// {print $3}' \
+  | grep -vE '/(libc|libm|libdl|libpthread|librt|libstdc\+\+|libgcc_s|ld-linux[^/]*|libcuda|libcudart|libcublas|libcublasLt|libcurand|libnvrtc)\.so' \
+  | while read -r lib; do cp -L "$lib" "$out/lib/"; done
+tar -C "$out" -cJf "$out/dpstudy-cuda.tar.xz" dpstudy lib
+echo "gpu/build: $out/dpstudy (compute capability $CUDA_COMPUTE_CAP); bundle $out/dpstudy-cuda.tar.xz" \
+  "($(du -h "$out/dpstudy-cuda.tar.xz" | cut -f1): the binary and $(ls "$out/lib" | wc -l) libraries)" >&2

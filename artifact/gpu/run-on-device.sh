@@ -3,7 +3,8 @@
 # the binary artifact/gpu/build.sh made elsewhere, with the CUDA 13 libraries that the
 # machine's PyTorch installation carries.
 #   artifact/gpu/run-on-device.sh OUTDIR
-# Environment: DPSTUDY_BIN (default target-cuda/bin/dpstudy), DPSTUDY_DATA_DIR (the MNIST
+# Environment: DPSTUDY_BUNDLE (default target-cuda/bin/dpstudy-cuda.tar.xz) or DPSTUDY_BIN,
+# DPSTUDY_DATA_DIR (the MNIST
 # test files; default ../shared/data/mnist, else shared/data/mnist).
 # Writes into OUTDIR: the weight comparisons, the T1/T7 results, and the N = 70,000 step
 # time of dpstudy's GPU trainer beside PyTorch's, measured in this one run.
@@ -11,7 +12,15 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 out="${1:?usage: run-on-device.sh OUTDIR}"
 mkdir -p "$out"
-bin="${DPSTUDY_BIN:-target-cuda/bin/dpstudy}"
+# The bundle artifact/gpu/build.sh packs (binary + non-CUDA libraries), else a binary.
+bundle="${DPSTUDY_BUNDLE:-target-cuda/bin/dpstudy-cuda.tar.xz}"
+if [ -f "$bundle" ]; then
+  mkdir -p "$out/bin" && tar -C "$out/bin" -xJf "$bundle"
+  bin="$out/bin/dpstudy"
+  export LD_LIBRARY_PATH="$out/bin/lib:${LD_LIBRARY_PATH:-}"
+else
+  bin="${DPSTUDY_BIN:-target-cuda/bin/dpstudy}"
+fi
 data="${DPSTUDY_DATA_DIR:-}"
 [ -n "$data" ] || for d in ../shared/data/mnist shared/data/mnist; do [ -f "$d/t10k-images-idx3-ubyte.gz" ] && data="$d" && break; done
 [ -n "$data" ] || { echo "run-on-device: no MNIST test files found; set DPSTUDY_DATA_DIR" >&2; exit 1; }
