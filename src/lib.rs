@@ -17,6 +17,7 @@ pub mod real;
 pub mod report;
 pub mod rng;
 pub mod threads;
+pub mod tomlfile;
 pub mod train;
 
 use std::path::{Path, PathBuf};

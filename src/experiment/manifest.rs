@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::real::Dtype;
+use crate::tomlfile::{self, TomlFileError, line_of};
 use crate::train::{Mode, SyncKind};
 
 /// The manifest this binary was built with: used when no file is given and the default
@@ -18,15 +19,12 @@ pub const BUILTIN: &str = include_str!("../../artifact/experiments.toml");
 /// Where `reproduce` looks for the manifest by default.
 pub const DEFAULT_PATH: &str = "artifact/experiments.toml";
 
-/// A manifest that cannot be used, naming the file and the line.
+/// A manifest that cannot be used (naming the file and the line), or a profile or table it
+/// does not declare.
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
-    #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
-    #[error("{path}: {message}")]
-    Parse { path: PathBuf, message: String },
-    #[error("{path}, line {line}: {message}")]
-    Invalid { path: PathBuf, line: usize, message: String },
+    #[error(transparent)]
+    File(#[from] TomlFileError),
     #[error("{path}: unknown profile `{name}` (the file defines: {known})")]
     UnknownProfile { path: PathBuf, name: String, known: String },
     #[error("unknown table `{id}` (known: {known})")]
@@ -168,35 +166,24 @@ pub struct Manifest {
 impl Manifest {
     /// Reads `path`; without one, [`DEFAULT_PATH`] if it exists, else [`BUILTIN`].
     pub fn load(path: Option<&Path>) -> Result<Self, ManifestError> {
-        match path {
-            Some(path) => Self::read(path),
-            None if Path::new(DEFAULT_PATH).exists() => Self::read(Path::new(DEFAULT_PATH)),
-            None => Self::parse(BUILTIN, Path::new("<built-in experiments.toml>")),
-        }
-    }
-
-    fn read(path: &Path) -> Result<Self, ManifestError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read { path: path.into(), source })?;
-        Self::parse(&text, path)
+        let (text, path) = tomlfile::text_of(path, DEFAULT_PATH, BUILTIN)?;
+        Self::parse(&text, &path)
     }
 
     /// Parses and checks `text`; `path` names it in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ManifestError> {
-        let file: ManifestFile =
-            toml::from_str(text).map_err(|e| ManifestError::Parse { path: path.into(), message: e.to_string() })?;
-        let invalid = |span: std::ops::Range<usize>, message: String| ManifestError::Invalid {
+        let file: ManifestFile = tomlfile::parse(text, path)?;
+        let invalid = |span: std::ops::Range<usize>, message: String| TomlFileError::Invalid {
             path: path.into(),
             line: line_of(text, span.start),
             message,
         };
+        let whole = |message: String| TomlFileError::Parse { path: path.into(), message };
         if file.version != VERSION {
-            return Err(ManifestError::Parse {
-                path: path.into(),
-                message: format!("version {} (this dpstudy reads version {VERSION})", file.version),
-            });
+            return Err(whole(format!("version {} (this dpstudy reads version {VERSION})", file.version)).into());
         }
         if file.profiles.is_empty() {
-            return Err(ManifestError::Parse { path: path.into(), message: "no [profiles.*] defined".into() });
+            return Err(whole("no [profiles.*] defined".into()).into());
         }
         for (name, p) in &file.profiles {
             let zero = [("rows", p.rows), ("epochs", p.epochs), ("iters", p.iters), ("reps", p.reps)]
@@ -204,10 +191,7 @@ impl Manifest {
                 .chain([("max_ranks", p.max_ranks)])
                 .find(|(_, v)| *v == 0);
             if let Some((field, _)) = zero {
-                return Err(ManifestError::Parse {
-                    path: path.into(),
-                    message: format!("profile `{name}`: {field} must be at least 1"),
-                });
+                return Err(whole(format!("profile `{name}`: {field} must be at least 1")).into());
             }
         }
         let mut tables = Vec::new();
@@ -250,11 +234,6 @@ impl Manifest {
     pub fn table(&self, id: &str) -> Option<&TableSpec> {
         self.tables.iter().find(|t| t.id == id)
     }
-}
-
-/// 1-based line of byte `offset` in `text`.
-pub fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
 fn check_table(table: &TableSpec, profiles: &BTreeMap<String, Profile>, earlier: &[TableSpec]) -> Result<(), String> {

@@ -1,14 +1,15 @@
 //! `artifact/claims.toml` and `dpstudy check`: the study's findings as claims with
 //! tolerances, each checked against a results directory's aggregate.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Deserialize;
 
 use super::aggregate::{Aggregate, CellStats};
 use super::tables::{crossover_pairs, parity_reference, weak_baseline};
-use crate::experiment::manifest::{PerProfile, line_of};
+use crate::experiment::manifest::PerProfile;
 use crate::experiment::raw::Status;
+use crate::tomlfile::{self, TomlFileError, line_of};
 
 pub const BUILTIN: &str = include_str!("../../artifact/claims.toml");
 pub const DEFAULT_PATH: &str = "artifact/claims.toml";
@@ -51,36 +52,16 @@ struct ClaimsFile {
     claims: Vec<toml::Spanned<Claim>>,
 }
 
-/// A claims file that cannot be used, naming the file and line.
-#[derive(Debug, thiserror::Error)]
-pub enum ClaimsError {
-    #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
-    #[error("{path}: {message}")]
-    Parse { path: PathBuf, message: String },
-    #[error("{path}, line {line}: {message}")]
-    Invalid { path: PathBuf, line: usize, message: String },
-}
-
 /// Reads the claims: `path`, else [`DEFAULT_PATH`] if it exists, else the built-in copy.
-pub fn load(path: Option<&Path>) -> Result<Vec<Claim>, ClaimsError> {
-    let (text, path) = match path {
-        Some(p) => (read(p)?, p.to_path_buf()),
-        None if Path::new(DEFAULT_PATH).exists() => (read(Path::new(DEFAULT_PATH))?, PathBuf::from(DEFAULT_PATH)),
-        None => (BUILTIN.to_string(), PathBuf::from("<built-in claims.toml>")),
-    };
+pub fn load(path: Option<&Path>) -> Result<Vec<Claim>, TomlFileError> {
+    let (text, path) = tomlfile::text_of(path, DEFAULT_PATH, BUILTIN)?;
     parse(&text, &path)
 }
 
-fn read(path: &Path) -> Result<String, ClaimsError> {
-    std::fs::read_to_string(path).map_err(|source| ClaimsError::Read { path: path.into(), source })
-}
-
-pub fn parse(text: &str, path: &Path) -> Result<Vec<Claim>, ClaimsError> {
-    let file: ClaimsFile =
-        toml::from_str(text).map_err(|e| ClaimsError::Parse { path: path.into(), message: e.to_string() })?;
+pub fn parse(text: &str, path: &Path) -> Result<Vec<Claim>, TomlFileError> {
+    let file: ClaimsFile = tomlfile::parse(text, path)?;
     if file.version != 1 {
-        return Err(ClaimsError::Parse {
+        return Err(TomlFileError::Parse {
             path: path.into(),
             message: format!("version {} (this dpstudy reads version 1)", file.version),
         });
@@ -89,7 +70,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Claim>, ClaimsError> {
     for spanned in file.claims {
         let line = line_of(text, spanned.span().start);
         let claim = spanned.into_inner();
-        let invalid = |message: String| ClaimsError::Invalid { path: path.into(), line, message };
+        let invalid = |message: String| TomlFileError::Invalid { path: path.into(), line, message };
         if claims.iter().any(|c| c.id == claim.id) {
             return Err(invalid(format!("claim `{}` is declared twice", claim.id)));
         }
