@@ -28,12 +28,17 @@ pub fn available_cores() -> usize {
 }
 
 impl MpiLauncher {
+    /// Whether the extra options place ranks on other hosts (a hostfile, `--host`), so that
+    /// this host's cores do not bound P.
+    pub fn spreads_over_hosts(&self) -> bool {
+        self.extra_args.iter().any(|a| a.contains("hostfile") || a == "--host" || a == "-H")
+    }
+
     /// `mpirun -np ranks [options] dpstudy <args>`. Fails if mpirun is missing, or if
     /// `ranks` exceeds the cores without `oversubscribe` (unless a hostfile spreads them).
     pub fn command(&self, ranks: usize, args: &[String]) -> anyhow::Result<Command> {
         let mpirun = find_on_path("mpirun").with_context(|| format!("mpirun is not on PATH: {INSTALL_HINT}"))?;
-        let spread = self.extra_args.iter().any(|a| a.contains("hostfile") || a == "--host" || a == "-H");
-        if ranks > available_cores() && !self.oversubscribe && !spread {
+        if ranks > available_cores() && !self.oversubscribe && !self.spreads_over_hosts() {
             anyhow::bail!(
                 "{ranks} ranks on a host with {} cores: pass --oversubscribe to allow it (and expect the \
                  timings to show it), or give a hostfile through --mpirun-args",

@@ -46,9 +46,8 @@ pub fn reproduce(args: &ReproduceArgs) -> anyhow::Result<Reproduced> {
         extra_args: args.mpirun_args.split_whitespace().map(String::from).collect(),
         oversubscribe: args.oversubscribe,
     };
-    let spread = launcher.extra_args.iter().any(|a| a.contains("hostfile") || a == "--host" || a == "-H");
     let cores = available_cores();
-    if plan.max_ranks > cores && !args.oversubscribe && !spread {
+    if plan.max_ranks > cores && !args.oversubscribe && !launcher.spreads_over_hosts() {
         anyhow::bail!(
             "--max-ranks {} exceeds the {cores} cores of this host: pass --oversubscribe (those cells are then \
              marked in every table) or spread the ranks with --mpirun-args \"--hostfile FILE\"",

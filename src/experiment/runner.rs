@@ -183,15 +183,17 @@ pub fn run<'a>(plan: &'a Plan, settings: &RunnerSettings, previous: Vec<RawRow>)
     let mut rows: Vec<RawRow> = previous.into_iter().filter(|r| r.status == Status::Ok).collect();
     let mut summary = RunSummary::default();
 
+    let mut runnable: Vec<&PlannedCell> = Vec::new();
     for planned in &plan.cells {
-        if let Some(reason) = not_run_reason(plan, planned, settings) {
-            rows.push(key(planned, 0, false).without_result(Status::NotRun, &reason, data_label));
-            summary.cells_not_run += 1;
+        match not_run_reason(plan, planned, settings) {
+            Some(reason) => {
+                rows.push(key(planned, 0, false).without_result(Status::NotRun, &reason, data_label));
+                summary.cells_not_run += 1;
+            }
+            None => runnable.push(planned),
         }
     }
     let mut jobs = Vec::new();
-    let runnable: Vec<&PlannedCell> =
-        plan.cells.iter().filter(|c| not_run_reason(plan, c, settings).is_none()).collect();
     let max_warmup = runnable.iter().map(|c| c.warmup).max().unwrap_or(0);
     let max_reps = runnable.iter().map(|c| c.reps).max().unwrap_or(0);
     for w in 0..max_warmup {

@@ -90,8 +90,7 @@ fn mean_cost(stats: PassStats) -> f64 {
 
 /// The mean cost, or the error that stops a diverged run at `iteration`.
 fn finite_cost(stats: PassStats, iteration: usize) -> Result<f64, TrainError> {
-    let cost = mean_cost(stats);
-    if cost.is_finite() { Ok(cost) } else { Err(TrainError::NonFiniteCost { iteration, cost }) }
+    super::finite(mean_cost(stats), iteration)
 }
 
 fn accuracy(stats: PassStats) -> f64 {
@@ -150,16 +149,8 @@ pub fn train<T: Real, S: GradientSync<T>>(
         let test_stats = (!test.is_empty()).then(|| kernel.evaluate(&params, test.as_view()));
         times.eval_s = eval_start.elapsed().as_secs_f64();
         times.wall_s = epoch_start.elapsed().as_secs_f64();
-        let record = EpochRecord {
-            epoch,
-            iterations: config.iters,
-            cost,
-            train_acc: accuracy(train_stats),
-            test_cost: test_stats.map(mean_cost),
-            test_acc: test_stats.map(accuracy),
-            compute_spread_s: 0.0,
-            ranks: vec![times],
-        };
+        let test = test_stats.map(|s| (mean_cost(s), accuracy(s)));
+        let record = EpochRecord::one_process(epoch, config.iters, (cost, accuracy(train_stats)), test, times);
         progress(&record);
         epochs.push(record);
         rank_times.push(times);

@@ -16,7 +16,7 @@ use candle_core::{DType, Device};
 
 use super::descent::Trained;
 use super::sync::RankTimes;
-use super::{EpochRecord, Inputs, TrainConfig, TrainError, TrainingRun};
+use super::{EpochRecord, Inputs, TrainConfig, TrainingRun};
 use crate::model::tensor::{DeviceData, DeviceParams};
 use crate::real::{Dtype, Real};
 
@@ -112,10 +112,7 @@ fn train_typed<T: Real>(
             // Reading the cost waits for the pass: the device is synchronised here.
             let cost = scalar(&cost_sum)? / n as f64;
             times.compute_s += compute_start.elapsed().as_secs_f64();
-            if !cost.is_finite() {
-                return Err(TrainError::NonFiniteCost { iteration, cost }.into());
-            }
-            step_costs.push(cost);
+            step_costs.push(super::finite(cost, iteration)?);
             let update_start = Instant::now();
             params.descend(&g1, &g2, config.lr, n)?;
             device.synchronize()?;
@@ -123,23 +120,12 @@ fn train_typed<T: Real>(
         }
         let eval_start = Instant::now();
         let (cost, train_acc) = params.evaluate(&data)?;
-        if !cost.is_finite() {
-            return Err(TrainError::NonFiniteCost { iteration, cost }.into());
-        }
+        let train_scores = (super::finite(cost, iteration)?, train_acc);
         let test_scores = test_data.as_ref().map(|t| params.evaluate(t)).transpose()?;
         device.synchronize()?;
         times.eval_s = eval_start.elapsed().as_secs_f64();
         times.wall_s = epoch_start.elapsed().as_secs_f64();
-        let record = EpochRecord {
-            epoch,
-            iterations: config.iters,
-            cost,
-            train_acc,
-            test_cost: test_scores.map(|s| s.0),
-            test_acc: test_scores.map(|s| s.1),
-            compute_spread_s: 0.0,
-            ranks: vec![times],
-        };
+        let record = EpochRecord::one_process(epoch, config.iters, train_scores, test_scores, times);
         progress(&record);
         epochs.push(record);
     }

@@ -159,6 +159,27 @@ pub struct EpochRecord {
 }
 
 impl EpochRecord {
+    /// The record of one process's epoch (ranks of an MPI job are filled in afterwards);
+    /// `test` is the held-out (cost, accuracy) if there is a test set.
+    pub fn one_process(
+        epoch: usize,
+        iterations: usize,
+        (cost, train_acc): (f64, f64),
+        test: Option<(f64, f64)>,
+        times: RankTimes,
+    ) -> Self {
+        Self {
+            epoch,
+            iterations,
+            cost,
+            train_acc,
+            test_cost: test.map(|t| t.0),
+            test_acc: test.map(|t| t.1),
+            compute_spread_s: 0.0,
+            ranks: vec![times],
+        }
+    }
+
     /// Rank 0's times: the job's clock.
     pub fn root(&self) -> &RankTimes {
         &self.ranks[0]
@@ -201,6 +222,11 @@ impl TrainResult {
 pub enum TrainError {
     #[error("the cost became {cost} at iteration {iteration}: training diverged (try a smaller --lr)")]
     NonFiniteCost { iteration: usize, cost: f64 },
+}
+
+/// `cost`, or the error saying training diverged at `iteration`.
+pub fn finite(cost: f64, iteration: usize) -> Result<f64, TrainError> {
+    if cost.is_finite() { Ok(cost) } else { Err(TrainError::NonFiniteCost { iteration, cost }) }
 }
 
 /// A finished training run: its record and its final weights.
