@@ -58,7 +58,7 @@ fn setup_table(env: &Environment, meta: &RunMeta) -> Table {
         "setup",
         "environment",
         "Hardware and software of this run",
-        &[("", Align::Left), ("", Align::Left)],
+        &[("", Align::Left), ("", Align::Wrap)],
     );
     let gib = env.memory_bytes.map_or("unknown".into(), |b| format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64));
     for (k, v) in [
