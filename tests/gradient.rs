@@ -106,7 +106,9 @@ fn threads_split_the_rows_but_not_the_result() {
 }
 
 /// The fused kernel (AVX2/FMA) against the portable `gemm` kernel: the same sums in another
-/// order. 301 rows: two full blocks of 128 and a partial one with partial row tiles.
+/// order. 301 rows: two full blocks of 128 and a partial one with partial row tiles. The
+/// hidden sizes take every path: units past the last whole vector in the dot tile (1 or 2
+/// left: H = 1, 2, 9, 10, 18, 25, 50) or in a padded panel (H = 7), none left (H = 400).
 #[test]
 fn fused_kernel_equals_the_gemm_kernel() {
     use dpstudy::model::fused;
@@ -129,7 +131,7 @@ fn fused_kernel_equals_the_gemm_kernel() {
     }
     let data = synthetic::generate(301, 6);
     let (x64, x32) = (data.rows::<f64>(0..301).unwrap(), data.rows::<f32>(0..301).unwrap());
-    for hidden in [1, 7, 25, 50, 400] {
+    for hidden in [1, 2, 7, 9, 10, 18, 25, 50, 400] {
         check(&x64, hidden, 1e-12);
         check(&x32, hidden, 1e-5);
     }

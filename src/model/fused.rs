@@ -1,29 +1,56 @@
-//! The fused CPU step for x86-64 CPUs with AVX2 and FMA: the two large products of the
-//! step, `Xb W1^T` (forward) and `D1^T Xb` (backward), computed by register-tiled loops
-//! that read the data block in its own row-major layout. The GEMM library must copy
-//! ("pack") each block of X into its own layout before every product, twice per step;
-//! here X is read as it lies, once from memory per step, and the bias and sigmoid run
-//! on the tile while it is still in registers.
+//! The fused CPU step for x86-64 CPUs with AVX2 and FMA: every product of the step
+//! computed by register-tiled loops over one block of rows at a time, reading the data
+//! block in its own row-major layout. The GEMM library must copy ("pack") each block of X
+//! into its own layout before every product, twice per step; here X is read as it lies,
+//! once from memory per step, the bias and sigmoid run on a tile while it is still in
+//! registers, and the small products of the output layer are tiles too (through `gemm`
+//! they cost several times their arithmetic in call and packing overhead).
 //!
 //! The loops are plain Rust over constant-size tiles with `mul_add`, compiled with AVX2
 //! and FMA enabled (checked at run time) and vectorised by the compiler; the same code
-//! serves f32 and f64. The small products of the output layer stay with `gemm`.
-//! [`super::kernel`] (the `gemm` path) runs where AVX2/FMA is missing, and checks this one
-//! in the tests.
+//! serves f32 and f64. [`super::kernel`] (the `gemm` path) runs where AVX2/FMA is missing,
+//! and checks this one in the tests.
+//!
+//! Per block of rows, with the register tile of each product (for f32; f64 has half the
+//! lanes):
+//!
+//! | product | tile |
+//! | --- | --- |
+//! | `A1 = sigmoid(Xb W1^T + b1)` | 6 rows x 16 units: X broadcast, a W1^T panel from L1 |
+//! | the last `H mod 8` units, if at most 2 | 4 rows x 2 units, along the features |
+//! | `Z2 = A1 W2^T` | 6 rows x 16 lanes for the 10 outputs |
+//! | `G2 += D2^T A1` | 5 outputs x 16 units |
+//! | `D1 = (D2 W2) * A1 * (1 - A1)` | 6 rows x 16 units, the bias gradient on the way |
+//! | `G1 += D1^T Xb` | 6 units x 16 features: a strip of X from L1 |
+//!
+//! While a block is computed, the next block of X is prefetched into L2: without it the
+//! first pass over each block waited on memory (4 of the 37 ms of the forward product at
+//! N = 70,000, H = 48, f32, on the reference machine).
 
 use std::sync::OnceLock;
 
-use super::kernel::{PassStats, gemm_into, output_layer, sigmoid};
+use super::kernel::{PassStats, output_layer, sigmoid};
 use super::{OUTPUTS, Params, THETA1_COLS};
 use crate::data::SamplesView;
 use crate::real::Real;
 
 /// Rows per block: a 128-row strip of 16 features (8 KiB in f32) and the block's deltas
-/// (128 x H) stay in the 48 KiB L1 cache during the backward product.
+/// (128 x H) stay in the L1 cache during the backward product.
 pub const BLOCK_ROWS: usize = 128;
 /// Rows of one register tile. A tile is 6 rows x 2 vectors: 12 accumulators, 2 vector
 /// loads and 1 broadcast, 15 of AVX2's 16 registers (the shape of `gemm`'s own kernel).
 const MR: usize = 6;
+/// Hidden units past the last whole vector that go to the dot-product tile: computing
+/// them in a zero-padded vector panel costs a whole vector per row and feature (for
+/// H = 50 in f32, 8 columns' work for 2, a tenth of the forward product); more than two
+/// would not leave the dot tile its registers.
+const DOT_MAX_UNITS: usize = 2;
+/// Rows of a dot-product tile: 4 rows x 2 units = 8 accumulators.
+const DOT_ROWS: usize = 4;
+/// Outputs of one `G2` tile (two tiles cover the 10).
+const G2_OUTPUTS: usize = OUTPUTS / 2;
+/// Bytes in a cache line.
+const CACHE_LINE: usize = 64;
 
 /// Whether the fused kernel runs here: x86-64 with AVX2 and FMA, unless
 /// `DPSTUDY_KERNEL=gemm` asks for the portable path (for comparison).
@@ -49,34 +76,70 @@ fn lanes<T: Real>() -> usize {
     32 / std::mem::size_of::<T>()
 }
 
+/// The 10 outputs rounded up to whole vectors (16 in f32, 12 in f64): the width of a
+/// `Z2` tile and the row stride of the packed W2^T.
+fn outputs_padded<T: Real>() -> usize {
+    OUTPUTS.div_ceil(lanes::<T>()) * lanes::<T>()
+}
+
 /// Scratch space for one thread.
 #[derive(Debug, Clone)]
 pub struct Workspace<T> {
     hidden: usize,
-    /// Hidden units rounded up to whole SIMD vectors.
+    /// Hidden units computed by the vector panels of the forward product (whole vectors);
+    /// the units after them (at most [`DOT_MAX_UNITS`]) go to the dot-product tile.
+    vector_units: usize,
+    /// Hidden units rounded up to whole vectors: the row stride of `a1` and `d1`.
     padded: usize,
-    /// W1^T, `FEATURES x padded`, zero in the padding; repacked each call (80 KiB).
-    w1t: Vec<T>,
+    /// W1^T in column panels, repacked each call (80 KiB in f32): the panel of a column tile
+    /// (units `j0 .. j0 + width`) is `FEATURES x width`, row-major and contiguous, zero in
+    /// the padding, so that it stays in L1 while the tiles of one block pass over it. Read
+    /// from a `FEATURES x padded` W1^T instead, the rows straddle cache lines and a panel's
+    /// lines overflow a 32 KiB L1: the f32 step at N = 70,000, H = 50 took 108 ms instead
+    /// of 81 on the reference machine. Over-allocated by a cache line so that the panels
+    /// can start on one.
+    w1p: Vec<T>,
     /// Hidden biases, zero in the padding.
     b1: Vec<T>,
-    /// Activations and deltas of one block, row-major `BLOCK_ROWS x padded`.
+    /// W2^T, `hidden x outputs_padded`, zero past the 10 outputs.
+    w2t: Vec<T>,
+    /// W2 without its bias column, `10 x padded`, zero in the padding.
+    w2p: Vec<T>,
+    /// Activations and deltas of one block, row-major `BLOCK_ROWS x padded`; the padding
+    /// columns hold finite values (0, or sigmoid(0) where a padded panel computes them),
+    /// which the zeros of `w2t`/`w2p` cancel.
     a1: Vec<T>,
     d1: Vec<T>,
+    /// Pre-activations, then deltas, of the outputs of one block, `BLOCK_ROWS x 10`.
     z2: Vec<T>,
+    /// Gradient sums of one call, added to the caller's gradient at its end: `D2^T A1`
+    /// (`10 x padded`), the column sums of D1 (`padded`) and of D2 (10).
+    g2_sum: Vec<T>,
+    b1_sum: Vec<T>,
+    b2_sum: [T; OUTPUTS],
 }
 
 impl<T: Real> Workspace<T> {
     pub fn new(hidden: usize) -> Self {
-        let padded = hidden.div_ceil(lanes::<T>()) * lanes::<T>();
+        let lanes = lanes::<T>();
+        let padded = hidden.div_ceil(lanes) * lanes;
+        let left = hidden % lanes;
+        let vector_units = if left <= DOT_MAX_UNITS { hidden - left } else { padded };
         let features = THETA1_COLS - 1;
         Self {
             hidden,
+            vector_units,
             padded,
-            w1t: vec![T::ZERO; features * padded],
+            w1p: vec![T::ZERO; features * vector_units + CACHE_LINE / std::mem::size_of::<T>()],
             b1: vec![T::ZERO; padded],
+            w2t: vec![T::ZERO; hidden * outputs_padded::<T>()],
+            w2p: vec![T::ZERO; OUTPUTS * padded],
             a1: vec![T::ZERO; BLOCK_ROWS * padded],
             d1: vec![T::ZERO; BLOCK_ROWS * padded],
             z2: vec![T::ZERO; BLOCK_ROWS * OUTPUTS],
+            g2_sum: vec![T::ZERO; OUTPUTS * padded],
+            b1_sum: vec![T::ZERO; padded],
+            b2_sum: [T::ZERO; OUTPUTS],
         }
     }
 }
@@ -94,17 +157,23 @@ pub fn forward_backward<T: Real>(
     #[cfg(target_arch = "x86_64")]
     // SAFETY: AVX2 and FMA are present (asserted above).
     unsafe {
-        if lanes::<T>() == 8 { run::<T, 16, 8>(params, x, grad, ws) } else { run::<T, 8, 4>(params, x, grad, ws) }
+        // Const arguments: two vectors, one vector, the padded outputs, rows of a Z2 tile
+        // (12 accumulators either way).
+        if lanes::<T>() == 8 {
+            run::<T, 16, 8, 16, 6>(params, x, grad, ws)
+        } else {
+            run::<T, 8, 4, 12, 4>(params, x, grad, ws)
+        }
     }
     #[cfg(not(target_arch = "x86_64"))]
     unreachable!()
 }
 
-/// Calls `$f::<T, R, W>` for the tile shape `(mr, width)`: `mr` in 1..=6 rows and `width`
-/// `$w2` (two vectors) or `$w1` (one).
+/// Calls `$f::<T, R, W>` for the tile shape `(rows, width)`: `rows` one of the listed
+/// literals and `width` `$w2` (two vectors) or `$w1` (one).
 macro_rules! dispatch_tile {
-    ($f:ident::<$t:ty>[$w2:ident, $w1:ident]($mr:expr, $width:expr)($($arg:expr),*)) => {{
-        let (mr, width) = ($mr, $width);
+    ($f:ident::<$t:ty>[$($n:literal),+; $w2:ident, $w1:ident]($rows:expr, $width:expr)($($arg:expr),*)) => {{
+        let (rows, width) = ($rows, $width);
         macro_rules! rows {
             ($r:literal) => {
                 if width == $w2 {
@@ -115,13 +184,9 @@ macro_rules! dispatch_tile {
                 }
             };
         }
-        match mr {
-            6 => rows!(6),
-            5 => rows!(5),
-            4 => rows!(4),
-            3 => rows!(3),
-            2 => rows!(2),
-            _ => rows!(1),
+        match rows {
+            $($n => rows!($n),)+
+            _ => unreachable!("no tile of {rows} rows"),
         }
     }};
 }
@@ -132,23 +197,53 @@ fn tile_width(left: usize, full: usize, vector: usize) -> usize {
     if left >= full { full } else { left.div_ceil(vector) * vector }
 }
 
+/// Spreads software prefetches of the next block of X over the calls of a block's
+/// forward product, so that the block is in L2 when its turn comes.
+struct Prefetch {
+    next: *const u8,
+    lines: usize,
+    per_call: usize,
+    done: usize,
+}
+
+impl Prefetch {
+    fn new<T>(next: &[T], calls: usize) -> Self {
+        let lines = std::mem::size_of_val(next) / CACHE_LINE;
+        Self { next: next.as_ptr().cast(), lines, per_call: lines.div_ceil(calls.max(1)), done: 0 }
+    }
+
+    /// Issues the prefetches of one call.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn step(&mut self) {
+        use std::arch::x86_64::{_MM_HINT_T1, _mm_prefetch};
+        let end = (self.done + self.per_call).min(self.lines);
+        for line in self.done..end {
+            // SAFETY: a prefetch never faults, and `line` lies inside `next` anyway.
+            unsafe { _mm_prefetch(self.next.add(line * CACHE_LINE).cast(), _MM_HINT_T1) };
+        }
+        self.done = end;
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn run<T: Real, const W2: usize, const W1: usize>(
+unsafe fn run<T: Real, const W2: usize, const W1: usize, const OW: usize, const ZR: usize>(
     params: &Params<T>,
     x: SamplesView<'_, T>,
     mut grad: Option<&mut Params<T>>,
     ws: &mut Workspace<T>,
 ) -> PassStats {
-    let (h, hp, d) = (ws.hidden, ws.padded, x.dim);
+    let (h, hp, d, hv) = (ws.hidden, ws.padded, x.dim, ws.vector_units);
     assert_eq!(d, THETA1_COLS - 1, "samples of the wrong width");
-    assert_eq!(d % lanes::<T>(), 0, "the feature count must fill whole vectors");
+    assert_eq!(d % W1, 0, "the feature count must fill whole vectors");
+    assert_eq!(OW, outputs_padded::<T>());
     let (theta1, theta2) = (params.theta1(), params.theta2());
-    for j in 0..h {
-        ws.b1[j] = theta1[j * THETA1_COLS];
-        for k in 0..d {
-            ws.w1t[k * hp + j] = theta1[j * THETA1_COLS + 1 + k];
-        }
+    let w1p = pack_weights::<T, W2, W1, OW>(theta1, theta2, ws);
+    if grad.is_some() {
+        ws.g2_sum.fill(T::ZERO);
+        ws.b1_sum.fill(T::ZERO);
+        ws.b2_sum = [T::ZERO; OUTPUTS];
     }
     let mut stats = PassStats { samples: x.len(), ..PassStats::default() };
 
@@ -156,20 +251,24 @@ unsafe fn run<T: Real, const W2: usize, const W1: usize>(
         let rows = BLOCK_ROWS.min(x.len() - start);
         let xb = x.features[start * d..(start + rows) * d].as_ptr();
         let labels = &x.labels[start..start + rows];
+        let next = &x.features[(start + rows) * d..((start + rows + BLOCK_ROWS) * d).min(x.features.len())];
+        let mut prefetch = Prefetch::new(next, hv.div_ceil(W2) * rows.div_ceil(MR));
 
-        // A1 = sigmoid(Xb W1^T + b1), row-major rows x hp.
+        // A1 = sigmoid(Xb W1^T + b1) for the units of the vector panels, panel by panel.
         let mut j0 = 0;
-        while j0 < hp {
-            let width = tile_width(hp - j0, W2, W1);
+        while j0 < hv {
+            let width = tile_width(hv - j0, W2, W1);
             let mut i0 = 0;
             while i0 < rows {
                 let mr = MR.min(rows - i0);
-                // SAFETY: rows i0..i0+mr of xb, columns j0..j0+width of w1t/b1/a1 exist.
+                prefetch.step();
+                // SAFETY: rows i0..i0+mr of xb, the panel at j0 (d x width), columns
+                // j0..j0+width of b1 and of a1's rows.
                 unsafe {
-                    dispatch_tile!(forward_tile::<T>[W2, W1](mr, width)(
+                    dispatch_tile!(forward_tile::<T>[6, 5, 4, 3, 2, 1; W2, W1](mr, width)(
                         xb.add(i0 * d),
                         d,
-                        ws.w1t.as_ptr().add(j0),
+                        w1p.add(j0 * d),
                         ws.b1.as_ptr().add(j0),
                         hp,
                         ws.a1.as_mut_ptr().add(i0 * hp + j0)
@@ -179,60 +278,116 @@ unsafe fn run<T: Real, const W2: usize, const W1: usize>(
             }
             j0 += width;
         }
+        // The last units, from W1's own rows (none where a padded panel took them).
+        let dot_units = h.saturating_sub(hv);
+        if dot_units > 0 {
+            let mut i0 = 0;
+            while i0 < rows {
+                let mr = DOT_ROWS.min(rows - i0);
+                // SAFETY: rows i0..i0+mr of xb; rows hv..h of theta1 (401 wide); columns
+                // hv..h of b1 and of a1's rows.
+                unsafe {
+                    let args = (
+                        xb.add(i0 * d),
+                        d,
+                        theta1.as_ptr().add(hv * THETA1_COLS + 1),
+                        ws.b1.as_ptr().add(hv),
+                        hp,
+                        ws.a1.as_mut_ptr().add(i0 * hp + hv),
+                    );
+                    macro_rules! dot {
+                        ($r:literal) => {
+                            if dot_units == 2 {
+                                forward_dot_tile::<T, $r, 2, W1>(args)
+                            } else {
+                                forward_dot_tile::<T, $r, 1, W1>(args)
+                            }
+                        };
+                    }
+                    match mr {
+                        4 => dot!(4),
+                        3 => dot!(3),
+                        2 => dot!(2),
+                        _ => dot!(1),
+                    }
+                }
+                i0 += mr;
+            }
+        }
 
-        // Output layer: Z2 = A1 W2^T + b2, cost, accuracy, D2 (gemm: 10 x H is small).
+        // Z2 = A1 W2^T (the output layer adds the biases), then cost, accuracy, D2.
         let (a1, z2, d1) = (&ws.a1[..rows * hp], &mut ws.z2[..rows * OUTPUTS], &mut ws.d1[..rows * hp]);
-        // SAFETY: z2 is rows x 10, a1 rows x hp (h used), theta2 10 x (h + 1).
-        unsafe {
-            gemm_into(
-                (rows, OUTPUTS, h),
-                (z2.as_mut_ptr(), OUTPUTS, 1),
-                false,
-                (a1.as_ptr(), hp, 1),
-                (theta2.as_ptr().add(1), 1, h + 1),
-                T::ONE,
-            );
+        let mut i0 = 0;
+        while i0 < rows {
+            let mr = ZR.min(rows - i0);
+            // SAFETY: rows i0..i0+mr of a1 (h used) and z2; w2t is h x OW.
+            unsafe {
+                dispatch_tile!(z2_tile::<T>[6, 5, 4, 3, 2, 1; OW, OW](mr, OW)(
+                    a1.as_ptr().add(i0 * hp),
+                    hp,
+                    h,
+                    ws.w2t.as_ptr(),
+                    z2.as_mut_ptr().add(i0 * OUTPUTS)
+                ));
+            }
+            i0 += mr;
         }
         output_layer(z2, labels, theta2, h, &mut stats);
 
-        let Some(grad) = grad.as_deref_mut() else { continue };
-        let (g1, g2) = grad.split_mut();
-        // G2 += [colsum D2 | D2^T A1]; D1 = (D2 W2) * A1 * (1 - A1).
+        if grad.is_none() {
+            continue;
+        }
+        // G2 sums: [colsum D2 | D2^T A1].
         for row in z2.chunks_exact(OUTPUTS) {
-            for (o, &v) in row.iter().enumerate() {
-                g2[o * (h + 1)] += v;
+            for (sum, &v) in ws.b2_sum.iter_mut().zip(row) {
+                *sum += v;
             }
         }
-        // SAFETY: as above; d1 is rows x hp (h written).
-        unsafe {
-            gemm_into(
-                (OUTPUTS, h, rows),
-                (g2.as_mut_ptr().add(1), h + 1, 1),
-                true,
-                (z2.as_ptr(), 1, OUTPUTS),
-                (a1.as_ptr(), hp, 1),
-                T::ONE,
-            );
-            gemm_into(
-                (rows, h, OUTPUTS),
-                (d1.as_mut_ptr(), hp, 1),
-                false,
-                (z2.as_ptr(), OUTPUTS, 1),
-                (theta2.as_ptr().add(1), h + 1, 1),
-                T::ONE,
-            );
+        for o0 in [0, G2_OUTPUTS] {
+            let mut j0 = 0;
+            while j0 < hp {
+                let width = tile_width(hp - j0, W2, W1);
+                // SAFETY: outputs o0..o0+5 of z2's rows, columns j0..j0+width of a1's rows
+                // and of g2_sum's rows o0..o0+5 (10 x hp).
+                unsafe {
+                    dispatch_tile!(g2_tile::<T>[5; W2, W1](G2_OUTPUTS, width)(
+                        z2.as_ptr().add(o0),
+                        rows,
+                        a1.as_ptr().add(j0),
+                        hp,
+                        ws.g2_sum.as_mut_ptr().add(o0 * hp + j0)
+                    ));
+                }
+                j0 += width;
+            }
         }
-        for (drow, arow) in d1.chunks_exact_mut(hp).zip(a1.chunks_exact(hp)) {
-            for (dv, &av) in drow[..h].iter_mut().zip(&arow[..h]) {
-                *dv *= av * (T::ONE - av);
+        // D1 = (D2 W2) * A1 * (1 - A1), and its column sums (the hidden biases' gradient).
+        let mut j0 = 0;
+        while j0 < hp {
+            let width = tile_width(hp - j0, W2, W1);
+            let mut i0 = 0;
+            while i0 < rows {
+                let mr = MR.min(rows - i0);
+                // SAFETY: rows i0..i0+mr of z2, a1 and d1; columns j0..j0+width of w2p's
+                // 10 rows, of a1, d1 and b1_sum.
+                unsafe {
+                    dispatch_tile!(d1_tile::<T>[6, 5, 4, 3, 2, 1; W2, W1](mr, width)(
+                        z2.as_ptr().add(i0 * OUTPUTS),
+                        ws.w2p.as_ptr().add(j0),
+                        hp,
+                        a1.as_ptr().add(i0 * hp + j0),
+                        d1.as_mut_ptr().add(i0 * hp + j0),
+                        ws.b1_sum.as_mut_ptr().add(j0)
+                    ));
+                }
+                i0 += mr;
             }
-            for (j, &dv) in drow[..h].iter().enumerate() {
-                g1[j * THETA1_COLS] += dv;
-            }
+            j0 += width;
         }
 
         // G1[:, 1..] += D1^T Xb: feature strips outside, so a strip of Xb stays in L1
         // while every tile of hidden units passes over it.
+        let g1 = grad.as_deref_mut().expect("checked above").split_mut().0;
         let mut k0 = 0;
         while k0 < d {
             let width = tile_width(d - k0, W2, W1);
@@ -241,7 +396,7 @@ unsafe fn run<T: Real, const W2: usize, const W1: usize>(
                 let mr = MR.min(h - j0);
                 // SAFETY: rows 0..rows of d1 (hp wide) and xb (d wide); g1 is h x 401.
                 unsafe {
-                    dispatch_tile!(backward_tile::<T>[W2, W1](mr, width)(
+                    dispatch_tile!(backward_tile::<T>[6, 5, 4, 3, 2, 1; W2, W1](mr, width)(
                         d1.as_ptr().add(j0),
                         hp,
                         xb.add(k0),
@@ -255,19 +410,66 @@ unsafe fn run<T: Real, const W2: usize, const W1: usize>(
             k0 += width;
         }
     }
+
+    if let Some(grad) = grad {
+        let (g1, g2) = grad.split_mut();
+        for (j, &sum) in ws.b1_sum[..h].iter().enumerate() {
+            g1[j * THETA1_COLS] += sum;
+        }
+        for (o, g2_row) in g2.chunks_exact_mut(h + 1).enumerate() {
+            g2_row[0] += ws.b2_sum[o];
+            for (g, &sum) in g2_row[1..].iter_mut().zip(&ws.g2_sum[o * hp..o * hp + h]) {
+                *g += sum;
+            }
+        }
+    }
     stats
 }
 
-/// `a1[r][c] = sigmoid(b[c] + sum_k x[r][k] w1t[k][c])` for an `R x W` tile.
+/// Copies this call's weights into the workspace's tile layouts (zeros stay in the
+/// padding) and returns where the W1^T panels start.
+fn pack_weights<T: Real, const W2: usize, const W1: usize, const OW: usize>(
+    theta1: &[T],
+    theta2: &[T],
+    ws: &mut Workspace<T>,
+) -> *const T {
+    let (h, hp, hv) = (ws.hidden, ws.padded, ws.vector_units);
+    let d = THETA1_COLS - 1;
+    let start = ws.w1p.as_ptr().align_offset(CACHE_LINE);
+    let w1p = &mut ws.w1p[start..start + d * hv];
+    let mut j0 = 0;
+    while j0 < hv {
+        let width = tile_width(hv - j0, W2, W1);
+        let panel = &mut w1p[j0 * d..(j0 + width) * d];
+        for c in 0..width.min(h - j0) {
+            let row = &theta1[(j0 + c) * THETA1_COLS + 1..(j0 + c + 1) * THETA1_COLS];
+            for (k, &w) in row.iter().enumerate() {
+                panel[k * width + c] = w;
+            }
+        }
+        j0 += width;
+    }
+    for j in 0..h {
+        ws.b1[j] = theta1[j * THETA1_COLS];
+        for o in 0..OUTPUTS {
+            let w = theta2[o * (h + 1) + 1 + j];
+            ws.w2t[j * OW + o] = w;
+            ws.w2p[o * hp + j] = w;
+        }
+    }
+    w1p.as_ptr()
+}
+
+/// `a1[r][c] = sigmoid(b[c] + sum_k x[r][k] w[k][c])` for an `R x W` tile.
 ///
 /// # Safety
-/// `x` must hold `R` rows of `d` elements (stride `d`), `w1t` `d` rows of at least `W`
-/// elements (stride `hp`), `b` `W` elements, `a1` `R` rows of `W` (stride `hp`).
+/// `x` must hold `R` rows of `d` elements (stride `d`), `w` (a panel) `d` rows of `W`
+/// elements (stride `W`), `b` `W` elements, `a1` `R` rows of `W` (stride `hp`).
 #[inline(always)]
 unsafe fn forward_tile<T: Real, const R: usize, const W: usize>(
     x: *const T,
     d: usize,
-    w1t: *const T,
+    w: *const T,
     b: *const T,
     hp: usize,
     a1: *mut T,
@@ -275,7 +477,7 @@ unsafe fn forward_tile<T: Real, const R: usize, const W: usize>(
     let mut acc = [[T::ZERO; W]; R];
     for k in 0..d {
         // SAFETY: within the bounds the caller promises.
-        let w = unsafe { std::ptr::read_unaligned(w1t.add(k * hp) as *const [T; W]) };
+        let w = unsafe { std::ptr::read_unaligned(w.add(k * W) as *const [T; W]) };
         for (r, acc_r) in acc.iter_mut().enumerate() {
             let xv = unsafe { *x.add(r * d + k) };
             for c in 0..W {
@@ -291,6 +493,158 @@ unsafe fn forward_tile<T: Real, const R: usize, const W: usize>(
         }
         unsafe { std::ptr::write_unaligned(a1.add(r * hp) as *mut [T; W], out) };
     }
+}
+
+/// `a1[r][c] = sigmoid(b[c] + x[r] . w[c])` for `R` rows and `C` hidden units, with the
+/// features along the `L` lanes: for the few units past the vector panels, whose W1 rows
+/// are read as they lie in theta1.
+///
+/// # Safety
+/// `x` must hold `R` rows of `d` elements (stride `d`, `d` a multiple of `L`), `w` `C`
+/// rows of `d` elements (stride 401), `b` `C` elements, `a1` `R` rows of `C` (stride `hp`).
+#[inline(always)]
+unsafe fn forward_dot_tile<T: Real, const R: usize, const C: usize, const L: usize>(
+    (x, d, w, b, hp, a1): (*const T, usize, *const T, *const T, usize, *mut T),
+) {
+    let mut acc = [[[T::ZERO; L]; C]; R];
+    for k in (0..d).step_by(L) {
+        // SAFETY: within the bounds the caller promises.
+        let wv: [[T; L]; C] =
+            std::array::from_fn(|c| unsafe { std::ptr::read_unaligned(w.add(c * THETA1_COLS + k) as *const [T; L]) });
+        for (r, acc_r) in acc.iter_mut().enumerate() {
+            let xv = unsafe { std::ptr::read_unaligned(x.add(r * d + k) as *const [T; L]) };
+            for (acc_rc, wv_c) in acc_r.iter_mut().zip(&wv) {
+                for l in 0..L {
+                    acc_rc[l] = xv[l].mul_add(wv_c[l], acc_rc[l]);
+                }
+            }
+        }
+    }
+    for (r, acc_r) in acc.iter().enumerate() {
+        for (c, &acc_rc) in acc_r.iter().enumerate() {
+            unsafe { *a1.add(r * hp + c) = sigmoid(tree_sum(acc_rc) + *b.add(c)) };
+        }
+    }
+}
+
+/// The lanes' sum, halving the vector each round (what the compiler turns into a few
+/// shuffles and adds; a left-to-right sum would be a chain of `L` dependent adds).
+#[inline(always)]
+fn tree_sum<T: Real, const L: usize>(mut v: [T; L]) -> T {
+    let mut n = L;
+    while n > 1 {
+        n /= 2;
+        for i in 0..n {
+            v[i] = v[i] + v[i + n];
+        }
+    }
+    v[0]
+}
+
+/// `z2[r][o] = sum_j a1[r][j] w2t[j][o]` over the `h` hidden units for `R` rows, the 10
+/// outputs held in `OW` lanes.
+///
+/// # Safety
+/// `a1` must hold `R` rows of `h` elements (stride `hp`), `w2t` `h` rows of `OW` (stride
+/// `OW`), `z2` `R` rows of 10 (stride 10).
+#[inline(always)]
+unsafe fn z2_tile<T: Real, const R: usize, const OW: usize>(
+    a1: *const T,
+    hp: usize,
+    h: usize,
+    w2t: *const T,
+    z2: *mut T,
+) {
+    let mut acc = [[T::ZERO; OW]; R];
+    for j in 0..h {
+        // SAFETY: within the bounds the caller promises.
+        let w = unsafe { std::ptr::read_unaligned(w2t.add(j * OW) as *const [T; OW]) };
+        for (r, acc_r) in acc.iter_mut().enumerate() {
+            let av = unsafe { *a1.add(r * hp + j) };
+            for c in 0..OW {
+                acc_r[c] = av.mul_add(w[c], acc_r[c]);
+            }
+        }
+    }
+    for (r, acc_r) in acc.iter().enumerate() {
+        // SAFETY: as above.
+        let out = unsafe { std::slice::from_raw_parts_mut(z2.add(r * OUTPUTS), OUTPUTS) };
+        out.copy_from_slice(&acc_r[..OUTPUTS]);
+    }
+}
+
+/// `g[o][c] += sum_i d2[i][o] a1[i][c]` for `O` outputs and `W` hidden units over `rows`
+/// rows.
+///
+/// # Safety
+/// `d2` must hold `rows` rows of `O` elements (stride 10), `a1` `rows` rows of `W`
+/// (stride `hp`), `g` `O` rows of `W` (stride `hp`).
+#[inline(always)]
+unsafe fn g2_tile<T: Real, const O: usize, const W: usize>(
+    d2: *const T,
+    rows: usize,
+    a1: *const T,
+    hp: usize,
+    g: *mut T,
+) {
+    let mut acc = [[T::ZERO; W]; O];
+    for i in 0..rows {
+        // SAFETY: within the bounds the caller promises.
+        let a = unsafe { std::ptr::read_unaligned(a1.add(i * hp) as *const [T; W]) };
+        for (o, acc_o) in acc.iter_mut().enumerate() {
+            let dv = unsafe { *d2.add(i * OUTPUTS + o) };
+            for c in 0..W {
+                acc_o[c] = dv.mul_add(a[c], acc_o[c]);
+            }
+        }
+    }
+    for (o, acc_o) in acc.iter().enumerate() {
+        let row = unsafe { g.add(o * hp) };
+        let mut cur = unsafe { std::ptr::read_unaligned(row as *const [T; W]) };
+        for c in 0..W {
+            cur[c] += acc_o[c];
+        }
+        unsafe { std::ptr::write_unaligned(row as *mut [T; W], cur) };
+    }
+}
+
+/// `d1[r][c] = (sum_o d2[r][o] w2[o][c]) * a1[r][c] * (1 - a1[r][c])` for an `R x W`
+/// tile, adding the tile's column sums to `b1_sum`.
+///
+/// # Safety
+/// `d2` must hold `R` rows of 10 (stride 10), `w2` 10 rows of `W` (stride `hp`), `a1` and
+/// `d1` `R` rows of `W` (stride `hp`), `b1_sum` `W` elements.
+#[inline(always)]
+unsafe fn d1_tile<T: Real, const R: usize, const W: usize>(
+    d2: *const T,
+    w2: *const T,
+    hp: usize,
+    a1: *const T,
+    d1: *mut T,
+    b1_sum: *mut T,
+) {
+    let mut acc = [[T::ZERO; W]; R];
+    for o in 0..OUTPUTS {
+        // SAFETY: within the bounds the caller promises.
+        let w = unsafe { std::ptr::read_unaligned(w2.add(o * hp) as *const [T; W]) };
+        for (r, acc_r) in acc.iter_mut().enumerate() {
+            let dv = unsafe { *d2.add(r * OUTPUTS + o) };
+            for c in 0..W {
+                acc_r[c] = dv.mul_add(w[c], acc_r[c]);
+            }
+        }
+    }
+    let mut sum = unsafe { std::ptr::read_unaligned(b1_sum as *const [T; W]) };
+    for (r, acc_r) in acc.iter().enumerate() {
+        let a = unsafe { std::ptr::read_unaligned(a1.add(r * hp) as *const [T; W]) };
+        let mut out = [T::ZERO; W];
+        for c in 0..W {
+            out[c] = acc_r[c] * (a[c] * (T::ONE - a[c]));
+            sum[c] += out[c];
+        }
+        unsafe { std::ptr::write_unaligned(d1.add(r * hp) as *mut [T; W], out) };
+    }
+    unsafe { std::ptr::write_unaligned(b1_sum as *mut [T; W], sum) };
 }
 
 /// `g[r][c] += sum_i d1[i][r] x[i][c]` for an `R x W` tile of G1, over `rows` rows.

@@ -54,13 +54,17 @@ impl KernelKind {
 
     /// The faster kernel for `hidden` units and `rows` rows per call, as measured by
     /// `dpstudy bench` (artifact/bench): the fused kernel wins for the study's H <= 50 on
-    /// many rows; it repacks W1 on every call and its tiles suit small H, so the `gemm`
-    /// kernel wins for H = 400 and for mini-batches of a few hundred rows.
+    /// full batches and on mini-batches of 256, and up to H = 128 on full batches; it
+    /// repacks W1 on every call and its tiles suit small H, so the `gemm` kernel wins for
+    /// H = 400 (in f64; in f32 they are within a few per cent) and for mini-batches at
+    /// H = 128 and beyond.
     pub fn choose(hidden: usize, rows: usize) -> Self {
+        const FUSED_ANY_ROWS_MAX_HIDDEN: usize = 64;
         const FUSED_MAX_HIDDEN: usize = 128;
         const FUSED_MIN_ROWS: usize = 2048;
+        let fused_wins = hidden <= FUSED_ANY_ROWS_MAX_HIDDEN || (hidden <= FUSED_MAX_HIDDEN && rows >= FUSED_MIN_ROWS);
         match Self::detect() {
-            Self::Fused if hidden <= FUSED_MAX_HIDDEN && rows >= FUSED_MIN_ROWS => Self::Fused,
+            Self::Fused if fused_wins => Self::Fused,
             _ => Self::Gemm,
         }
     }
