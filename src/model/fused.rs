@@ -535,7 +535,7 @@ fn tree_sum<T: Real, const L: usize>(mut v: [T; L]) -> T {
     while n > 1 {
         n /= 2;
         for i in 0..n {
-            v[i] = v[i] + v[i + n];
+            v[i] += v[i + n];
         }
     }
     v[0]
