@@ -598,11 +598,22 @@ unsafe fn g2_tile<T: Real, const O: usize, const W: usize>(
             }
         }
     }
-    for (o, acc_o) in acc.iter().enumerate() {
-        let row = unsafe { g.add(o * hp) };
+    // SAFETY: as above.
+    unsafe { add_tile(&acc, g, hp) };
+}
+
+/// `g[r][c] += acc[r][c]` for an `R x W` tile stored with row stride `stride`.
+///
+/// # Safety
+/// `g` must hold `R` rows of `W` elements (stride `stride`).
+#[inline(always)]
+unsafe fn add_tile<T: Real, const R: usize, const W: usize>(acc: &[[T; W]; R], g: *mut T, stride: usize) {
+    for (r, acc_r) in acc.iter().enumerate() {
+        // SAFETY: within the bounds the caller promises.
+        let row = unsafe { g.add(r * stride) };
         let mut cur = unsafe { std::ptr::read_unaligned(row as *const [T; W]) };
         for c in 0..W {
-            cur[c] += acc_o[c];
+            cur[c] += acc_r[c];
         }
         unsafe { std::ptr::write_unaligned(row as *mut [T; W], cur) };
     }
@@ -672,12 +683,6 @@ unsafe fn backward_tile<T: Real, const R: usize, const W: usize>(
             }
         }
     }
-    for (r, acc_r) in acc.iter().enumerate() {
-        let row = unsafe { g.add(r * THETA1_COLS) };
-        let mut cur = unsafe { std::ptr::read_unaligned(row as *const [T; W]) };
-        for c in 0..W {
-            cur[c] += acc_r[c];
-        }
-        unsafe { std::ptr::write_unaligned(row as *mut [T; W], cur) };
-    }
+    // SAFETY: as above.
+    unsafe { add_tile(&acc, g, THETA1_COLS) };
 }
