@@ -3,15 +3,21 @@
 mod common;
 
 use dpstudy::data::{Samples, synthetic};
-use dpstudy::model::kernel::{self, Workspace};
+use dpstudy::model::kernel::{self, KernelKind, Workspace};
 use dpstudy::model::threaded::ThreadedKernel;
 use dpstudy::model::{Params, init, reference};
 use dpstudy::real::Real;
 
 /// Mean cost and mean gradient by the fast kernel.
 fn kernel_cost_grad<T: Real>(params: &Params<T>, x: &Samples<T>) -> (f64, Params<T>) {
+    kind_cost_grad(params, x, KernelKind::detect())
+}
+
+/// Mean cost and mean gradient by the kernel `kind`.
+fn kind_cost_grad<T: Real>(params: &Params<T>, x: &Samples<T>, kind: KernelKind) -> (f64, Params<T>) {
     let mut grad = Params::zeros(params.hidden());
-    let stats = kernel::forward_backward(params, x.as_view(), Some(&mut grad), &mut Workspace::new(params.hidden()));
+    let mut ws = Workspace::for_kind(params.hidden(), kind);
+    let stats = kernel::forward_backward(params, x.as_view(), Some(&mut grad), &mut ws);
     let n = T::from_f64(x.len() as f64);
     grad.as_mut_slice().iter_mut().for_each(|g| *g /= n);
     (stats.cost_sum / x.len() as f64, grad)
@@ -148,19 +154,32 @@ fn gradient_matches_autograd_on_real_mnist() {
     }
     .load(None, 1)
     .unwrap();
-    let x = data.rows::<f64>(0..600).unwrap();
-    let x32 = data.rows::<f32>(0..600).unwrap();
-    for hidden in [25, 50, 400] {
-        let params = init::draw(hidden, 1);
-        let (cost, grad) = kernel_cost_grad(&params, &x);
-        let (ref_cost, ref_grad) = reference::cost_and_gradient(&params, x.as_view()).unwrap();
-        assert!(((cost - ref_cost) / ref_cost).abs() < 1e-12, "H={hidden}: cost {cost} vs {ref_cost}");
-        let err = relative_error(&grad, &ref_grad);
-        assert!(err < 1e-10, "H={hidden}: relative error {err:e}");
-        let params = params.cast::<f32>();
-        let (_, grad) = kernel_cost_grad(&params, &x32);
-        let (_, ref_grad) = reference::cost_and_gradient(&params, x32.as_view()).unwrap();
-        let err = relative_error(&grad, &ref_grad);
-        assert!(err < 1e-4, "H={hidden} f32: relative error {err:e}");
+    let mut kinds = vec![KernelKind::Gemm];
+    if dpstudy::model::fused::available() {
+        kinds.push(KernelKind::Fused);
+    } else {
+        eprintln!("NOT RUN for the fused kernel: this CPU has no AVX2/FMA");
+    }
+    // A full batch of 600 rows (4 blocks of the fused kernel and a partial one) and one
+    // mini-batch of the study's B = 256 from elsewhere in the set.
+    for rows in [0..600, 600..856] {
+        let x = data.rows::<f64>(rows.clone()).unwrap();
+        let x32 = data.rows::<f32>(rows.clone()).unwrap();
+        for hidden in [25, 50, 400] {
+            let params = init::draw(hidden, 1);
+            let params32 = params.cast::<f32>();
+            let (ref_cost, ref_grad) = reference::cost_and_gradient(&params, x.as_view()).unwrap();
+            let (_, ref_grad32) = reference::cost_and_gradient(&params32, x32.as_view()).unwrap();
+            for &kind in &kinds {
+                let case = format!("{kind:?} kernel, rows {rows:?}, H={hidden}");
+                let (cost, grad) = kind_cost_grad(&params, &x, kind);
+                assert!(((cost - ref_cost) / ref_cost).abs() < 1e-12, "{case}: cost {cost} vs {ref_cost}");
+                let err = relative_error(&grad, &ref_grad);
+                assert!(err < 1e-10, "{case}: relative error {err:e}");
+                let (_, grad) = kind_cost_grad(&params32, &x32, kind);
+                let err = relative_error(&grad, &ref_grad32);
+                assert!(err < 1e-4, "{case} f32: relative error {err:e}");
+            }
+        }
     }
 }
