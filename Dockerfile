@@ -90,9 +90,8 @@ RUN artifact/docker/build.sh /out --features cuda
 FROM ${CUDA_RUNTIME_IMAGE} AS cuda
 COPY artifact/docker/ /artifact/artifact/docker/
 RUN /artifact/artifact/docker/install-runtime-deps.sh
-COPY --from=cpu-base /artifact/data/mnist/ /artifact/data/mnist/
-COPY artifact/experiments.toml artifact/claims.toml /artifact/artifact/
-COPY paper/ /artifact/paper/
+# The data, experiments, claims and paper sources exactly as in the CPU image.
+COPY --from=cpu-base /artifact/ /artifact/
 COPY --from=cuda-build /out/dpstudy /usr/local/bin/dpstudy
 WORKDIR /artifact
 ENV DPSTUDY_DATA_DIR=/artifact/data/mnist \

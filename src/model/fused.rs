@@ -334,9 +334,7 @@ unsafe fn run<T: Real, const W2: usize, const W1: usize, const OW: usize, const 
         }
         output_layer(z2, labels, theta2, h, &mut stats);
 
-        if grad.is_none() {
-            continue;
-        }
+        let Some(grad) = grad.as_deref_mut() else { continue };
         // G2 sums: [colsum D2 | D2^T A1].
         for row in z2.chunks_exact(OUTPUTS) {
             for (sum, &v) in ws.b2_sum.iter_mut().zip(row) {
@@ -387,7 +385,7 @@ unsafe fn run<T: Real, const W2: usize, const W1: usize, const OW: usize, const 
 
         // G1[:, 1..] += D1^T Xb: feature strips outside, so a strip of Xb stays in L1
         // while every tile of hidden units passes over it.
-        let g1 = grad.as_deref_mut().expect("checked above").split_mut().0;
+        let g1 = grad.split_mut().0;
         let mut k0 = 0;
         while k0 < d {
             let width = tile_width(d - k0, W2, W1);

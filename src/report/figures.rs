@@ -143,8 +143,11 @@ fn epoch_time(agg: &Aggregate, id: &str) -> Chart {
     chart
 }
 
-fn max_p(cells: &[&CellStats]) -> f64 {
-    cells.iter().map(|c| c.p()).max().unwrap_or(1) as f64
+/// The ideal line from P = 1 (where it is 1) to the largest P of `cells`, where it is
+/// `at_top(P)`.
+fn ideal_line(cells: &[&CellStats], at_top: impl Fn(f64) -> f64) -> Series {
+    let top = cells.iter().map(|c| c.p()).max().unwrap_or(1) as f64;
+    Series { label: "ideal".into(), points: vec![point(1.0, 1.0), point(top, at_top(top))], reference: true }
 }
 
 fn speedup(agg: &Aggregate, id: &str) -> Chart {
@@ -156,12 +159,7 @@ fn speedup(agg: &Aggregate, id: &str) -> Chart {
         "speedup",
     );
     chart.series = series_by(&cells, |c| c.label(), |c| point(c.p() as f64, c.speedup.unwrap_or(f64::NAN)));
-    let top = max_p(&cells);
-    chart.series.push(Series {
-        label: "ideal".into(),
-        points: vec![point(1.0, 1.0), point(top, top)],
-        reference: true,
-    });
+    chart.series.push(ideal_line(&cells, |p| p));
     chart
 }
 
@@ -174,12 +172,7 @@ fn efficiency(agg: &Aggregate, id: &str) -> Chart {
         "speedup / P",
     );
     chart.series = series_by(&cells, |c| c.label(), |c| point(c.p() as f64, c.efficiency.unwrap_or(f64::NAN)));
-    let top = max_p(&cells);
-    chart.series.push(Series {
-        label: "ideal".into(),
-        points: vec![point(1.0, 1.0), point(top, 1.0)],
-        reference: true,
-    });
+    chart.series.push(ideal_line(&cells, |_| 1.0));
     chart
 }
 
@@ -213,12 +206,7 @@ fn weak_scaling(agg: &Aggregate, id: &str) -> Chart {
         |c| c.label(),
         |c| point(c.p() as f64, weak_baseline(&cells, c).map_or(f64::NAN, |b| b.median_s / c.median_s)),
     );
-    let top = max_p(&cells);
-    chart.series.push(Series {
-        label: "ideal".into(),
-        points: vec![point(1.0, 1.0), point(top, 1.0)],
-        reference: true,
-    });
+    chart.series.push(ideal_line(&cells, |_| 1.0));
     chart
 }
 
