@@ -48,16 +48,23 @@ pub enum Command {
         /// The claims file [default: artifact/claims.toml, else the built-in copy].
         #[arg(long, value_name = "FILE")]
         claims: Option<PathBuf>,
-        /// Reference results whose check.txt gives the "measured here" column.
-        #[arg(long, value_name = "DIR", default_value = "artifact/expected/quick")]
-        expected: PathBuf,
+        /// Reference results whose check.txt gives a "measured here" column each (named by
+        /// the folder, the profile); quick's table-times.txt gives the time column.
+        #[arg(
+            long,
+            value_name = "DIR",
+            value_delimiter = ',',
+            default_value = "artifact/expected/full-short,artifact/expected/quick"
+        )]
+        expected: Vec<PathBuf>,
     },
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct ReproduceArgs {
-    /// Profile of artifact/experiments.toml: `quick` (minutes, 10,000 real images) or `full`
-    /// (the study's protocol, 70,000 images).
+    /// Profile of artifact/experiments.toml: `quick` (minutes, 10,000 real images),
+    /// `full-short` (the study's 70,000 images and sizes, shorter timing cells) or `full`
+    /// (the study's protocol).
     #[arg(long, default_value = "quick")]
     pub profile: String,
     /// Only these tables (comma-separated ids, e.g. T1,T3) [default: all].
@@ -89,6 +96,10 @@ pub struct ReproduceArgs {
     /// The experiments file [default: artifact/experiments.toml, else the built-in copy].
     #[arg(long, value_name = "FILE")]
     pub experiments: Option<PathBuf>,
+    /// Print the plan (tables, cells, runs, oversubscribed and not-run cells) and the wall
+    /// time estimated from a short calibration on this machine; train nothing, write nothing.
+    #[arg(long, conflicts_with = "resume")]
+    pub dry_run: bool,
     #[command(flatten)]
     pub report: ReportOptions,
 }

@@ -86,8 +86,18 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
         }
         Command::Claims { claims, expected } => {
             let claims = report::claims::load(claims.as_deref())?;
-            let measured = std::fs::read_to_string(expected.join("check.txt")).unwrap_or_default();
-            let times = std::fs::read_to_string(expected.join("table-times.txt")).unwrap_or_default();
+            let mut measured = vec![];
+            let mut times = String::new();
+            for dir in &expected {
+                let check = dir.join("check.txt");
+                let text = std::fs::read_to_string(&check)
+                    .with_context(|| format!("--expected {}: cannot read {}", dir.display(), check.display()))?;
+                let profile = dir.file_name().map_or("?".into(), |n| n.to_string_lossy().into_owned());
+                if profile == "quick" {
+                    times = std::fs::read_to_string(dir.join("table-times.txt")).unwrap_or_default();
+                }
+                measured.push((profile, text));
+            }
             print!("{}", report::claims::markdown_table(&claims, &measured, &times));
             Ok(())
         }
@@ -126,15 +136,21 @@ fn check_command(dir: &Path, claims: Option<&Path>) -> anyhow::Result<()> {
 
 /// `dpstudy reproduce`: runs, reports, checks; fails if a run failed or a claim failed.
 fn reproduce_command(args: &cli::ReproduceArgs) -> anyhow::Result<()> {
+    if args.dry_run {
+        print!("{}", experiment::dry_run(args)?);
+        return Ok(());
+    }
     let done = experiment::reproduce(args)?;
     let written = report::report(&done.dir, &args.report)?;
     print_written(&written);
     let checked = check_command(&done.dir, args.report.claims.as_deref());
     eprintln!(
-        "reproduce: {} runs done, {} failed, {} cells not run; results in {}",
+        "reproduce: {} runs done, {} failed, {} cells not run in {} (estimated {}); results in {}",
         done.summary.runs_done,
         done.summary.runs_failed,
         done.summary.cells_not_run,
+        experiment::estimate::duration(done.took_s),
+        experiment::estimate::duration(done.estimate_s),
         done.dir.display()
     );
     if done.summary.runs_failed > 0 {

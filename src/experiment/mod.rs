@@ -3,6 +3,7 @@
 //! records it writes ([`raw`], [`env`]).
 
 pub mod env;
+pub mod estimate;
 pub mod manifest;
 pub mod plan;
 pub mod raw;
@@ -24,10 +25,14 @@ use raw::RunMeta;
 pub struct Reproduced {
     pub dir: PathBuf,
     pub summary: runner::RunSummary,
+    /// The estimate printed at the start, and the time the runs took.
+    pub estimate_s: f64,
+    pub took_s: f64,
 }
 
-/// Runs the plan the arguments describe into a new (or resumed) results directory.
-pub fn reproduce(args: &ReproduceArgs) -> anyhow::Result<Reproduced> {
+/// The manifest, the plan and the MPI launcher the arguments describe, checked against
+/// this host's cores.
+fn plan_of(args: &ReproduceArgs) -> anyhow::Result<(Manifest, Plan, MpiLauncher)> {
     let manifest = Manifest::load(args.experiments.as_deref())?;
     let options = PlanOptions {
         profile: args.profile.clone(),
@@ -54,6 +59,58 @@ pub fn reproduce(args: &ReproduceArgs) -> anyhow::Result<Reproduced> {
             plan.max_ranks
         );
     }
+    Ok((manifest, plan, launcher))
+}
+
+/// `reproduce --dry-run`: the plan and the estimated wall time from a short calibration on
+/// this machine, without training a cell. The calibration times the trainer, not the data:
+/// when the prepared cache is not there yet (building it is the PCA, which the estimate
+/// leaves out), it runs on synthetic data of the same shape.
+pub fn dry_run(args: &ReproduceArgs) -> anyhow::Result<String> {
+    let (_, plan, launcher) = plan_of(args)?;
+    let data = crate::data_config(&args.dirs, args.data.clone());
+    let mut calibration_data = data.clone();
+    let data_line = match data.kind {
+        DataKind::Synthetic => "data: synthetic".to_string(),
+        DataKind::Mnist => match crate::data::cache::find(&data) {
+            Ok(Some((_, m))) if m.key.pool_size >= plan.rows_needed() => {
+                format!("data: MNIST {} ({} images) prepared in the cache", m.key.pool, m.key.pool_size)
+            }
+            Ok(Some((_, m))) => {
+                calibration_data.kind = DataKind::Synthetic;
+                format!(
+                    "data: MNIST {} holds {} images, the plan needs {}: the run would stop before training",
+                    m.key.pool,
+                    m.key.pool_size,
+                    plan.rows_needed()
+                )
+            }
+            Ok(None) => {
+                calibration_data.kind = DataKind::Synthetic;
+                format!(
+                    "data: MNIST in {} not prepared yet; the run starts with the PCA (not in the estimate)",
+                    data.dir.display()
+                )
+            }
+            Err(e) => {
+                calibration_data.kind = DataKind::Synthetic;
+                format!("data: {e:#}: the run would stop before training")
+            }
+        },
+    };
+    let gpu = crate::train::gpu::availability().map_err(|e| e.to_string());
+    let scratch = std::env::temp_dir().join(format!("dpstudy-dry-run-{}", std::process::id()));
+    let settings = runner::RunnerSettings { data, launcher, dir: scratch.clone(), gpu };
+    let calibration_settings = runner::RunnerSettings { data: calibration_data, ..settings.clone() };
+    let calibration = estimate::calibrate(&plan, &calibration_settings, available_cores());
+    let _ = std::fs::remove_dir_all(&scratch);
+    let estimate = estimate::describe(&plan, &calibration?, |c| runner::not_run_reason(&plan, c, &settings));
+    Ok(format!("{}{data_line}\ndry run: nothing was trained\n", estimate.text))
+}
+
+/// Runs the plan the arguments describe into a new (or resumed) results directory.
+pub fn reproduce(args: &ReproduceArgs) -> anyhow::Result<Reproduced> {
+    let (manifest, plan, launcher) = plan_of(args)?;
     let data = crate::data_config(&args.dirs, args.data.clone());
     if data.kind == DataKind::Mnist {
         // Prepare once here, so no cell pays for (or races on) the PCA, and a profile that
@@ -119,13 +176,20 @@ pub fn reproduce(args: &ReproduceArgs) -> anyhow::Result<Reproduced> {
         dir.display()
     );
     let settings = runner::RunnerSettings { data, launcher, dir: dir.clone(), gpu };
+    let calibration_settings = runner::RunnerSettings { dir: dir.join("calibration"), ..settings.clone() };
+    let calibration = estimate::calibrate(&plan, &calibration_settings, available_cores())?;
+    let estimate = estimate::describe(&plan, &calibration, |c| runner::not_run_reason(&plan, c, &settings));
+    estimate::record(&dir, &estimate)?;
+    eprint!("{}", estimate.text);
+    let started = std::time::Instant::now();
     let summary = runner::run(&plan, &settings, previous)?;
+    let took_s = started.elapsed().as_secs_f64();
     let rows = raw::read_rows(&dir)?;
     meta.cells_failed = count_cells(&rows, raw::Status::Failed);
     meta.cells_not_run = count_cells(&rows, raw::Status::NotRun);
     meta.finished = Some(utc_now());
     meta.write(&dir)?;
-    Ok(Reproduced { dir, summary })
+    Ok(Reproduced { dir, summary, estimate_s: estimate.total_s, took_s })
 }
 
 fn count_cells(rows: &[raw::RawRow], status: raw::Status) -> usize {

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 
+use super::manifest::Profile;
 use super::plan::{Cell, Plan, PlannedCell};
 use super::raw::{self, RawRow, RunKey, Status};
 use crate::data::DataConfig;
@@ -58,7 +59,7 @@ pub struct RunSummary {
 }
 
 /// Why a cell is not started at all, if it is not.
-fn not_run_reason(plan: &Plan, planned: &PlannedCell, settings: &RunnerSettings) -> Option<String> {
+pub fn not_run_reason(plan: &Plan, planned: &PlannedCell, settings: &RunnerSettings) -> Option<String> {
     let tables: Vec<_> = plan.tables.iter().filter(|t| planned.tables.contains(&t.id)).collect();
     if let Err(why) = &settings.gpu {
         if planned.cell.mode == Mode::Gpu {
@@ -75,8 +76,7 @@ fn not_run_reason(plan: &Plan, planned: &PlannedCell, settings: &RunnerSettings)
 }
 
 /// The `train` arguments of one run.
-fn train_args(plan: &Plan, cell: &Cell, data: &DataConfig, out: &Path) -> Vec<String> {
-    let p = &plan.profile;
+fn train_args(p: &Profile, cell: &Cell, data: &DataConfig, out: &Path) -> Vec<String> {
     let mut args: Vec<String> = vec![
         "train".into(),
         "--quiet".into(),
@@ -128,19 +128,30 @@ fn last_line(log: &Path) -> String {
     line.chars().take(400).collect()
 }
 
-/// Runs one job; its rows, or why it failed.
+/// Runs one job; its result, or why it failed.
 fn run_job(plan: &Plan, job: &Job, settings: &RunnerSettings) -> Result<TrainResult, String> {
-    let cell = &job.planned.cell;
-    let name = job.name();
+    run_process(&plan.profile, &job.planned.cell, settings, &job.name()).map(|(result, _)| result)
+}
+
+/// Runs `cell` as its own `dpstudy train` process (under mpirun for MPI cells), its result
+/// in `runs/NAME.json` and its log in `logs/NAME.log` of `settings.dir` (both folders must
+/// exist); returns the result and the process's wall time in seconds, or why it failed.
+pub fn run_process(
+    profile: &Profile,
+    cell: &Cell,
+    settings: &RunnerSettings,
+    name: &str,
+) -> Result<(TrainResult, f64), String> {
     let dir = &settings.dir;
     let out = dir.join("runs").join(format!("{name}.json"));
     let log_path = dir.join("logs").join(format!("{name}.log"));
-    let args = train_args(plan, cell, &settings.data, &out);
+    let args = train_args(profile, cell, &settings.data, &out);
     let command =
         if cell.mode == Mode::Mpi { settings.launcher.command(cell.ranks, &args) } else { local_command(&args) };
     let mut command = command.map_err(|e| format!("{e:#}"))?;
     let log = File::create(&log_path).map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
     let log_err = log.try_clone().map_err(|e| format!("cannot share {}: {e}", log_path.display()))?;
+    let started = Instant::now();
     let status = command
         .stdin(Stdio::null())
         .stdout(log)
@@ -150,16 +161,24 @@ fn run_job(plan: &Plan, job: &Job, settings: &RunnerSettings) -> Result<TrainRes
     if !status.success() {
         return Err(format!("{} ({status}; log: {})", last_line(&log_path), log_path.display()));
     }
+    let wall_s = started.elapsed().as_secs_f64();
     let text = std::fs::read(&out).map_err(|e| format!("no result at {}: {e}", out.display()))?;
-    serde_json::from_slice(&text).map_err(|e| format!("{}: not a training result: {e}", out.display()))
+    let result = serde_json::from_slice(&text).map_err(|e| format!("{}: not a training result: {e}", out.display()))?;
+    Ok((result, wall_s))
+}
+
+/// Creates the `runs/` and `logs/` folders of a results (or calibration) directory.
+pub fn create_run_dirs(dir: &Path) -> anyhow::Result<()> {
+    for sub in ["runs", "logs"] {
+        let path = dir.join(sub);
+        std::fs::create_dir_all(&path).with_context(|| format!("cannot create {}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// Runs the plan into `settings.dir`, keeping the rows of `done` (from a resumed run).
 pub fn run<'a>(plan: &'a Plan, settings: &RunnerSettings, previous: Vec<RawRow>) -> anyhow::Result<RunSummary> {
-    for sub in ["runs", "logs"] {
-        let path = settings.dir.join(sub);
-        std::fs::create_dir_all(&path).with_context(|| format!("cannot create {}", path.display()))?;
-    }
+    create_run_dirs(&settings.dir)?;
     let dtype = plan.profile.dtype.to_string();
     let data_label = match settings.data.kind {
         DataKind::Mnist if settings.data.verify => "mnist",

@@ -389,14 +389,15 @@ fn bound_text(value: &Option<PerProfile<f64>>, op: &str) -> String {
 }
 
 /// The claims as the appendix's Markdown table: claim, command, expected value and
-/// tolerance, what this machine measured (from a `check.txt`), and the time of the table's
-/// quick run (from `table-times.txt`: lines `T1 64`, seconds).
-pub fn markdown_table(claims: &[Claim], check_txt: &str, table_times: &str) -> String {
-    let mut out = String::from(
-        "| id | claim | command | expected | tolerance | measured here (quick) | time (quick, here) |\n\
-         | --- | --- | --- | --- | --- | --- | --- |\n",
+/// tolerance, what this machine measured in each reference run (`(profile, check.txt)`
+/// pairs, one column each), and the time of the table's quick run (from
+/// `table-times.txt`: lines `T1 64`, seconds).
+pub fn markdown_table(claims: &[Claim], measured: &[(String, String)], table_times: &str) -> String {
+    let columns: String = measured.iter().map(|(profile, _)| format!(" measured here ({profile}) |")).collect();
+    let mut out = format!(
+        "| id | claim | command | expected | tolerance |{columns} time (quick, here) |\n| --- | --- | --- | --- | --- |{} --- |\n",
+        " --- |".repeat(measured.len())
     );
-    let lines: Vec<&str> = check_txt.lines().collect();
     for c in claims {
         let (expected, tolerance) = match c.kind {
             Kind::GrowsWithN => ("best-of-runs time rises with N".to_string(), "strictly, every series".to_string()),
@@ -408,30 +409,38 @@ pub fn markdown_table(claims: &[Claim], check_txt: &str, table_times: &str) -> S
             Kind::SyncRatio => ("allreduce / gather-bcast step time".into(), bound_text(&c.max, "≤")),
             Kind::GpuFaster => ("GPU time below the fastest CPU mode's".into(), "strictly".into()),
         };
-        let verdict = lines.iter().position(|l| l.split_whitespace().next() == Some(c.id.as_str())).map(|i| {
-            let outcome = if lines[i].contains("NOT RUN") {
-                "NOT RUN"
-            } else if lines[i].contains("PASS") {
-                "PASS"
-            } else {
-                "FAIL"
-            };
-            let measured = lines.get(i + 1).and_then(|l| l.trim().strip_prefix("measured: ")).unwrap_or("");
-            format!("{outcome}: {measured}")
-        });
+        let verdicts: String = measured
+            .iter()
+            .map(|(_, check_txt)| {
+                let verdict = verdict_in(check_txt, &c.id).unwrap_or_else(|| "–".into());
+                format!(" {} |", verdict.replace('|', "\\|"))
+            })
+            .collect();
         let time = table_times
             .lines()
             .find_map(|l| l.strip_prefix(&format!("{} ", c.table)))
             .map_or("–".to_string(), |s| format!("{} s", s.trim()));
         out += &format!(
-            "| {} | {} | `dpstudy reproduce --tables {}` | {expected} | {tolerance} | {} | {time} |\n",
-            c.id,
-            c.claim,
-            c.table,
-            verdict.unwrap_or_else(|| "–".into()).replace('|', "\\|")
+            "| {} | {} | `dpstudy reproduce --tables {}` | {expected} | {tolerance} |{verdicts} {time} |\n",
+            c.id, c.claim, c.table,
         );
     }
     out
+}
+
+/// `PASS: <measured>` (or FAIL, NOT RUN) of claim `id` in a `check.txt`.
+fn verdict_in(check_txt: &str, id: &str) -> Option<String> {
+    let lines: Vec<&str> = check_txt.lines().collect();
+    let i = lines.iter().position(|l| l.split_whitespace().next() == Some(id))?;
+    let outcome = if lines[i].contains("NOT RUN") {
+        "NOT RUN"
+    } else if lines[i].contains("PASS") {
+        "PASS"
+    } else {
+        "FAIL"
+    };
+    let measured = lines.get(i + 1).and_then(|l| l.trim().strip_prefix("measured: ")).unwrap_or("");
+    Some(format!("{outcome}: {measured}"))
 }
 
 /// The verdicts as the text `check` prints.

@@ -5,6 +5,7 @@
 pub mod aggregate;
 pub mod claims;
 pub mod figures;
+pub mod findings;
 pub mod table;
 pub mod tables;
 
@@ -87,7 +88,10 @@ pub fn report(dir: &Path, options: &ReportOptions) -> anyhow::Result<Written> {
     for id in &meta.tables {
         write_atomic(&dir.join("summary").join(format!("{id}.csv")), &agg.csv(Some(id))?)?;
     }
-    let tables = build_tables(dir, &meta, &manifest, &agg);
+    let mut tables = build_tables(dir, &meta, &manifest, &agg);
+    let findings = findings::Findings::of(&agg);
+    tables.extend(findings.as_ref().map(findings::Findings::table));
+    let macros = findings.as_ref().map_or_else(findings::Findings::missing_macros, |f| f.latex_macros());
     let names: Vec<(String, String)> =
         meta.tables.iter().filter_map(|id| manifest.table(id)).map(|t| (t.id.clone(), t.name.clone())).collect();
     let charts = figures::charts(&agg, &names);
@@ -107,6 +111,7 @@ pub fn report(dir: &Path, options: &ReportOptions) -> anyhow::Result<Written> {
             all += "\n";
         }
         write_atomic(&tdir.join("all.md"), all.as_bytes())?;
+        write_atomic(&tdir.join(findings::MACROS_FILE), macros.as_bytes())?;
         figures_written = figures::write_all(&charts, &fdir)?;
     }
     Ok(Written {

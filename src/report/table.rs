@@ -65,13 +65,16 @@ impl Table {
 
     /// A LaTeX `table` with booktabs rules, labelled `tab:<id>`.
     pub fn latex(&self) -> String {
+        // Wrapped columns share 72% of the line.
+        let wraps = self.columns.iter().filter(|(_, a)| *a == Align::Wrap).count().max(1);
         let spec: String = self
             .columns
             .iter()
             .map(|(_, a)| match a {
-                Align::Left => "l",
-                Align::Right => "r",
-                Align::Wrap => "p{0.72\\linewidth}",
+                Align::Left => "l".to_string(),
+                Align::Right => "r".to_string(),
+                Align::Wrap if wraps == 1 => "p{0.72\\linewidth}".to_string(),
+                Align::Wrap => format!("p{{{:.2}\\linewidth}}", 0.72 / wraps as f64),
             })
             .collect();
         let mut out = format!(

@@ -73,3 +73,28 @@ pub fn entries(dir: &Path) -> Vec<String> {
         .map(|rd| rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
         .unwrap_or_default()
 }
+
+/// The directory of all 70,000 MNIST images (the training pair and the test pair), from
+/// `DPSTUDY_MNIST_FULL_DIR`. Missing data fails loudly, as in [`mnist_dir`], unless
+/// `DPSTUDY_SKIP_REAL_DATA=1`.
+pub fn mnist_full_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("DPSTUDY_MNIST_FULL_DIR").map(PathBuf::from);
+    let complete = |d: &Path| {
+        ["train-images-idx3-ubyte", "train-labels-idx1-ubyte"]
+            .iter()
+            .all(|f| d.join(f).is_file() || d.join(format!("{f}.gz")).is_file())
+            && d.join("t10k-images-idx3-ubyte.gz").is_file()
+    };
+    if let Some(dir) = dir.filter(|d| complete(d)) {
+        return Some(dir);
+    }
+    let msg = "FULL-DATA TEST NOT RUN: DPSTUDY_MNIST_FULL_DIR must name a directory holding all four \
+               MNIST files (train-*-idx?-ubyte[.gz], t10k-*-idx?-ubyte.gz), e.g. \
+               DPSTUDY_MNIST_FULL_DIR=../shared/data/mnist-full";
+    if std::env::var("DPSTUDY_SKIP_REAL_DATA").as_deref() == Ok("1") {
+        eprintln!("\n!!!!!!!! {msg} (skipped because DPSTUDY_SKIP_REAL_DATA=1) !!!!!!!!\n");
+        None
+    } else {
+        panic!("\n!!!!!!!! {msg} !!!!!!!!\n(set DPSTUDY_SKIP_REAL_DATA=1 to skip these tests knowingly)");
+    }
+}

@@ -1,0 +1,333 @@
+//! How long a plan will take on this machine: a short calibration (a few steps of the
+//! sequential trainer per hidden-layer size, and one tiny `mpirun` job, each as its own
+//! process like the real runs) turned into a time per cell.
+//!
+//! The model is deliberately simple and says so: a run costs its process start-up (fixed,
+//! plus loading its rows), its training steps (rows x the calibrated time per row and step,
+//! shared perfectly by the cores the cell may use) and one evaluation pass per epoch. It
+//! ignores communication (under 2% of a step in every table measured so far) and any loss of
+//! parallel efficiency, so it errs on the short side for parallel cells; the closing line
+//! of `reproduce` prints the measured time beside it.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Context;
+
+use super::plan::{Cell, Plan, PlannedCell};
+use super::runner::{self, RunnerSettings};
+use crate::train::{Mode, SyncKind, TrainResult};
+
+/// Rows x hidden units of a calibration run: about 0.15 s per step for f64 on one core of
+/// this study's development machine, enough to average over page faults and timer noise.
+const CALIBRATION_WORK: usize = 8_000_000;
+/// Steps of each calibration run.
+const CALIBRATION_STEPS: usize = 4;
+/// Rows of the tiny MPI job that measures `mpirun`'s start-up.
+const MPI_CALIBRATION_ROWS: usize = 1000;
+
+/// What one sequential process costs on this machine, as measured by [`calibrate`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Calibration {
+    /// Cores of this host: the most a cell's processes and threads can share.
+    pub cores: usize,
+    /// By H: seconds per training row for one step of one process.
+    pub step_s_per_row: BTreeMap<usize, f64>,
+    /// By H: seconds per row of the evaluation pass after an epoch.
+    pub eval_s_per_row: BTreeMap<usize, f64>,
+    /// A plain process's start-up outside training (exec, data, weights): the fixed part.
+    pub startup_s: f64,
+    /// The part of the start-up that grows with the rows loaded.
+    pub load_s_per_row: f64,
+    /// The fixed start-up of an `mpirun` job, if the plan has MPI cells.
+    pub mpi_startup_s: Option<f64>,
+    /// Wall time the calibration itself took.
+    pub took_s: f64,
+}
+
+/// One timed calibration run: rows trained, steps, and the measured parts.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    rows: usize,
+    step_s: f64,
+    eval_s: f64,
+    startup_s: f64,
+}
+
+impl Sample {
+    fn from(cell: &Cell, result: &TrainResult, process_s: f64) -> Self {
+        let epoch = result.final_epoch();
+        let root = epoch.root();
+        Sample {
+            rows: cell.n,
+            step_s: (root.wall_s - root.eval_s) / epoch.iterations.max(1) as f64,
+            eval_s: root.eval_s,
+            startup_s: (process_s - result.total_train_s).max(0.0),
+        }
+    }
+}
+
+/// Runs the calibration processes for every hidden-layer size of the plan's CPU cells into
+/// `dir` (created; its `runs/` and `logs/` keep what each run wrote).
+pub fn calibrate(plan: &Plan, settings: &RunnerSettings, cores: usize) -> anyhow::Result<Calibration> {
+    let started = Instant::now();
+    runner::create_run_dirs(&settings.dir)?;
+    let cpu_cells: Vec<&PlannedCell> = plan.cells.iter().filter(|c| c.cell.mode != Mode::Gpu).collect();
+    let largest_n = cpu_cells.iter().map(|c| c.cell.n).max().unwrap_or(MPI_CALIBRATION_ROWS);
+    let mut hidden: Vec<usize> = cpu_cells.iter().map(|c| c.cell.hidden).collect();
+    hidden.sort_unstable();
+    hidden.dedup();
+
+    let run = |cell: Cell, name: String| -> anyhow::Result<Sample> {
+        let (result, process_s) = runner::run_process(&plan.profile, &cell, settings, &name)
+            .map_err(|why| anyhow::anyhow!("calibration run {name} failed: {why}"))?;
+        Ok(Sample::from(&cell, &result, process_s))
+    };
+    let seq = |n: usize, hidden: usize, iters: usize| Cell {
+        n,
+        hidden,
+        test_n: 0,
+        epochs: 1,
+        iters,
+        mode: Mode::Seq,
+        ranks: 1,
+        threads: 1,
+        sync: None,
+    };
+    let mut samples = BTreeMap::new();
+    for &h in &hidden {
+        let n = (CALIBRATION_WORK / h.max(1)).clamp(MPI_CALIBRATION_ROWS.min(largest_n), largest_n);
+        let sample = run(seq(n, h, CALIBRATION_STEPS), format!("calibrate-seq-h{h}-n{n}"))?;
+        samples.insert(h, sample);
+    }
+    let (startup_s, load_s_per_row) = fit_line(samples.values().map(|s| (s.rows as f64, s.startup_s)));
+    let mpi_ranks = plan.cells.iter().filter(|c| c.cell.mode == Mode::Mpi).map(|c| c.cell.ranks).min();
+    let mpi_startup_s = match mpi_ranks {
+        None => None,
+        Some(ranks) => {
+            let h = hidden.first().copied().unwrap_or(50);
+            let n = MPI_CALIBRATION_ROWS.min(largest_n).max(ranks);
+            let cell = Cell { mode: Mode::Mpi, ranks, sync: Some(SyncKind::Allreduce), ..seq(n, h, 1) };
+            let sample = run(cell, format!("calibrate-mpi-p{ranks}-h{h}-n{n}"))?;
+            Some((sample.startup_s - load_s_per_row * n as f64).max(0.0))
+        }
+    };
+    Ok(Calibration {
+        cores,
+        step_s_per_row: samples.iter().map(|(&h, s)| (h, s.step_s / s.rows as f64)).collect(),
+        eval_s_per_row: samples.iter().map(|(&h, s)| (h, s.eval_s / s.rows as f64)).collect(),
+        startup_s,
+        load_s_per_row,
+        mpi_startup_s,
+        took_s: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Least-squares intercept and slope of `points`; with fewer than two distinct x, the mean
+/// as the intercept and no slope.
+fn fit_line(points: impl Iterator<Item = (f64, f64)>) -> (f64, f64) {
+    let points: Vec<(f64, f64)> = points.collect();
+    if points.is_empty() {
+        return (0.0, 0.0);
+    }
+    let k = points.len() as f64;
+    let mx = points.iter().map(|p| p.0).sum::<f64>() / k;
+    let my = points.iter().map(|p| p.1).sum::<f64>() / k;
+    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    if sxx == 0.0 {
+        return (my, 0.0);
+    }
+    let slope = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>() / sxx;
+    // A slope below zero is noise (loading more rows never takes less time).
+    let slope = slope.max(0.0);
+    (my - slope * mx, slope)
+}
+
+impl Calibration {
+    /// Estimated seconds of one run of `cell`, `None` for a cell the calibration does not
+    /// cover (a GPU cell).
+    pub fn run_s(&self, cell: &Cell) -> Option<f64> {
+        if cell.mode == Mode::Gpu {
+            return None;
+        }
+        let step = *self.step_s_per_row.get(&cell.hidden)?;
+        let eval = self.eval_s_per_row.get(&cell.hidden).copied().unwrap_or(0.0);
+        let cores = cell.cores().min(self.cores).max(1) as f64;
+        let rows = (cell.n + cell.test_n) as f64;
+        let startup = match cell.mode {
+            Mode::Mpi => self.mpi_startup_s.unwrap_or(self.startup_s),
+            _ => self.startup_s,
+        } + self.load_s_per_row * rows;
+        let steps = (cell.epochs * cell.iters) as f64;
+        Some(startup + (steps * cell.n as f64 * step + cell.epochs as f64 * rows * eval) / cores)
+    }
+
+    /// Estimated seconds of every run (warm-up and timed) of a planned cell.
+    pub fn cell_s(&self, planned: &PlannedCell) -> Option<f64> {
+        self.run_s(&planned.cell).map(|s| s * (planned.reps + planned.warmup) as f64)
+    }
+}
+
+/// The plan with its estimate, as `--dry-run` prints it and a real run records it.
+#[derive(Debug, Clone)]
+pub struct Estimate {
+    pub text: String,
+    pub total_s: f64,
+}
+
+/// Describes the plan (per table: cells, runs, oversubscribed and not-run cells, estimated
+/// time) and the estimate. `not_run(cell)` says why a cell will not run, if it will not.
+/// Cells several tables share run once and are counted under the first of them.
+pub fn describe(
+    plan: &Plan,
+    calibration: &Calibration,
+    not_run: impl Fn(&PlannedCell) -> Option<String>,
+) -> Estimate {
+    let mut text = String::new();
+    let mut counted = std::collections::HashSet::new();
+    let mut total_s = 0.0;
+    let (mut runs_total, mut uncovered) = (0, 0);
+    let _ = writeln!(
+        text,
+        "plan: profile {}, max P = {}, {} cells, {} tables ({})",
+        plan.profile_name,
+        plan.max_ranks,
+        plan.cells.len(),
+        plan.tables.len(),
+        plan.profile.description.split_whitespace().collect::<Vec<_>>().join(" ")
+    );
+    let _ = writeln!(text, "  {:<4} {:<16} {:>5} {:>5} {:>8} {:>8} {:>10}", "id", "table", "cells", "runs", "oversub", "not run", "estimate");
+    for table in &plan.tables {
+        let (mut cells, mut runs, mut oversub, mut skipped, mut seconds) = (0, 0, 0, 0, 0.0);
+        for planned in plan.cells_of(&table.id) {
+            cells += 1;
+            if planned.cell.cores() > calibration.cores {
+                oversub += 1;
+            }
+            if not_run(planned).is_some() {
+                skipped += 1;
+                continue;
+            }
+            if !counted.insert(planned.cell.id()) {
+                continue; // shared with an earlier table, counted there
+            }
+            runs += planned.reps + planned.warmup;
+            match calibration.cell_s(planned) {
+                Some(s) => seconds += s,
+                None => uncovered += 1,
+            }
+        }
+        runs_total += runs;
+        total_s += seconds;
+        let _ = writeln!(
+            text,
+            "  {:<4} {:<16} {cells:>5} {runs:>5} {oversub:>8} {skipped:>8} {:>10}",
+            table.id,
+            table.name,
+            duration(seconds)
+        );
+    }
+    let reasons: std::collections::BTreeSet<String> = plan.cells.iter().filter_map(&not_run).collect();
+    for reason in &reasons {
+        let _ = writeln!(text, "  not run: {reason}");
+    }
+    let per_k = |m: &BTreeMap<usize, f64>| {
+        m.iter().map(|(h, s)| format!("H={h} {:.2} ms", s * 1e6)).collect::<Vec<_>>().join(", ")
+    };
+    let _ = writeln!(
+        text,
+        "calibration ({:.1} s, {} core(s)): one step per 1,000 rows {}; evaluation per 1,000 rows {}; process start {:.2} s + \
+         {:.2} ms per 1,000 rows loaded{}",
+        calibration.took_s,
+        calibration.cores,
+        per_k(&calibration.step_s_per_row),
+        per_k(&calibration.eval_s_per_row),
+        calibration.startup_s,
+        calibration.load_s_per_row * 1e6,
+        calibration.mpi_startup_s.map(|s| format!("; mpirun start {s:.2} s")).unwrap_or_default()
+    );
+    let caveat = if uncovered > 0 { format!(" ({uncovered} GPU cell(s) not included)") } else { String::new() };
+    let _ = writeln!(
+        text,
+        "estimate: {} for {runs_total} runs{caveat}, assuming perfect parallel scaling and no communication",
+        duration(total_s)
+    );
+    Estimate { text, total_s }
+}
+
+/// `1 h 02 min`, `12 min 05 s`, `42 s`.
+pub fn duration(seconds: f64) -> String {
+    let s = seconds.round() as u64;
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min {:02} s", s / 60, s % 60),
+        _ => format!("{} h {:02} min", s / 3600, s % 3600 / 60),
+    }
+}
+
+/// Writes the estimate beside the results it predicts, to compare afterwards.
+pub fn record(dir: &Path, estimate: &Estimate) -> anyhow::Result<()> {
+    let path = dir.join(ESTIMATE_FILE);
+    crate::fsutil::write_atomic(&path, estimate.text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The estimate of a results directory.
+pub const ESTIMATE_FILE: &str = "estimate.txt";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn calibration() -> Calibration {
+        Calibration {
+            cores: 2,
+            step_s_per_row: BTreeMap::from([(50, 2e-6)]),
+            eval_s_per_row: BTreeMap::from([(50, 1e-6)]),
+            startup_s: 0.5,
+            load_s_per_row: 1e-5,
+            mpi_startup_s: Some(1.0),
+            took_s: 3.0,
+        }
+    }
+
+    fn cell(mode: Mode, ranks: usize, threads: usize) -> Cell {
+        Cell { n: 10_000, hidden: 50, test_n: 0, epochs: 2, iters: 50, mode, ranks, threads, sync: None }
+    }
+
+    #[test]
+    fn a_run_is_startup_plus_steps_plus_evaluation_shared_by_the_cores() {
+        let c = calibration();
+        // 0.5 + 0.1 (load) + (100 steps x 10,000 rows x 2 us = 2 s) + 2 x 10,000 x 1 us.
+        let seq = c.run_s(&cell(Mode::Seq, 1, 1)).unwrap();
+        assert!((seq - 2.62).abs() < 1e-9, "{seq}");
+        // Two ranks halve the work; mpirun's own start-up replaces the plain one.
+        let mpi = c.run_s(&cell(Mode::Mpi, 2, 1)).unwrap();
+        assert!((mpi - (1.0 + 0.1 + 1.01)).abs() < 1e-9, "{mpi}");
+        // Four ranks on two cores: no faster than two.
+        let over = c.run_s(&cell(Mode::Mpi, 4, 1)).unwrap();
+        assert!((over - mpi).abs() < 1e-9, "{over}");
+        assert_eq!(c.run_s(&cell(Mode::Gpu, 1, 1)), None);
+        // An H the calibration did not measure is not guessed.
+        assert_eq!(c.run_s(&Cell { hidden: 25, ..cell(Mode::Seq, 1, 1) }), None);
+    }
+
+    #[test]
+    fn the_line_fit_recovers_start_up_and_load_rate() {
+        let (a, b) = fit_line([(1000.0, 0.3), (5000.0, 0.7), (9000.0, 1.1)].into_iter());
+        assert!((a - 0.2).abs() < 1e-12 && (b - 1e-4).abs() < 1e-15, "{a} {b}");
+        assert_eq!(fit_line([(10.0, 2.0), (10.0, 4.0)].into_iter()), (3.0, 0.0));
+        assert_eq!(fit_line(std::iter::empty()), (0.0, 0.0));
+        // Loading more rows never takes less time: a falling fit is noise.
+        assert_eq!(fit_line([(1.0, 2.0), (3.0, 1.0)].into_iter()).1, 0.0);
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(duration(42.4), "42 s");
+        assert_eq!(duration(725.0), "12 min 05 s");
+        assert_eq!(duration(3720.0), "1 h 02 min");
+    }
+}
