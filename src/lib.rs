@@ -145,12 +145,12 @@ fn reproduce_command(args: &cli::ReproduceArgs) -> anyhow::Result<()> {
     print_written(&written);
     let checked = check_command(&done.dir, args.report.claims.as_deref());
     eprintln!(
-        "reproduce: {} runs done, {} failed, {} cells not run in {} (estimated {}); results in {}",
+        "reproduce: {} runs done, {} failed, {} cells not run in {} ({}); results in {}",
         done.summary.runs_done,
         done.summary.runs_failed,
         done.summary.cells_not_run,
         experiment::estimate::duration(done.took_s),
-        experiment::estimate::duration(done.estimate_s),
+        done.estimate_s.map_or("no estimate".into(), |s| format!("estimated {}", experiment::estimate::duration(s))),
         done.dir.display()
     );
     if done.summary.runs_failed > 0 {

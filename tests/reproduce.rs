@@ -83,7 +83,12 @@ fn tables_of_the_fixture_in_markdown_and_latex() {
                 assert!(figures.contains(&format!("{stem}.{ext}")), "{stem}.{ext} missing in {}", target.display());
             }
         }
-        assert_eq!(common::entries(&target.join("tables")).iter().filter(|e| e.ends_with(".tex")).count(), 8);
+        // The seven tables, the original's findings, the setup, and the findings' macros.
+        let tables = common::entries(&target.join("tables"));
+        assert_eq!(tables.iter().filter(|e| e.ends_with(".tex")).count(), 10, "{tables:?}");
+        assert!(tables.contains(&"F1-original-findings.tex".to_string()), "{tables:?}");
+        let macros = std::fs::read_to_string(target.join("tables/findings-macros.tex")).unwrap();
+        assert!(macros.contains("\\newcommand{\\FindP}{2}"), "{macros}");
     }
     assert!(dir.join("summary/T1.csv").is_file());
 }
@@ -169,6 +174,39 @@ fn unknown_tables_profiles_and_ranks_are_refused_before_running() {
     let out = dpstudy(&["reproduce", "--max-ranks", "100000", "--results-dir", s(&results)]);
     assert_fails_with(&out, &["--max-ranks 100000 exceeds the", "--oversubscribe"]);
     assert!(!results.exists());
+}
+
+/// `--dry-run` prints the plan with per-table counts and an estimate, and trains and writes
+/// nothing (synthetic data: the calibration needs no MNIST).
+#[test]
+fn a_dry_run_prints_the_plan_and_an_estimate_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let results = tmp.path().join("r");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dpstudy"))
+        .args(["reproduce", "--tables", "T4,T5", "--data", "synthetic", "--dry-run", "--results-dir", s(&results)])
+        .args(["--cache-dir", s(&tmp.path().join("cache"))])
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    let row = |id: &str| -> Vec<String> {
+        let line = stdout.lines().find(|l| l.trim_start().starts_with(id)).unwrap_or_else(|| panic!("{stdout}"));
+        line.split_whitespace().take(6).map(String::from).collect()
+    };
+    // T4: MPI and threads at P = 1 and 2, 5 timed runs and 1 warm-up each.
+    assert_eq!(row("T4"), ["T4", "weak-scaling", "4", "24", "0", "0"], "{stdout}");
+    // T5 needs real MNIST: every cell is not run, and none is counted.
+    assert_eq!(row("T5"), ["T5", "parity", "5", "0", "0", "5"], "{stdout}");
+    assert!(stdout.contains("T5 needs real MNIST; this run uses synthetic data"), "{stdout}");
+    assert!(stdout.contains("estimate: ") && stdout.contains("for 24 runs"), "{stdout}");
+    assert!(stdout.contains("mpirun start"), "{stdout}");
+    assert!(stdout.ends_with("dry run: nothing was trained\n"), "{stdout}");
+    assert!(!results.exists(), "a dry run creates no results directory");
+
+    let out = dpstudy(&["reproduce", "--dry-run", "--resume", s(&results)]);
+    assert_fails_with(&out, &["--dry-run", "--resume"]);
 }
 
 #[test]

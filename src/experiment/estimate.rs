@@ -1,13 +1,14 @@
 //! How long a plan will take on this machine: a short calibration (a few steps of the
-//! sequential trainer per hidden-layer size, and one tiny `mpirun` job, each as its own
-//! process like the real runs) turned into a time per cell.
+//! sequential trainer per hidden-layer size, and a few steps of one `mpirun` job with the
+//! plan's largest P, each as its own process like the real runs) turned into a time per
+//! cell.
 //!
 //! The model is deliberately simple and says so: a run costs its process start-up (fixed,
 //! plus loading its rows), its training steps (rows x the calibrated time per row and step,
-//! shared perfectly by the cores the cell may use) and one evaluation pass per epoch. It
-//! ignores communication (under 2% of a step in every table measured so far) and any loss of
-//! parallel efficiency, so it errs on the short side for parallel cells; the closing line
-//! of `reproduce` prints the measured time beside it.
+//! shared by the cores the cell may use at the parallel efficiency the MPI calibration
+//! measured) and one evaluation pass per epoch. A busy host during the run, or a quiet one
+//! during the calibration, moves the real time; the closing line of `reproduce` prints the
+//! measured time beside the estimate.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -25,8 +26,8 @@ use crate::train::{Mode, SyncKind, TrainResult};
 const CALIBRATION_WORK: usize = 8_000_000;
 /// Steps of each calibration run.
 const CALIBRATION_STEPS: usize = 4;
-/// Rows of the tiny MPI job that measures `mpirun`'s start-up.
-const MPI_CALIBRATION_ROWS: usize = 1000;
+/// The fewest rows of a calibration run.
+const MIN_CALIBRATION_ROWS: usize = 1000;
 
 /// What one sequential process costs on this machine, as measured by [`calibrate`].
 #[derive(Debug, Clone, PartialEq)]
@@ -43,8 +44,13 @@ pub struct Calibration {
     pub load_s_per_row: f64,
     /// The fixed start-up of an `mpirun` job, if the plan has MPI cells.
     pub mpi_startup_s: Option<f64>,
+    /// Sequential step time over P times the P-rank step time, as the MPI calibration
+    /// measured it (1 without one); applied to every cell that uses several cores.
+    pub parallel_efficiency: f64,
     /// Wall time the calibration itself took.
     pub took_s: f64,
+    /// What the calibration could not measure (the MPI job failing, e.g. without mpirun).
+    pub warnings: Vec<String>,
 }
 
 /// One timed calibration run: rows trained, steps, and the measured parts.
@@ -75,7 +81,7 @@ pub fn calibrate(plan: &Plan, settings: &RunnerSettings, cores: usize) -> anyhow
     let started = Instant::now();
     runner::create_run_dirs(&settings.dir)?;
     let cpu_cells: Vec<&PlannedCell> = plan.cells.iter().filter(|c| c.cell.mode != Mode::Gpu).collect();
-    let largest_n = cpu_cells.iter().map(|c| c.cell.n).max().unwrap_or(MPI_CALIBRATION_ROWS);
+    let largest_n = cpu_cells.iter().map(|c| c.cell.n).max().unwrap_or(MIN_CALIBRATION_ROWS);
     let mut hidden: Vec<usize> = cpu_cells.iter().map(|c| c.cell.hidden).collect();
     hidden.sort_unstable();
     hidden.dedup();
@@ -96,23 +102,37 @@ pub fn calibrate(plan: &Plan, settings: &RunnerSettings, cores: usize) -> anyhow
         threads: 1,
         sync: None,
     };
+    let rows_for = |h: usize| (CALIBRATION_WORK / h.max(1)).clamp(MIN_CALIBRATION_ROWS.min(largest_n), largest_n);
     let mut samples = BTreeMap::new();
     for &h in &hidden {
-        let n = (CALIBRATION_WORK / h.max(1)).clamp(MPI_CALIBRATION_ROWS.min(largest_n), largest_n);
+        let n = rows_for(h);
         let sample = run(seq(n, h, CALIBRATION_STEPS), format!("calibrate-seq-h{h}-n{n}"))?;
         samples.insert(h, sample);
     }
     let (startup_s, load_s_per_row) = fit_line(samples.values().map(|s| (s.rows as f64, s.startup_s)));
-    let mpi_ranks = plan.cells.iter().filter(|c| c.cell.mode == Mode::Mpi).map(|c| c.cell.ranks).min();
-    let mpi_startup_s = match mpi_ranks {
-        None => None,
-        Some(ranks) => {
-            let h = hidden.first().copied().unwrap_or(50);
-            let n = MPI_CALIBRATION_ROWS.min(largest_n).max(ranks);
-            let cell = Cell { mode: Mode::Mpi, ranks, sync: Some(SyncKind::Allreduce), ..seq(n, h, 1) };
-            let sample = run(cell, format!("calibrate-mpi-p{ranks}-h{h}-n{n}"))?;
-            Some((sample.startup_s - load_s_per_row * n as f64).max(0.0))
+    // The plan's largest P that this host runs without time-sharing a core.
+    let mpi_ranks = plan.cells.iter().filter(|c| c.cell.mode == Mode::Mpi).map(|c| c.cell.ranks.min(cores)).max();
+    let mut warnings = vec![];
+    let (mpi_startup_s, parallel_efficiency) = match (mpi_ranks, hidden.first()) {
+        (Some(ranks), Some(&h)) => {
+            let n = rows_for(h).max(ranks);
+            let cell = Cell { mode: Mode::Mpi, ranks, sync: Some(SyncKind::Allreduce), ..seq(n, h, CALIBRATION_STEPS) };
+            // An MPI job that cannot run here fails the MPI cells too, each with its reason;
+            // the estimate goes on without it.
+            match run(cell, format!("calibrate-mpi-p{ranks}-h{h}-n{n}")) {
+                Ok(sample) => {
+                    let seq_step = samples[&h].step_s / samples[&h].rows as f64 * n as f64;
+                    let efficiency =
+                        if ranks > 1 { (seq_step / (ranks as f64 * sample.step_s)).clamp(0.05, 1.0) } else { 1.0 };
+                    (Some((sample.startup_s - load_s_per_row * n as f64).max(0.0)), efficiency)
+                }
+                Err(e) => {
+                    warnings.push(format!("{e:#}; MPI cells are estimated as perfectly parallel"));
+                    (None, 1.0)
+                }
+            }
         }
+        _ => (None, 1.0),
     };
     Ok(Calibration {
         cores,
@@ -121,7 +141,9 @@ pub fn calibrate(plan: &Plan, settings: &RunnerSettings, cores: usize) -> anyhow
         startup_s,
         load_s_per_row,
         mpi_startup_s,
+        parallel_efficiency,
         took_s: started.elapsed().as_secs_f64(),
+        warnings,
     })
 }
 
@@ -154,7 +176,8 @@ impl Calibration {
         }
         let step = *self.step_s_per_row.get(&cell.hidden)?;
         let eval = self.eval_s_per_row.get(&cell.hidden).copied().unwrap_or(0.0);
-        let cores = cell.cores().min(self.cores).max(1) as f64;
+        let used = cell.cores().min(self.cores).max(1);
+        let cores = if used > 1 { used as f64 * self.parallel_efficiency } else { 1.0 };
         let rows = (cell.n + cell.test_n) as f64;
         let startup = match cell.mode {
             Mode::Mpi => self.mpi_startup_s.unwrap_or(self.startup_s),
@@ -162,11 +185,6 @@ impl Calibration {
         } + self.load_s_per_row * rows;
         let steps = (cell.epochs * cell.iters) as f64;
         Some(startup + (steps * cell.n as f64 * step + cell.epochs as f64 * rows * eval) / cores)
-    }
-
-    /// Estimated seconds of every run (warm-up and timed) of a planned cell.
-    pub fn cell_s(&self, planned: &PlannedCell) -> Option<f64> {
-        self.run_s(&planned.cell).map(|s| s * (planned.reps + planned.warmup) as f64)
     }
 }
 
@@ -177,13 +195,15 @@ pub struct Estimate {
     pub total_s: f64,
 }
 
-/// Describes the plan (per table: cells, runs, oversubscribed and not-run cells, estimated
-/// time) and the estimate. `not_run(cell)` says why a cell will not run, if it will not.
-/// Cells several tables share run once and are counted under the first of them.
+/// Describes the plan (per table: cells, runs to do, oversubscribed and not-run cells,
+/// estimated time) and the estimate. `not_run(cell)` says why a cell will not run, if it
+/// will not; `done(cell)` how many of its runs a resumed directory already holds. Cells
+/// several tables share run once and are counted under the first of them.
 pub fn describe(
     plan: &Plan,
     calibration: &Calibration,
     not_run: impl Fn(&PlannedCell) -> Option<String>,
+    done: impl Fn(&PlannedCell) -> usize,
 ) -> Estimate {
     let mut text = String::new();
     let mut counted = std::collections::HashSet::new();
@@ -213,9 +233,10 @@ pub fn describe(
             if !counted.insert(planned.cell.id()) {
                 continue; // shared with an earlier table, counted there
             }
-            runs += planned.reps + planned.warmup;
-            match calibration.cell_s(planned) {
-                Some(s) => seconds += s,
+            let to_do = (planned.reps + planned.warmup).saturating_sub(done(planned));
+            runs += to_do;
+            match calibration.run_s(&planned.cell) {
+                Some(s) => seconds += s * to_do as f64,
                 None => uncovered += 1,
             }
         }
@@ -246,14 +267,16 @@ pub fn describe(
         per_k(&calibration.eval_s_per_row),
         calibration.startup_s,
         calibration.load_s_per_row * 1e6,
-        calibration.mpi_startup_s.map(|s| format!("; mpirun start {s:.2} s")).unwrap_or_default()
+        calibration
+            .mpi_startup_s
+            .map(|s| format!("; mpirun start {s:.2} s; parallel efficiency {:.2}", calibration.parallel_efficiency))
+            .unwrap_or_default()
     );
+    for warning in &calibration.warnings {
+        let _ = writeln!(text, "calibration: {warning}");
+    }
     let caveat = if uncovered > 0 { format!(" ({uncovered} GPU cell(s) not included)") } else { String::new() };
-    let _ = writeln!(
-        text,
-        "estimate: {} for {runs_total} runs{caveat}, assuming perfect parallel scaling and no communication",
-        duration(total_s)
-    );
+    let _ = writeln!(text, "estimate: {} for {runs_total} runs{caveat}", duration(total_s));
     Estimate { text, total_s }
 }
 
@@ -289,7 +312,9 @@ mod tests {
             startup_s: 0.5,
             load_s_per_row: 1e-5,
             mpi_startup_s: Some(1.0),
+            parallel_efficiency: 1.0,
             took_s: 3.0,
+            warnings: vec![],
         }
     }
 
@@ -312,6 +337,12 @@ mod tests {
         assert_eq!(c.run_s(&cell(Mode::Gpu, 1, 1)), None);
         // An H the calibration did not measure is not guessed.
         assert_eq!(c.run_s(&Cell { hidden: 25, ..cell(Mode::Seq, 1, 1) }), None);
+        // At a measured efficiency of 0.8, two cores do the work of 1.6; one core is one.
+        let c = Calibration { parallel_efficiency: 0.8, ..calibration() };
+        let mpi = c.run_s(&cell(Mode::Mpi, 2, 1)).unwrap();
+        assert!((mpi - (1.0 + 0.1 + 2.02 / 1.6)).abs() < 1e-9, "{mpi}");
+        let threads1 = c.run_s(&cell(Mode::Threads, 1, 1)).unwrap();
+        assert!((threads1 - seq).abs() < 1e-9, "{threads1}");
     }
 
     #[test]

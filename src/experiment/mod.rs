@@ -25,8 +25,9 @@ use raw::RunMeta;
 pub struct Reproduced {
     pub dir: PathBuf,
     pub summary: runner::RunSummary,
-    /// The estimate printed at the start, and the time the runs took.
-    pub estimate_s: f64,
+    /// The estimate printed at the start (none if the calibration failed), and the time the
+    /// runs took.
+    pub estimate_s: Option<f64>,
     pub took_s: f64,
 }
 
@@ -104,7 +105,7 @@ pub fn dry_run(args: &ReproduceArgs) -> anyhow::Result<String> {
     let calibration_settings = runner::RunnerSettings { data: calibration_data, ..settings.clone() };
     let calibration = estimate::calibrate(&plan, &calibration_settings, available_cores());
     let _ = std::fs::remove_dir_all(&scratch);
-    let estimate = estimate::describe(&plan, &calibration?, |c| runner::not_run_reason(&plan, c, &settings));
+    let estimate = estimate::describe(&plan, &calibration?, |c| runner::not_run_reason(&plan, c, &settings), |_| 0);
     Ok(format!("{}{data_line}\ndry run: nothing was trained\n", estimate.text))
 }
 
@@ -177,10 +178,31 @@ pub fn reproduce(args: &ReproduceArgs) -> anyhow::Result<Reproduced> {
     );
     let settings = runner::RunnerSettings { data, launcher, dir: dir.clone(), gpu };
     let calibration_settings = runner::RunnerSettings { dir: dir.join("calibration"), ..settings.clone() };
-    let calibration = estimate::calibrate(&plan, &calibration_settings, available_cores())?;
-    let estimate = estimate::describe(&plan, &calibration, |c| runner::not_run_reason(&plan, c, &settings));
-    estimate::record(&dir, &estimate)?;
-    eprint!("{}", estimate.text);
+    let calibration = estimate::calibrate(&plan, &calibration_settings, available_cores());
+    let kept: Vec<String> = previous
+        .iter()
+        .filter(|r| r.status == raw::Status::Ok && r.epoch == Some(1) && r.rank == Some(0))
+        .map(|r| r.cell.clone())
+        .collect();
+    let done = |c: &plan::PlannedCell| {
+        let id = c.cell.id();
+        kept.iter().filter(|k| **k == id).count()
+    };
+    // The estimate informs; a calibration that fails (a trainer that cannot start) leaves the
+    // runs to fail one by one, each with its reason in raw.csv.
+    let estimate_s = match calibration {
+        Ok(calibration) => {
+            let estimate =
+                estimate::describe(&plan, &calibration, |c| runner::not_run_reason(&plan, c, &settings), done);
+            estimate::record(&dir, &estimate)?;
+            eprint!("{}", estimate.text);
+            Some(estimate.total_s)
+        }
+        Err(e) => {
+            eprintln!("estimate: none, the calibration failed: {e:#}");
+            None
+        }
+    };
     let started = std::time::Instant::now();
     let summary = runner::run(&plan, &settings, previous)?;
     let took_s = started.elapsed().as_secs_f64();
@@ -189,7 +211,7 @@ pub fn reproduce(args: &ReproduceArgs) -> anyhow::Result<Reproduced> {
     meta.cells_not_run = count_cells(&rows, raw::Status::NotRun);
     meta.finished = Some(utc_now());
     meta.write(&dir)?;
-    Ok(Reproduced { dir, summary, estimate_s: estimate.total_s, took_s })
+    Ok(Reproduced { dir, summary, estimate_s, took_s })
 }
 
 fn count_cells(rows: &[raw::RawRow], status: raw::Status) -> usize {

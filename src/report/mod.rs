@@ -37,10 +37,12 @@ fn run_of(dir: &Path) -> anyhow::Result<(RunMeta, Manifest)> {
     Ok((meta, manifest))
 }
 
-/// The study's tables of a run, plus the setup table from `env.json`.
+/// The study's tables of a run, the original's findings set beside them (from T1), and the
+/// setup table from `env.json`.
 pub fn build_tables(dir: &Path, meta: &RunMeta, manifest: &Manifest, agg: &aggregate::Aggregate) -> Vec<Table> {
     let mut out: Vec<Table> =
         meta.tables.iter().filter_map(|id| manifest.table(id)).map(|s| tables::build(s, agg)).collect();
+    out.extend(findings::Findings::of(agg).map(|f| f.table()));
     if meta.finished.is_none() {
         for t in &mut out {
             t.notes.insert(0, "INCOMPLETE RUN: it did not finish; only the cells done so far are shown.".into());
@@ -88,10 +90,8 @@ pub fn report(dir: &Path, options: &ReportOptions) -> anyhow::Result<Written> {
     for id in &meta.tables {
         write_atomic(&dir.join("summary").join(format!("{id}.csv")), &agg.csv(Some(id))?)?;
     }
-    let mut tables = build_tables(dir, &meta, &manifest, &agg);
-    let findings = findings::Findings::of(&agg);
-    tables.extend(findings.as_ref().map(findings::Findings::table));
-    let macros = findings.as_ref().map_or_else(findings::Findings::missing_macros, |f| f.latex_macros());
+    let tables = build_tables(dir, &meta, &manifest, &agg);
+    let macros = findings::Findings::of(&agg).map_or_else(findings::Findings::missing_macros, |f| f.latex_macros());
     let names: Vec<(String, String)> =
         meta.tables.iter().filter_map(|id| manifest.table(id)).map(|t| (t.id.clone(), t.name.clone())).collect();
     let charts = figures::charts(&agg, &names);
