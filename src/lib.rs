@@ -137,8 +137,12 @@ fn check_command(dir: &Path, claims: Option<&Path>) -> anyhow::Result<()> {
 /// `dpstudy reproduce`: runs, reports, checks; fails if a run failed or a claim failed.
 fn reproduce_command(args: &cli::ReproduceArgs) -> anyhow::Result<()> {
     if args.dry_run {
-        print!("{}", experiment::dry_run(args)?);
-        return Ok(());
+        let dry = experiment::dry_run(args)?;
+        print!("{}", dry.text);
+        return match dry.blocker {
+            Some(why) => Err(Failed(why).into()),
+            None => Ok(()),
+        };
     }
     let done = experiment::reproduce(args)?;
     let written = report::report(&done.dir, &args.report)?;

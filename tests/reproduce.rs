@@ -209,6 +209,22 @@ fn a_dry_run_prints_the_plan_and_an_estimate_and_writes_nothing() {
     assert_fails_with(&out, &["--dry-run", "--resume"]);
 }
 
+/// A dry run of a plan the data cannot serve prints the plan, says why the run would stop,
+/// and exits non-zero.
+#[test]
+fn a_dry_run_says_when_the_data_would_stop_the_run() {
+    let Some(mnist) = mnist_dir() else { return };
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dpstudy"))
+        .args(["reproduce", "--profile", "full-short", "--tables", "T5", "--dry-run", "--data-dir", s(&mnist)])
+        .args(["--cache-dir", s(&shared_cache())])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("plan: profile full-short") && stdout.contains("estimate: "), "{stdout}");
+    assert!(stdout.ends_with("dry run: the run would stop before training\n"), "{stdout}");
+    assert_fails_with(&out, &["profile `full-short` needs 70000 MNIST images", "holds 10000 (test)", "dpstudy data fetch"]);
+}
+
 #[test]
 fn an_unwritable_results_directory_is_named() {
     let tmp = tempfile::tempdir().unwrap();

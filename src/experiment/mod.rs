@@ -63,41 +63,60 @@ fn plan_of(args: &ReproduceArgs) -> anyhow::Result<(Manifest, Plan, MpiLauncher)
     Ok((manifest, plan, launcher))
 }
 
+/// What `reproduce --dry-run` found: the plan and its estimate, and what would stop the
+/// real run before it trains (too few or broken MNIST files), if anything.
+#[derive(Debug)]
+pub struct DryRun {
+    pub text: String,
+    pub blocker: Option<String>,
+}
+
 /// `reproduce --dry-run`: the plan and the estimated wall time from a short calibration on
 /// this machine, without training a cell. The calibration times the trainer, not the data:
 /// when the prepared cache is not there yet (building it is the PCA, which the estimate
-/// leaves out), it runs on synthetic data of the same shape.
-pub fn dry_run(args: &ReproduceArgs) -> anyhow::Result<String> {
+/// leaves out), or the data would stop the run, it runs on synthetic data of the same shape.
+pub fn dry_run(args: &ReproduceArgs) -> anyhow::Result<DryRun> {
     let (_, plan, launcher) = plan_of(args)?;
     let data = crate::data_config(&args.dirs, args.data.clone());
     let mut calibration_data = data.clone();
+    let mut blocker = None;
     let data_line = match data.kind {
         DataKind::Synthetic => "data: synthetic".to_string(),
-        DataKind::Mnist => match crate::data::cache::find(&data) {
-            Ok(Some((_, m))) if m.key.pool_size >= plan.rows_needed() => {
-                format!("data: MNIST {} ({} images) prepared in the cache", m.key.pool, m.key.pool_size)
-            }
-            Ok(Some((_, m))) => {
-                calibration_data.kind = DataKind::Synthetic;
-                format!(
-                    "data: MNIST {} holds {} images, the plan needs {}: the run would stop before training",
-                    m.key.pool,
-                    m.key.pool_size,
-                    plan.rows_needed()
-                )
-            }
-            Ok(None) => {
-                calibration_data.kind = DataKind::Synthetic;
-                format!(
-                    "data: MNIST in {} not prepared yet; the run starts with the PCA (not in the estimate)",
+        DataKind::Mnist => {
+            let needed = plan.rows_needed();
+            let pool = crate::data::mnist::load_pool(&data.dir, data.verify);
+            let cached = crate::data::cache::find(&data).ok().flatten();
+            let line = match (pool, cached) {
+                (Err(e), _) => Err(format!("cannot use the MNIST data in {}: {e}", data.dir.display())),
+                (Ok(pool), _) if pool.len() < needed => Err(format!(
+                    "profile `{}` needs {needed} MNIST images; {} holds {} ({}): get all four files with `dpstudy \
+                     data fetch --data-dir {}`, or run the timing tables with `--data synthetic`",
+                    plan.profile_name,
+                    data.dir.display(),
+                    pool.len(),
+                    pool.description,
                     data.dir.display()
-                )
-            }
-            Err(e) => {
+                )),
+                (Ok(pool), Some(_)) => {
+                    Ok(format!("data: MNIST {} ({} images) prepared in the cache", pool.description, pool.len()))
+                }
+                (Ok(pool), None) => {
+                    calibration_data.kind = DataKind::Synthetic;
+                    Ok(format!(
+                        "data: MNIST {} ({} images) in {}, not prepared yet: the run starts with the PCA (not in \
+                         the estimate)",
+                        pool.description,
+                        pool.len(),
+                        data.dir.display()
+                    ))
+                }
+            };
+            line.unwrap_or_else(|why| {
                 calibration_data.kind = DataKind::Synthetic;
-                format!("data: {e:#}: the run would stop before training")
-            }
-        },
+                blocker = Some(why.clone());
+                format!("data: {why}")
+            })
+        }
     };
     let gpu = crate::train::gpu::availability().map_err(|e| e.to_string());
     let scratch = std::env::temp_dir().join(format!("dpstudy-dry-run-{}", std::process::id()));
@@ -106,7 +125,8 @@ pub fn dry_run(args: &ReproduceArgs) -> anyhow::Result<String> {
     let calibration = estimate::calibrate(&plan, &calibration_settings, available_cores());
     let _ = std::fs::remove_dir_all(&scratch);
     let estimate = estimate::describe(&plan, &calibration?, |c| runner::not_run_reason(&plan, c, &settings), |_| 0);
-    Ok(format!("{}{data_line}\ndry run: nothing was trained\n", estimate.text))
+    let ending = if blocker.is_some() { "the run would stop before training" } else { "nothing was trained" };
+    Ok(DryRun { text: format!("{}{data_line}\ndry run: {ending}\n", estimate.text), blocker })
 }
 
 /// Runs the plan the arguments describe into a new (or resumed) results directory.
