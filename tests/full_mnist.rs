@@ -26,10 +26,7 @@ fn prepare_and_train_on_all_70000_images() {
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "data prepare failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(
-        stdout.starts_with("prepared MNIST train+test (70000 images): 70000 samples x 400 features"),
-        "{stdout}"
-    );
+    assert!(stdout.starts_with("prepared MNIST train+test (70000 images): 70000 samples x 400 features"), "{stdout}");
 
     let mut config = common::config(DataKind::Mnist, &dir, cache.path());
     config.samples = 60_000;

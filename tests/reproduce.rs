@@ -222,7 +222,10 @@ fn a_dry_run_says_when_the_data_would_stop_the_run() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("plan: profile full-short") && stdout.contains("estimate: "), "{stdout}");
     assert!(stdout.ends_with("dry run: the run would stop before training\n"), "{stdout}");
-    assert_fails_with(&out, &["profile `full-short` needs 70000 MNIST images", "holds 10000 (test)", "dpstudy data fetch"]);
+    assert_fails_with(
+        &out,
+        &["profile `full-short` needs 70000 MNIST images", "holds 10000 (test)", "dpstudy data fetch"],
+    );
 }
 
 #[test]

@@ -218,7 +218,11 @@ pub fn describe(
         plan.tables.len(),
         plan.profile.description.split_whitespace().collect::<Vec<_>>().join(" ")
     );
-    let _ = writeln!(text, "  {:<4} {:<16} {:>5} {:>5} {:>8} {:>8} {:>10}", "id", "table", "cells", "runs", "oversub", "not run", "estimate");
+    let _ = writeln!(
+        text,
+        "  {:<4} {:<16} {:>5} {:>5} {:>8} {:>8} {:>10}",
+        "id", "table", "cells", "runs", "oversub", "not run", "estimate"
+    );
     for table in &plan.tables {
         let (mut cells, mut runs, mut oversub, mut skipped, mut seconds) = (0, 0, 0, 0, 0.0);
         for planned in plan.cells_of(&table.id) {
