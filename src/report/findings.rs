@@ -246,7 +246,7 @@ impl Findings {
             let s = n.to_string();
             let mut out = String::new();
             for (i, ch) in s.chars().enumerate() {
-                if i > 0 && (s.len() - i) % 3 == 0 {
+                if i > 0 && (s.len() - i).is_multiple_of(3) {
                     out.push_str("{,}");
                 }
                 out.push(ch);
