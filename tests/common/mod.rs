@@ -17,8 +17,14 @@ pub fn mnist_dir() -> Option<PathBuf> {
     if let Some(dir) = dir.filter(|d| d.join("t10k-images-idx3-ubyte.gz").is_file()) {
         return Some(dir);
     }
-    let msg = "REAL-DATA TEST NOT RUN: DPSTUDY_MNIST_DIR must name a directory holding the MNIST \
-               test files (t10k-*-idx?-ubyte.gz), e.g. DPSTUDY_MNIST_DIR=../shared/data/mnist";
+    data_missing(
+        "REAL-DATA TEST NOT RUN: DPSTUDY_MNIST_DIR must name a directory holding the MNIST test files \
+         (t10k-*-idx?-ubyte.gz), e.g. DPSTUDY_MNIST_DIR=../shared/data/mnist",
+    )
+}
+
+/// Missing real data: a loud failure, or with `DPSTUDY_SKIP_REAL_DATA=1` a loud skip (`None`).
+fn data_missing(msg: &str) -> Option<PathBuf> {
     if std::env::var("DPSTUDY_SKIP_REAL_DATA").as_deref() == Ok("1") {
         eprintln!("\n!!!!!!!! {msg} (skipped because DPSTUDY_SKIP_REAL_DATA=1) !!!!!!!!\n");
         None
@@ -88,13 +94,8 @@ pub fn mnist_full_dir() -> Option<PathBuf> {
     if let Some(dir) = dir.filter(|d| complete(d)) {
         return Some(dir);
     }
-    let msg = "FULL-DATA TEST NOT RUN: DPSTUDY_MNIST_FULL_DIR must name a directory holding all four \
-               MNIST files (train-*-idx?-ubyte[.gz], t10k-*-idx?-ubyte.gz), e.g. \
-               DPSTUDY_MNIST_FULL_DIR=../shared/data/mnist-full";
-    if std::env::var("DPSTUDY_SKIP_REAL_DATA").as_deref() == Ok("1") {
-        eprintln!("\n!!!!!!!! {msg} (skipped because DPSTUDY_SKIP_REAL_DATA=1) !!!!!!!!\n");
-        None
-    } else {
-        panic!("\n!!!!!!!! {msg} !!!!!!!!\n(set DPSTUDY_SKIP_REAL_DATA=1 to skip these tests knowingly)");
-    }
+    data_missing(
+        "FULL-DATA TEST NOT RUN: DPSTUDY_MNIST_FULL_DIR must name a directory holding all four MNIST files \
+         (train-*-idx?-ubyte[.gz], t10k-*-idx?-ubyte.gz), e.g. DPSTUDY_MNIST_FULL_DIR=../shared/data/mnist-full",
+    )
 }
