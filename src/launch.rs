@@ -1,11 +1,12 @@
 //! Starting `dpstudy` itself as a child process, alone or under `mpirun`: how the
 //! benchmark (and the experiment runner) run each cell as its own process.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::Context;
 
+use crate::train::TrainConfig;
 use crate::train::mpi::{INSTALL_HINT, find_on_path};
 
 /// How to start MPI jobs.
@@ -75,4 +76,42 @@ pub fn local_command(args: &[String]) -> anyhow::Result<Command> {
     let mut cmd = Command::new(current_binary()?);
     cmd.args(args);
     Ok(cmd)
+}
+
+/// The arguments of a quiet `dpstudy train` child that runs `config` and writes its result
+/// to `out`: the one place a child's command line is built, so that every field of the
+/// config reaches the child (`tests/child_args.rs` parses them back into the same config).
+pub fn train_args(config: &TrainConfig, out: &Path) -> Vec<String> {
+    let data = &config.data;
+    let mut args: Vec<String> = vec!["train".into(), "--quiet".into()];
+    let mut push = |flag: &str, value: String| args.extend([flag.to_string(), value]);
+    push("--mode", config.mode.to_string());
+    if let Some(sync) = config.sync {
+        push("--sync", sync.to_string());
+    }
+    push("--data", data.kind.to_string());
+    push("--data-dir", data.dir.display().to_string());
+    push("--cache-dir", data.cache_dir.display().to_string());
+    if let Some(n) = config.samples {
+        push("--samples", n.to_string());
+    }
+    push("--test-samples", config.test_samples.to_string());
+    push("--hidden", config.hidden.to_string());
+    push("--epochs", config.epochs.to_string());
+    push("--iters", config.iters.to_string());
+    push("--lr", config.lr.to_string());
+    push("--dtype", config.dtype.to_string());
+    if let Some(b) = config.batch_size {
+        push("--batch-size", b.to_string());
+    }
+    push("--seed", config.seed.to_string());
+    push("--threads", config.threads.to_string());
+    if let Some(init) = &config.init {
+        push("--init", init.display().to_string());
+    }
+    push("--out", out.display().to_string());
+    if !data.verify {
+        args.push("--no-verify".into());
+    }
+    args
 }

@@ -2,7 +2,9 @@
 //! the study's 400-H-10 network on PCA-reduced MNIST.
 //!
 //! Every subcommand of the `dpstudy` binary is a documented function here; `main.rs` only
-//! parses arguments and reports errors.
+//! parses arguments and reports errors. This is the edge: each command's arguments become
+//! a plain config ([`cli::config`]) before any module below runs, and nothing below imports
+//! [`cli`].
 
 pub mod bench;
 pub mod build_info;
@@ -11,6 +13,7 @@ pub mod data;
 pub mod experiment;
 pub mod fsutil;
 pub mod launch;
+pub mod linalg;
 pub mod model;
 pub mod paper;
 pub mod real;
@@ -20,21 +23,24 @@ pub mod threads;
 pub mod tomlfile;
 pub mod train;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
 
-use cli::{Command, DataCommand, DataDirs, TrainArgs};
+use cli::{Command, DataCommand, TrainArgs};
 use data::{DataConfig, DataKind, checksum};
-use train::{Mode, TrainConfig};
+use train::Mode;
 
 /// Runs one parsed command line.
 pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
+    // A kernel choice that names no kernel stops every command, before any run (children
+    // inherit the environment).
+    model::kernel::KernelChoice::from_env().map_err(anyhow::Error::msg)?;
     match cli.command {
         Command::Data(DataCommand::Prepare { dirs, force }) => {
             threads::configure(1)?;
-            let loaded = data::cache::load_or_prepare(&data_config(&dirs, DataKind::Mnist), force, None)?;
+            let loaded = data::cache::load_or_prepare(&dirs.config(DataKind::Mnist), force, None)?;
             println!(
                 "{} {}: {} samples x {} features, explained variance {:.4}\nmanifest: {}",
                 if loaded.reused { "reused" } else { "prepared" },
@@ -61,11 +67,12 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
                 None => Ok(()),
             }
         }
-        Command::Data(DataCommand::Info { dirs }) => data_info(&dirs),
+        Command::Data(DataCommand::Info { dirs }) => data_info(&dirs.config(DataKind::Mnist)),
         Command::Train(args) => train_command(&args),
         Command::Bench(args) => {
-            threads::configure(args.threads)?;
-            let report = bench::run(&args)?;
+            let config = args.config();
+            threads::configure(config.threads)?;
+            let report = bench::run(&config)?;
             print!("{}", report.table());
             if let Some(path) = &args.out {
                 fsutil::write_atomic(path, serde_json::to_string_pretty(&report)?.as_bytes())?;
@@ -74,7 +81,7 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
         }
         Command::Reproduce(args) => reproduce_command(&args),
         Command::Report(args) => {
-            let written = report::report(&args.dir, &args.report)?;
+            let written = report::report(&args.dir, &args.report.config())?;
             print_written(&written);
             Ok(())
         }
@@ -86,19 +93,20 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
         }
         Command::Claims { claims, expected } => {
             let claims = report::claims::load(claims.as_deref())?;
-            let mut measured = vec![];
-            let mut times = String::new();
-            for dir in &expected {
-                let check = dir.join("check.txt");
-                let text = std::fs::read_to_string(&check)
-                    .with_context(|| format!("--expected {}: cannot read {}", dir.display(), check.display()))?;
-                let profile = dir.file_name().map_or("?".into(), |n| n.to_string_lossy().into_owned());
-                if profile == "quick" {
-                    times = std::fs::read_to_string(dir.join("table-times.txt")).unwrap_or_default();
-                }
-                measured.push((profile, text));
-            }
-            print!("{}", report::claims::markdown_table(&claims, &measured, &times));
+            let records = expected
+                .iter()
+                .map(|dir| {
+                    report::claims::CheckRecord::read(dir).with_context(|| format!("--expected {}", dir.display()))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            // The time column is the quick profile's, measured table by table.
+            let times = expected
+                .iter()
+                .zip(&records)
+                .find(|(_, r)| r.profile == "quick")
+                .and_then(|(dir, _)| std::fs::read_to_string(dir.join("table-times.txt")).ok())
+                .unwrap_or_default();
+            print!("{}", report::claims::render::markdown_table(&claims, &records, &times));
             Ok(())
         }
     }
@@ -122,13 +130,13 @@ fn print_written(w: &report::Written) {
 
 /// `dpstudy check`: prints the verdicts; fails if a claim fails or the run is incomplete.
 fn check_command(dir: &Path, claims: Option<&Path>) -> anyhow::Result<()> {
-    let (verdicts, text) = report::check(dir, claims)?;
+    let (record, text) = report::check(dir, claims)?;
     print!("{text}");
-    let failed = verdicts.iter().filter(|v| v.outcome == report::claims::Outcome::Fail).count();
+    let failed = record.count(report::claims::Outcome::Fail);
     if failed > 0 {
         return Err(Failed(format!("{failed} claim(s) failed (details in {})", dir.join("check.txt").display())).into());
     }
-    if text.starts_with("INCOMPLETE") {
+    if !record.complete {
         return Err(Failed(format!("{} is an incomplete run", dir.display())).into());
     }
     Ok(())
@@ -136,18 +144,20 @@ fn check_command(dir: &Path, claims: Option<&Path>) -> anyhow::Result<()> {
 
 /// `dpstudy reproduce`: runs, reports, checks; fails if a run failed or a claim failed.
 fn reproduce_command(args: &cli::ReproduceArgs) -> anyhow::Result<()> {
+    let config = args.config();
     if args.dry_run {
-        let dry = experiment::dry_run(args)?;
+        let dry = experiment::dry_run(&config)?;
         print!("{}", dry.text);
         return match dry.blocker {
             Some(why) => Err(Failed(why).into()),
             None => Ok(()),
         };
     }
-    let done = experiment::reproduce(args)?;
-    let written = report::report(&done.dir, &args.report)?;
+    let done = experiment::reproduce(&config)?;
+    let report_config = args.report.config();
+    let written = report::report(&done.dir, &report_config)?;
     print_written(&written);
-    let checked = check_command(&done.dir, args.report.claims.as_deref());
+    let checked = check_command(&done.dir, report_config.claims.as_deref());
     eprintln!(
         "reproduce: {} runs done, {} failed, {} cells not run in {} ({}); results in {}",
         done.summary.runs_done,
@@ -165,45 +175,6 @@ fn reproduce_command(args: &cli::ReproduceArgs) -> anyhow::Result<()> {
         );
     }
     checked
-}
-
-/// The cache directory: `--cache-dir`, else `$XDG_CACHE_HOME/dpstudy`, else `~/.cache/dpstudy`.
-pub fn cache_dir(dirs: &DataDirs) -> PathBuf {
-    dirs.cache_dir.clone().unwrap_or_else(|| {
-        std::env::var_os("XDG_CACHE_HOME")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))
-            .unwrap_or_else(|| PathBuf::from(".cache"))
-            .join("dpstudy")
-    })
-}
-
-/// The data settings of a command.
-pub fn data_config(dirs: &DataDirs, kind: DataKind) -> DataConfig {
-    DataConfig { kind, dir: dirs.data_dir.clone(), cache_dir: cache_dir(dirs), verify: !dirs.no_verify }
-}
-
-/// Turns `train` arguments into a validated configuration (samples resolved later, once
-/// the data is known, when not given).
-pub fn train_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
-    let config = TrainConfig {
-        mode: args.mode,
-        sync: (args.mode == Mode::Mpi).then_some(args.sync),
-        data: data_config(&args.dirs, args.data.clone()),
-        samples: args.samples.unwrap_or(usize::MAX),
-        test_samples: args.test_samples,
-        hidden: args.hidden,
-        epochs: args.epochs,
-        iters: args.iters,
-        lr: args.lr,
-        dtype: args.dtype,
-        batch_size: args.batch_size,
-        seed: args.seed,
-        threads: args.threads,
-        init: args.init.clone(),
-    };
-    config.validate()?;
-    Ok(config)
 }
 
 /// "cost C, train accuracy A[, test accuracy T]" for progress and summary lines.
@@ -229,7 +200,7 @@ pub fn progress_printer(enabled: bool, epochs: usize) -> impl FnMut(&train::Epoc
 
 /// `dpstudy train`: one run in the configured mode; writes the result on rank 0.
 fn train_command(args: &TrainArgs) -> anyhow::Result<()> {
-    let config = train_config(args)?;
+    let config = args.config()?;
     threads::configure(config.threads)?;
     let progress = progress_printer(!args.quiet, config.epochs);
     let run = match config.mode {
@@ -260,10 +231,10 @@ fn train_command(args: &TrainArgs) -> anyhow::Result<()> {
 }
 
 /// `dpstudy data info`: which files are present, whether they verify, and the cache.
-fn data_info(dirs: &DataDirs) -> anyhow::Result<()> {
-    println!("data directory: {}", dirs.data_dir.display());
+fn data_info(data: &DataConfig) -> anyhow::Result<()> {
+    println!("data directory: {}", data.dir.display());
     for file in checksum::ALL {
-        let status = match &data::mnist::find(&dirs.data_dir, &file) {
+        let status = match &data::mnist::find(&data.dir, &file) {
             None => "absent".to_string(),
             Some(path) => {
                 let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -274,8 +245,7 @@ fn data_info(dirs: &DataDirs) -> anyhow::Result<()> {
         };
         println!("  {:<28} {status}\n  {:<28} sha256 {}", file.gz_name, "", file.gz_sha256);
     }
-    let data = data_config(dirs, DataKind::Mnist);
-    match data::cache::find(&data) {
+    match data::cache::find(data) {
         Ok(Some((path, manifest))) => println!(
             "prepared: {} ({} samples, explained variance {:.4})",
             path.display(),

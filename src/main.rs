@@ -5,7 +5,11 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    match dpstudy::run(dpstudy::cli::Cli::parse()) {
+    let cli = dpstudy::cli::Cli::parse();
+    // SAFETY: nothing has started a thread yet: only the arguments have been parsed, and
+    // clap runs on this thread. The library starts threads (rayon, MPI) only in `run`.
+    unsafe { dpstudy::threads::pin_environment(cli.compute_threads()) };
+    match dpstudy::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         // An MPI rank whose error another rank reports.
         Err(err) if err.is::<dpstudy::train::mpi::ReportedElsewhere>() => ExitCode::FAILURE,

@@ -3,9 +3,9 @@
 use std::fmt::Debug;
 
 /// What the CPU kernels need of an element type, on top of candle's `WithDType` (which ties
-/// the type to a candle `DType` and converts to and from f64) and MPI's `Equivalence` (which
-/// lets collectives carry it).
-pub trait Real: candle_core::WithDType + mpi::traits::Equivalence + Debug + Default {
+/// the type to a candle `DType` and converts to and from f64). What MPI's collectives need
+/// (`Equivalence`) is asked where they run, in `train::mpi`, not of every numeric routine.
+pub trait Real: candle_core::WithDType + Debug + Default {
     const ZERO: Self;
     const ONE: Self;
     /// `ln(1 + x)` for `x` in [0, 1], by the series `2 atanh(x / (2 + x))`: branch-free, so it

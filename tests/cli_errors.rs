@@ -199,3 +199,36 @@ fn a_good_run_writes_its_result() {
     assert_eq!(result["epochs"].as_array().unwrap().len(), 1);
     assert!(String::from_utf8_lossy(&out.stderr).contains("SYNTHETIC"));
 }
+
+#[test]
+fn an_unknown_kernel_choice_is_refused_by_name_before_training() {
+    let case = Case::new();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dpstudy"))
+        .args(["train", "--data", "synthetic", "--samples", "10", "--cache-dir"])
+        .arg(&case.cache)
+        .arg("--out")
+        .arg(&case.out)
+        .env("DPSTUDY_KERNEL", "fast")
+        .output()
+        .unwrap();
+    assert_fails_with(&out, &["DPSTUDY_KERNEL=fast", "`auto`, `fused` or `gemm`"]);
+    assert!(!case.out.exists() && entries(&case.cache).is_empty(), "nothing is written");
+}
+
+#[test]
+fn the_kernel_choices_that_name_a_kernel_train() {
+    for choice in ["auto", "gemm"] {
+        let case = Case::new();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_dpstudy"))
+            .args(["train", "--data", "synthetic", "--samples", "10", "--epochs", "1", "--iters", "1", "--quiet"])
+            .arg("--cache-dir")
+            .arg(&case.cache)
+            .arg("--out")
+            .arg(&case.out)
+            .env("DPSTUDY_KERNEL", choice)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "DPSTUDY_KERNEL={choice}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(case.out.exists());
+    }
+}

@@ -11,7 +11,7 @@ fn two_runs_are_bit_identical() {
     for dtype in [Dtype::F64, Dtype::F32] {
         for batch_size in [None, Some(64)] {
             let mut config = common::config(DataKind::Synthetic, cache.path(), cache.path());
-            config.samples = 900;
+            config.samples = Some(900);
             config.dtype = dtype;
             config.batch_size = batch_size;
             let a = dpstudy::train::run_local(&config, |_| {}).unwrap();
@@ -38,7 +38,7 @@ fn the_seed_matters() {
 fn mini_batch_runs_use_the_batch_and_learn() {
     let cache = tempfile::tempdir().unwrap();
     let mut config = common::config(DataKind::Synthetic, cache.path(), cache.path());
-    config.samples = 2000;
+    config.samples = Some(2000);
     config.batch_size = Some(100);
     config.lr = 1.0;
     config.epochs = 3;

@@ -29,7 +29,7 @@ fn prepare_and_train_on_all_70000_images() {
     assert!(stdout.starts_with("prepared MNIST train+test (70000 images): 70000 samples x 400 features"), "{stdout}");
 
     let mut config = common::config(DataKind::Mnist, &dir, cache.path());
-    config.samples = 60_000;
+    config.samples = Some(60_000);
     config.test_samples = 10_000;
     config.hidden = 50;
     config.epochs = 1;

@@ -19,7 +19,7 @@ fn rel_diff(a: &[f64], b: &[f64]) -> f64 {
 fn compare(dtype: Dtype, tolerance: f64) {
     let Some(dir) = mnist_dir() else { return };
     let mut config = common::config(DataKind::Mnist, &dir, &shared_cache());
-    config.samples = 10_000;
+    config.samples = Some(10_000);
     config.hidden = 50;
     config.epochs = 5;
     config.iters = 10;

@@ -3,12 +3,13 @@
 mod common;
 
 use dpstudy::data::{Samples, synthetic};
-use dpstudy::model::kernel::{self, KernelKind, Workspace};
+use dpstudy::model::kernel::{self, KernelKind, Workspace, fused, gemm};
 use dpstudy::model::threaded::ThreadedKernel;
 use dpstudy::model::{Params, init, reference};
 use dpstudy::real::Real;
 
-/// Mean cost and mean gradient by the fast kernel.
+/// Mean cost and mean gradient by the kernel this process runs ([`KernelKind::detect`]:
+/// the fused one on a CPU with AVX2 and FMA unless `DPSTUDY_KERNEL` says otherwise).
 fn kernel_cost_grad<T: Real>(params: &Params<T>, x: &Samples<T>) -> (f64, Params<T>) {
     kind_cost_grad(params, x, KernelKind::detect())
 }
@@ -47,8 +48,10 @@ fn spread_weights(hidden: usize, seed: u64) -> Params<f64> {
 
 #[test]
 fn gradient_matches_central_finite_differences() {
-    // 300 rows: one full block of 256 and a partial one.
-    let x = synthetic::generate(300, 5).rows::<f64>(0..300).unwrap();
+    // 300 rows: at least one full block of either kernel and a partial one.
+    let rows = 300;
+    assert!(rows > gemm::BLOCK_ROWS && rows % gemm::BLOCK_ROWS != 0 && rows % fused::BLOCK_ROWS != 0);
+    let x = synthetic::generate(rows, 5).rows::<f64>(0..rows).unwrap();
     let params = spread_weights(7, 11);
     let (_, grad) = kernel_cost_grad(&params, &x);
     let mut ws = Workspace::new(7);
@@ -112,14 +115,13 @@ fn threads_split_the_rows_but_not_the_result() {
 }
 
 /// The fused kernel (AVX2/FMA) against the portable `gemm` kernel: the same sums in another
-/// order. 301 rows: two full blocks of 128 and a partial one with partial row tiles. The
+/// order. 301 rows: for the fused kernel two full blocks of 128 and a partial one with
+/// partial row tiles, for the `gemm` kernel one block of 256 and a partial one. The
 /// hidden sizes take every path: units past the last whole vector in the dot tile (1 or 2
 /// left: H = 1, 2, 9, 10, 18, 25, 50) or in a padded panel (H = 7), none left (H = 400).
 #[test]
 fn fused_kernel_equals_the_gemm_kernel() {
-    use dpstudy::model::fused;
-    use dpstudy::model::kernel::GemmWorkspace;
-    if !fused::available() {
+    if !fused::cpu_supported() {
         eprintln!("NOT RUN: this CPU has no AVX2/FMA, so the fused kernel never runs here");
         return;
     }
@@ -128,8 +130,7 @@ fn fused_kernel_equals_the_gemm_kernel() {
         let (mut g_fused, mut g_gemm) = (Params::zeros(hidden), Params::zeros(hidden));
         let s_fused =
             fused::forward_backward(&params, x.as_view(), Some(&mut g_fused), &mut fused::Workspace::new(hidden));
-        let s_gemm =
-            kernel::forward_backward_gemm(&params, x.as_view(), Some(&mut g_gemm), &mut GemmWorkspace::new(hidden));
+        let s_gemm = gemm::forward_backward(&params, x.as_view(), Some(&mut g_gemm), &mut gemm::Workspace::new(hidden));
         let err = relative_error(&g_fused, &g_gemm);
         assert!(err < tolerance, "H={hidden}: gradients differ by {err:e}");
         assert!(((s_fused.cost_sum - s_gemm.cost_sum) / s_gemm.cost_sum).abs() < tolerance, "H={hidden}: cost");
@@ -154,14 +155,12 @@ fn gradient_matches_autograd_on_real_mnist() {
     }
     .load(None, 1)
     .unwrap();
-    let mut kinds = vec![KernelKind::Gemm];
-    if dpstudy::model::fused::available() {
-        kinds.push(KernelKind::Fused);
-    } else {
+    let kinds = KernelKind::runnable();
+    if !kinds.contains(&KernelKind::Fused) {
         eprintln!("NOT RUN for the fused kernel: this CPU has no AVX2/FMA");
     }
-    // A full batch of 600 rows (4 blocks of the fused kernel and a partial one) and one
-    // mini-batch of the study's B = 256 from elsewhere in the set.
+    // A full batch of 600 rows (four blocks of the fused kernel or two of the `gemm` one,
+    // and a partial one) and one mini-batch of the study's B = 256 from elsewhere in the set.
     for rows in [0..600, 600..856] {
         let x = data.rows::<f64>(rows.clone()).unwrap();
         let x32 = data.rows::<f32>(rows.clone()).unwrap();

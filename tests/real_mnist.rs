@@ -7,7 +7,7 @@ use dpstudy::data::DataKind;
 
 fn config(dir: &std::path::Path) -> dpstudy::train::TrainConfig {
     let mut config = common::config(DataKind::Mnist, dir, &common::shared_cache());
-    config.samples = 8000;
+    config.samples = Some(8000);
     config.test_samples = 2000;
     config.hidden = 50;
     config

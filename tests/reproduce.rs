@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use common::{assert_fails_with, dpstudy, mnist_dir, shared_cache};
 use dpstudy::experiment::raw::{self, RawRow};
 use dpstudy::report::aggregate::Aggregate;
+use dpstudy::train::Mode;
 
 /// A results directory recorded by `dpstudy reproduce --profile quick` on the development
 /// machine (2 cores), kept as a fixture: its numbers never change.
@@ -102,14 +103,42 @@ fn verdicts_on_the_passing_fixture() {
     insta::assert_snapshot!("fixture_check_passing", stdout);
 }
 
+/// `check.json` is the record every consumer reads: the verdicts of `check.txt`, the figure
+/// held to each bound, and whether the run finished. An unfinished run fails `check` even
+/// when every claim passes on the cells it has.
+#[test]
+fn check_json_records_the_verdicts_and_an_incomplete_run_fails() {
+    use dpstudy::report::claims::{CheckRecord, Outcome};
+    let (_tmp, dir) = fixture_copy();
+    assert!(dpstudy(&["check", s(&dir)]).status.success());
+    let record = CheckRecord::read(&dir).unwrap();
+    let text = std::fs::read_to_string(dir.join("check.txt")).unwrap();
+    assert!(record.complete && record.profile == "quick");
+    for v in &record.verdicts {
+        assert!(text.contains(&format!("{:<4} {:<7}  {}", v.id, v.outcome.as_str(), v.claim)), "{}: {text}", v.id);
+        assert!(text.contains(&format!("measured: {}", v.measured)), "{}", v.id);
+    }
+    let c2 = record.verdict("C2").unwrap();
+    assert!(c2.outcome == Outcome::Pass && c2.value.is_some_and(|r2| r2 > 0.9 && r2 <= 1.0), "{c2:?}");
+
+    let run = std::fs::read_to_string(dir.join(raw::RUN_FILE)).unwrap();
+    let finished = run.lines().find(|l| l.contains("\"finished\"")).unwrap().to_string();
+    std::fs::write(dir.join(raw::RUN_FILE), run.replace(&finished, "  \"finished\": null,")).unwrap();
+    let out = dpstudy(&["check", s(&dir)]);
+    assert_fails_with(&out, &["is an incomplete run"]);
+    assert!(!CheckRecord::read(&dir).unwrap().complete);
+    let text = std::fs::read_to_string(dir.join("check.txt")).unwrap();
+    assert!(text.starts_with("INCOMPLETE RUN"), "{text}");
+}
+
 /// The fixture with MPI three times slower and one mode's final cost off by 1%.
 fn failing_rows() -> Vec<RawRow> {
     let mut rows = raw::read_rows(&fixture()).unwrap();
     for r in &mut rows {
-        if r.mode == "mpi" {
+        if r.mode == Mode::Mpi {
             r.train_s = r.train_s.map(|t| t * 3.0);
         }
-        if r.mode == "threads" {
+        if r.mode == Mode::Threads {
             r.cost = r.cost.map(|c| c * 1.01);
         }
     }
@@ -350,9 +379,9 @@ fn without_mpirun_mpi_cells_fail_with_the_reason_and_the_rest_run() {
     let dir = only_run(tmp.path());
     let rows = raw::read_rows(&dir).unwrap();
     let failed: Vec<&RawRow> = rows.iter().filter(|r| r.status == raw::Status::Failed).collect();
-    assert!(!failed.is_empty() && failed.iter().all(|r| r.mode == "mpi" && r.reason.contains("mpirun")));
-    assert!(rows.iter().any(|r| r.mode == "seq" && r.status == raw::Status::Ok));
-    assert!(rows.iter().any(|r| r.mode == "threads" && r.status == raw::Status::Ok));
+    assert!(!failed.is_empty() && failed.iter().all(|r| r.mode == Mode::Mpi && r.reason.contains("mpirun")));
+    assert!(rows.iter().any(|r| r.mode == Mode::Seq && r.status == raw::Status::Ok));
+    assert!(rows.iter().any(|r| r.mode == Mode::Threads && r.status == raw::Status::Ok));
     let check = std::fs::read_to_string(dir.join("check.txt")).unwrap();
     assert!(check.contains("C6   FAIL") && check.contains("cells failed"), "{check}");
 }

@@ -12,9 +12,9 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::cli::BenchArgs;
 use crate::data::Samples;
 use crate::data::synthetic;
+use crate::linalg::{self, Layout};
 use crate::model::kernel::KernelKind;
 use crate::model::threaded::ThreadedKernel;
 use crate::model::{Params, init, step_flops};
@@ -22,6 +22,26 @@ use crate::real::{Dtype, Real};
 
 /// Side of the reference GEMM.
 pub const GEMM_SIZE: usize = 2048;
+
+/// What `dpstudy bench` times.
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    /// Rows of synthetic data.
+    pub samples: usize,
+    /// Hidden sizes to time.
+    pub hidden: Vec<usize>,
+    /// Also time mini-batch steps of this many rows.
+    pub batch_size: Option<usize>,
+    /// Timed and untimed repetitions.
+    pub reps: usize,
+    pub warmup: usize,
+    /// Compute threads.
+    pub threads: usize,
+    /// Element types to time.
+    pub dtypes: Vec<Dtype>,
+    /// The sequential / threads / MPI comparison, when asked for.
+    pub scaling: Option<scaling::ScalingSpec>,
+}
 
 /// Median and extremes of a set of timings, in seconds.
 #[derive(Debug, Clone, Serialize)]
@@ -112,7 +132,7 @@ impl BenchReport {
 }
 
 /// Runs the benchmark for every requested element type and hidden size.
-pub fn run(args: &BenchArgs) -> anyhow::Result<BenchReport> {
+pub fn run(args: &BenchConfig) -> anyhow::Result<BenchReport> {
     anyhow::ensure!(args.reps >= 1, "--reps must be at least 1");
     anyhow::ensure!(args.samples >= 1, "--samples must be at least 1");
     anyhow::ensure!(args.hidden.iter().all(|&h| h >= 1), "--hidden must be at least 1");
@@ -124,7 +144,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<BenchReport> {
     let data = synthetic::generate(args.samples, seed);
     let data_label = data.source.to_string();
     let mut rows = vec![];
-    for &dtype in &args.dtype {
+    for &dtype in &args.dtypes {
         for &hidden in &args.hidden {
             let init = init::draw(hidden, seed);
             for batch in [None, args.batch_size].into_iter().collect::<std::collections::BTreeSet<_>>() {
@@ -136,22 +156,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<BenchReport> {
         }
     }
     drop(data);
-    let scaling = match args.scaling {
-        None => None,
-        Some(p) => Some(scaling::run(scaling::ScalingSpec {
-            parallel: p,
-            samples: args.samples,
-            hidden: args.hidden[0],
-            dtype: args.dtype[0],
-            epochs: args.scaling_epochs,
-            iters: args.scaling_iters,
-            rounds: args.scaling_rounds,
-            launcher: crate::launch::MpiLauncher {
-                extra_args: args.mpirun_args.split_whitespace().map(String::from).collect(),
-                oversubscribe: args.oversubscribe,
-            },
-        })?),
-    };
+    let scaling = args.scaling.clone().map(scaling::run).transpose()?;
     Ok(BenchReport { samples: args.samples, threads: args.threads, data: data_label, rows, scaling })
 }
 
@@ -159,18 +164,14 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<BenchReport> {
 /// permutation, as the trainer does) with every kernel this CPU runs, and the reference
 /// GEMM, all interleaved repetition by repetition.
 fn bench_case<T: Real>(
-    args: &BenchArgs,
+    args: &BenchConfig,
     data: &crate::data::Prepared,
     init: &Params<f64>,
     batch: Option<usize>,
 ) -> anyhow::Result<Vec<BenchRow>> {
     let hidden = init.hidden();
     let samples = data.rows::<T>(0..args.samples)?;
-    let kinds: Vec<KernelKind> = if KernelKind::detect() == KernelKind::Fused {
-        vec![KernelKind::Fused, KernelKind::Gemm]
-    } else {
-        vec![KernelKind::Gemm]
-    };
+    let kinds = KernelKind::runnable();
     let mut kernels: Vec<ThreadedKernel<T>> =
         kinds.iter().map(|&k| ThreadedKernel::with_kind(hidden, args.threads, k)).collect();
     let mut stream = batch.map(|b| crate::train::descent::BatchStream::new(args.samples, b, 1));
@@ -247,34 +248,9 @@ impl<T: Real> GemmCase<T> {
     }
 
     fn time(&mut self) -> f64 {
-        let n = self.n;
-        let parallelism =
-            if self.threads > 1 { gemm::Parallelism::Rayon(self.threads) } else { gemm::Parallelism::None };
+        let square = Layout::row_major(self.n, self.n);
         let t = Instant::now();
-        // SAFETY: a, b and c are n x n, row-major.
-        unsafe {
-            gemm::gemm(
-                n,
-                n,
-                n,
-                self.c.as_mut_ptr(),
-                1,
-                n as isize,
-                false,
-                self.a.as_ptr(),
-                1,
-                n as isize,
-                self.b.as_ptr(),
-                1,
-                n as isize,
-                T::ZERO,
-                T::ONE,
-                false,
-                false,
-                false,
-                parallelism,
-            );
-        }
+        linalg::gemm(&mut self.c, square, false, (&self.a, square), (&self.b, square), self.threads);
         t.elapsed().as_secs_f64()
     }
 }

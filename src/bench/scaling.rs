@@ -12,9 +12,10 @@ use anyhow::Context;
 use serde::Serialize;
 
 use super::Timing;
-use crate::launch::{MpiLauncher, local_command};
+use crate::data::{DEFAULT_DATA_DIR, DataConfig, DataKind};
+use crate::launch::{MpiLauncher, local_command, train_args};
 use crate::real::Dtype;
-use crate::train::TrainResult;
+use crate::train::{Mode, SyncKind, TrainConfig, TrainResult};
 
 /// One mode of the comparison.
 #[derive(Debug, Clone, Serialize)]
@@ -24,8 +25,8 @@ pub struct Case {
     pub ranks: usize,
     /// Compute threads of each process.
     pub threads: usize,
-    /// Extra `train` arguments.
-    args: Vec<String>,
+    pub mode: Mode,
+    pub sync: Option<SyncKind>,
 }
 
 /// The measured figures of one case.
@@ -54,6 +55,9 @@ pub struct ScalingSpec {
     pub rounds: usize,
     #[serde(skip)]
     pub launcher: MpiLauncher,
+    /// Where the children keep the initial weights they share.
+    #[serde(skip)]
+    pub cache_dir: std::path::PathBuf,
 }
 
 /// The comparison and what it ran on.
@@ -64,44 +68,46 @@ pub struct ScalingReport {
 }
 
 fn cases(p: usize) -> Vec<Case> {
-    let case = |name: &str, ranks, threads, args: &[&str]| Case {
-        name: name.to_string(),
-        ranks,
-        threads,
-        args: args.iter().map(|s| s.to_string()).collect(),
-    };
+    let case = |name: String, ranks, threads, mode, sync| Case { name, ranks, threads, mode, sync };
+    let mpi = |sync: SyncKind| case(format!("mpi {sync} P={p}"), p, 1, Mode::Mpi, Some(sync));
     vec![
-        case("seq", 1, 1, &["--mode", "seq"]),
-        case(&format!("threads T={p}"), 1, p, &["--mode", "threads", "--threads", &p.to_string()]),
-        case(&format!("mpi allreduce P={p}"), p, 1, &["--mode", "mpi", "--sync", "allreduce"]),
-        case(&format!("mpi gather-bcast P={p}"), p, 1, &["--mode", "mpi", "--sync", "gather-bcast"]),
+        case("seq".into(), 1, 1, Mode::Seq, None),
+        case(format!("threads T={p}"), 1, p, Mode::Threads, None),
+        mpi(SyncKind::Allreduce),
+        mpi(SyncKind::GatherBcast),
     ]
+}
+
+impl ScalingSpec {
+    /// What the child of `case` trains: synthetic data, the default learning rate and seed.
+    fn train_config(&self, case: &Case) -> TrainConfig {
+        TrainConfig {
+            mode: case.mode,
+            sync: case.sync,
+            data: DataConfig {
+                kind: DataKind::Synthetic,
+                dir: DEFAULT_DATA_DIR.into(),
+                cache_dir: self.cache_dir.clone(),
+                verify: true,
+            },
+            samples: Some(self.samples),
+            test_samples: 0,
+            hidden: self.hidden,
+            epochs: self.epochs,
+            iters: self.iters,
+            lr: 0.1,
+            dtype: self.dtype,
+            batch_size: None,
+            seed: 1,
+            threads: case.threads,
+            init: None,
+        }
+    }
 }
 
 /// Runs one case once; returns rank 0's step times (warm-up epoch dropped) and shares.
 fn run_once(spec: &ScalingSpec, case: &Case, out: &std::path::Path) -> anyhow::Result<(Vec<f64>, f64, f64)> {
-    let mut args: Vec<String> = [
-        "train",
-        "--data",
-        "synthetic",
-        "--quiet",
-        "--samples",
-        &spec.samples.to_string(),
-        "--hidden",
-        &spec.hidden.to_string(),
-        "--dtype",
-        &spec.dtype.to_string(),
-        "--epochs",
-        &spec.epochs.to_string(),
-        "--iters",
-        &spec.iters.to_string(),
-        "--out",
-        out.to_str().context("temporary path is not UTF-8")?,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    args.extend(case.args.iter().cloned());
+    let args = train_args(&spec.train_config(case), out);
     let mut cmd = if case.ranks > 1 { spec.launcher.command(case.ranks, &args)? } else { local_command(&args)? };
     let output = cmd.stdin(Stdio::null()).output().with_context(|| format!("cannot start {cmd:?}"))?;
     if !output.status.success() {

@@ -25,6 +25,8 @@ use crate::real::Real;
 pub const FEATURES: usize = 400;
 /// Number of classes (digits).
 pub const CLASSES: usize = 10;
+/// Where the MNIST files are looked for when no directory is given.
+pub const DEFAULT_DATA_DIR: &str = "data/mnist";
 /// Synthetic rows generated when no sample count is given: the study's largest size.
 pub const DEFAULT_SYNTHETIC_ROWS: usize = 70_000;
 
@@ -87,11 +89,11 @@ pub enum DataSource {
 }
 
 impl DataSource {
-    /// Short label for tables and logs, e.g. `mnist` or `synthetic`.
-    pub fn label(&self) -> &'static str {
+    /// The label of raw.csv's `data_source` column and of tables.
+    pub fn label(&self) -> SourceLabel {
         match self {
-            DataSource::Mnist { .. } => "mnist",
-            DataSource::Synthetic { .. } => "synthetic",
+            DataSource::Mnist { verified, .. } => SourceLabel::of_kind(DataKind::Mnist, *verified),
+            DataSource::Synthetic { .. } => SourceLabel::Synthetic,
         }
     }
 }
@@ -219,13 +221,77 @@ impl<'a, T> SamplesView<'a, T> {
 }
 
 /// Which data a command runs on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum DataKind {
     /// Real MNIST from `--data-dir` (checksum-verified, PCA-reduced, cached).
     Mnist,
     /// Synthetic data of the same shape, deterministic from `--seed`; for timing only.
     Synthetic,
+}
+
+impl DataKind {
+    /// The name of the kind as `--data` takes it and `run.json` records it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataKind::Mnist => "mnist",
+            DataKind::Synthetic => "synthetic",
+        }
+    }
+}
+
+impl std::fmt::Display for DataKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a reader must know about the data of a measurement before trusting an accuracy:
+/// the `data_source` column of `raw.csv`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceLabel {
+    /// MNIST whose files matched their published checksums.
+    Mnist,
+    /// MNIST-format files read with `--no-verify`.
+    MnistUnverified,
+    /// Synthetic data of the same shape.
+    Synthetic,
+}
+
+impl SourceLabel {
+    /// The label data of `kind` read with (or without) checksum verification gets.
+    pub fn of_kind(kind: DataKind, verified: bool) -> Self {
+        match (kind, verified) {
+            (DataKind::Mnist, true) => SourceLabel::Mnist,
+            (DataKind::Mnist, false) => SourceLabel::MnistUnverified,
+            (DataKind::Synthetic, _) => SourceLabel::Synthetic,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceLabel::Mnist => "mnist",
+            SourceLabel::MnistUnverified => "mnist-unverified",
+            SourceLabel::Synthetic => "synthetic",
+        }
+    }
+}
+
+impl std::fmt::Display for SourceLabel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The cache directory when none is given: `$XDG_CACHE_HOME/dpstudy`, else
+/// `~/.cache/dpstudy`, else `.cache/dpstudy` in the working directory.
+pub fn default_cache_dir() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from(".cache"))
+        .join("dpstudy")
 }
 
 /// Which data a run uses and where it lives.

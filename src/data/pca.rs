@@ -9,6 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::linalg::{self, Layout};
+
 /// Rows per block when streaming the pool through the covariance and projection.
 const BLOCK_ROWS: usize = 2048;
 
@@ -115,58 +117,13 @@ fn for_each_centred_block(src: &dyn RowSource, mean: &[f64], mut visit: impl FnM
 
 /// `dst (m x n, row-major) += a^T b` for row-major `a (k x m)` and `b (k x n)`.
 fn add_at_b(dst: &mut [f64], a: &[f64], b: &[f64], m: usize, n: usize, k: usize) {
-    // SAFETY: the slices hold m*n, k*m and k*n elements, matching the strides passed.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            true,
-            a.as_ptr(),
-            m as isize,
-            1,
-            b.as_ptr(),
-            1,
-            n as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        )
-    }
+    let a_t = Layout::strided(m, k, 1, m);
+    linalg::gemm(dst, Layout::row_major(m, n), true, (a, a_t), (b, Layout::row_major(k, n)), 1);
 }
 
 /// `dst (m x n) = a b` for row-major `a (m x k)` and `b (k x n)`.
 fn set_ab(dst: &mut [f64], a: &[f64], b: &[f64], m: usize, n: usize, k: usize) {
-    // SAFETY: the slices hold m*n, m*k and k*n elements, matching the strides passed.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            a.as_ptr(),
-            1,
-            k as isize,
-            b.as_ptr(),
-            1,
-            n as isize,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        )
-    }
+    linalg::gemm(dst, Layout::row_major(m, n), false, (a, Layout::row_major(m, k)), (b, Layout::row_major(k, n)), 1);
 }
 
 /// Fits PCA with `components` components on all rows of `src`, projects them and

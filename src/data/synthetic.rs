@@ -75,7 +75,7 @@ mod tests {
         assert_ne!(a.features, c.features);
         assert_eq!(a.features.len(), 300 * FEATURES);
         assert!(a.labels.iter().all(|&l| (l as usize) < CLASSES));
-        assert_eq!(generate(1, 9).source.label(), "synthetic");
+        assert_eq!(generate(1, 9).source.label().to_string(), "synthetic");
     }
 
     #[test]

@@ -103,12 +103,55 @@ impl Parallel {
     }
 }
 
+/// What a table shows, which decides how it is drawn (its columns, its figures). A name the
+/// file gives that is none of these is an error where the manifest is read, with its line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TableKind {
+    /// Training time against N, per mode (the original's figure).
+    TimeVsSize,
+    /// Time per epoch and its spread.
+    EpochTime,
+    /// Speedup and efficiency over P at fixed N.
+    StrongScaling,
+    /// Time over P at fixed N per rank.
+    WeakScaling,
+    /// Final cost and accuracy of every mode beside the sequential one.
+    Parity,
+    /// Allreduce against the original's gather-and-broadcast.
+    SyncPatterns,
+    /// Where the GPU overtakes the CPU.
+    GpuCrossover,
+}
+
+impl TableKind {
+    /// The name the file uses, also in file names (`T1-time-vs-size.md`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TableKind::TimeVsSize => "time-vs-size",
+            TableKind::EpochTime => "epoch-time",
+            TableKind::StrongScaling => "strong-scaling",
+            TableKind::WeakScaling => "weak-scaling",
+            TableKind::Parity => "parity",
+            TableKind::SyncPatterns => "sync-patterns",
+            TableKind::GpuCrossover => "gpu-crossover",
+        }
+    }
+}
+
+impl std::fmt::Display for TableKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One table of the study as the file declares it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TableSpec {
     pub id: String,
-    pub name: String,
+    /// The kind of table (the file's `name`).
+    pub name: TableKind,
     pub title: String,
     pub modes: Vec<Mode>,
     /// Syncs of the MPI cells (default: allreduce).
@@ -328,23 +371,30 @@ mod tests {
     fn errors_name_the_line() {
         // line 18: an unknown mode (the table starts on line 14)
         let text = format!(
-            "{HEAD}[[tables]]\nid = \"T1\"\nname = \"a\"\ntitle = \"b\"\nmodes = [\"seq\", \"quantum\"]\n\
+            "{HEAD}[[tables]]\nid = \"T1\"\nname = \"time-vs-size\"\ntitle = \"b\"\nmodes = [\"seq\", \"quantum\"]\n\
              parallel = \"max\"\nn = [5]\nhidden = [5]\n"
         );
         let e = error_of(&text);
         assert!(e.contains("bad.toml") && e.contains("line 18") && e.contains("quantum"), "{e}");
         // a semantic error: the table's line
         let text = format!(
-            "{HEAD}[[tables]]\nid = \"T1\"\nname = \"a\"\ntitle = \"b\"\nmodes = [\"seq\"]\nparallel = \"max\"\nhidden = [5]\n"
+            "{HEAD}[[tables]]\nid = \"T1\"\nname = \"time-vs-size\"\ntitle = \"b\"\nmodes = [\"seq\"]\nparallel = \"max\"\nhidden = [5]\n"
         );
         let e = error_of(&text);
         assert!(e.contains("bad.toml, line 14") && e.contains("needs `n`"), "{e}");
         let text = format!(
-            "{HEAD}[[tables]]\nid = \"T1\"\nname = \"a\"\ntitle = \"b\"\nmodes = [\"seq\"]\nparallel = \"max\"\n\
+            "{HEAD}[[tables]]\nid = \"T1\"\nname = \"time-vs-size\"\ntitle = \"b\"\nmodes = [\"seq\"]\nparallel = \"max\"\n\
              n = {{ fast = [5] }}\nhidden = [5]\n"
         );
         let e = error_of(&text);
         assert!(e.contains("line 14") && e.contains("unknown profile `fast`"), "{e}");
+        // an unknown kind of table: rejected where the file is read, with its line
+        let text = format!(
+            "{HEAD}[[tables]]\nid = \"T1\"\nname = \"time-vs-sise\"\ntitle = \"b\"\nmodes = [\"seq\"]\n\
+             parallel = \"max\"\nn = [5]\nhidden = [5]\n"
+        );
+        let e = error_of(&text);
+        assert!(e.contains("bad.toml") && e.contains("line 16") && e.contains("time-vs-sise"), "{e}");
         let e = error_of("version = 1\n[profiles.quick]\nrows = 'ten'\n");
         assert!(e.contains("bad.toml") && e.contains("line 3"), "{e}");
     }

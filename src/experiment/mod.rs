@@ -13,12 +13,27 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::cli::ReproduceArgs;
-use crate::data::{DataKind, cache::Required};
+use crate::data::{DataConfig, DataKind, cache::Required};
 use crate::launch::{MpiLauncher, available_cores};
 use manifest::Manifest;
 use plan::{Plan, PlanOptions};
 use raw::RunMeta;
+
+/// What `dpstudy reproduce` is asked to do.
+#[derive(Debug, Clone)]
+pub struct ReproduceConfig {
+    /// The profile, the tables, and the overrides of P and of the repetitions.
+    pub plan: PlanOptions,
+    /// How MPI cells start (`--mpirun-args`, `--oversubscribe`).
+    pub launcher: MpiLauncher,
+    pub data: DataConfig,
+    /// Where new results directories are created.
+    pub results_dir: PathBuf,
+    /// An interrupted run to continue instead of a new one.
+    pub resume: Option<PathBuf>,
+    /// The experiments file (`None`: the default path, else the built-in copy).
+    pub experiments: Option<PathBuf>,
+}
 
 /// What `reproduce` did, for its exit code.
 #[derive(Debug)]
@@ -31,36 +46,27 @@ pub struct Reproduced {
     pub took_s: f64,
 }
 
-/// The manifest, the plan and the MPI launcher the arguments describe, checked against
-/// this host's cores.
-fn plan_of(args: &ReproduceArgs) -> anyhow::Result<(Manifest, Plan, MpiLauncher)> {
-    let manifest = Manifest::load(args.experiments.as_deref())?;
-    let options = PlanOptions {
-        profile: args.profile.clone(),
-        tables: args.tables.clone(),
-        max_ranks: args.max_ranks,
-        reps: args.reps,
-    };
-    if args.max_ranks == Some(0) {
+/// The manifest and the plan the config describes, checked against this host's cores.
+fn plan_of(config: &ReproduceConfig) -> anyhow::Result<(Manifest, Plan)> {
+    let manifest = Manifest::load(config.experiments.as_deref())?;
+    let options = &config.plan;
+    if options.max_ranks == Some(0) {
         anyhow::bail!("--max-ranks 0: must be at least 1");
     }
-    if args.reps == Some(0) {
+    if options.reps == Some(0) {
         anyhow::bail!("--reps 0: must be at least 1");
     }
-    let plan = Plan::new(&manifest, &options)?;
-    let launcher = MpiLauncher {
-        extra_args: args.mpirun_args.split_whitespace().map(String::from).collect(),
-        oversubscribe: args.oversubscribe,
-    };
+    let plan = Plan::new(&manifest, options)?;
+    let launcher = &config.launcher;
     let cores = available_cores();
-    if plan.max_ranks > cores && !args.oversubscribe && !launcher.spreads_over_hosts() {
+    if plan.max_ranks > cores && !launcher.oversubscribe && !launcher.spreads_over_hosts() {
         anyhow::bail!(
             "--max-ranks {} exceeds the {cores} cores of this host: pass --oversubscribe (those cells are then \
              marked in every table) or spread the ranks with --mpirun-args \"--hostfile FILE\"",
             plan.max_ranks
         );
     }
-    Ok((manifest, plan, launcher))
+    Ok((manifest, plan))
 }
 
 /// What `reproduce --dry-run` found: the plan and its estimate, and what would stop the
@@ -75,9 +81,9 @@ pub struct DryRun {
 /// this machine, without training a cell. The calibration times the trainer, not the data:
 /// when the prepared cache is not there yet (building it is the PCA, which the estimate
 /// leaves out), or the data would stop the run, it runs on synthetic data of the same shape.
-pub fn dry_run(args: &ReproduceArgs) -> anyhow::Result<DryRun> {
-    let (_, plan, launcher) = plan_of(args)?;
-    let data = crate::data_config(&args.dirs, args.data.clone());
+pub fn dry_run(config: &ReproduceConfig) -> anyhow::Result<DryRun> {
+    let (_, plan) = plan_of(config)?;
+    let (data, launcher) = (config.data.clone(), config.launcher.clone());
     let mut calibration_data = data.clone();
     let mut blocker = None;
     let data_line = match data.kind {
@@ -129,10 +135,10 @@ pub fn dry_run(args: &ReproduceArgs) -> anyhow::Result<DryRun> {
     Ok(DryRun { text: format!("{}{data_line}\ndry run: {ending}\n", estimate.text), blocker })
 }
 
-/// Runs the plan the arguments describe into a new (or resumed) results directory.
-pub fn reproduce(args: &ReproduceArgs) -> anyhow::Result<Reproduced> {
-    let (manifest, plan, launcher) = plan_of(args)?;
-    let data = crate::data_config(&args.dirs, args.data.clone());
+/// Runs the plan the config describes into a new (or resumed) results directory.
+pub fn reproduce(config: &ReproduceConfig) -> anyhow::Result<Reproduced> {
+    let (manifest, plan) = plan_of(config)?;
+    let (data, launcher) = (config.data.clone(), config.launcher.clone());
     if data.kind == DataKind::Mnist {
         // Prepare once here, so no cell pays for (or races on) the PCA, and a profile that
         // needs more images than there are stops before anything runs.
@@ -159,9 +165,9 @@ pub fn reproduce(args: &ReproduceArgs) -> anyhow::Result<Reproduced> {
     }
 
     let gpu = crate::train::gpu::availability().map_err(|e| e.to_string());
-    let (dir, previous) = match &args.resume {
+    let (dir, previous) = match &config.resume {
         Some(dir) => resume(dir, &plan)?,
-        None => (new_results_dir(&args.results_dir, &plan.profile_name)?, vec![]),
+        None => (new_results_dir(&config.results_dir, &plan.profile_name)?, vec![]),
     };
     let mut meta = RunMeta {
         format: raw::FORMAT,
@@ -170,13 +176,10 @@ pub fn reproduce(args: &ReproduceArgs) -> anyhow::Result<Reproduced> {
         profile: plan.profile_name.clone(),
         tables: plan.tables.iter().map(|t| t.id.clone()).collect(),
         max_ranks: plan.max_ranks,
-        oversubscribe: args.oversubscribe,
+        oversubscribe: launcher.oversubscribe,
         mpirun_args: launcher.extra_args.clone(),
-        data: match data.kind {
-            DataKind::Mnist => "mnist".into(),
-            DataKind::Synthetic => "synthetic".into(),
-        },
-        dtype: plan.profile.dtype.to_string(),
+        data: data.kind,
+        dtype: plan.profile.dtype,
         experiments_toml: manifest.text.clone(),
         started: utc_now(),
         finished: None,

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::manifest::{Manifest, ManifestError, Profile, TableSpec};
-use crate::train::{Mode, SyncKind};
+use crate::data::DataConfig;
+use crate::train::{Mode, SyncKind, TrainConfig};
 
 /// One training configuration: what a `dpstudy train` process is asked to do.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -48,6 +49,26 @@ impl Cell {
     /// P as the tables show it: ranks for MPI, threads for the threads mode, else 1.
     pub fn parallelism(&self) -> usize {
         self.cores()
+    }
+
+    /// What a `dpstudy train` process runs for this cell of `profile`, on `data`.
+    pub fn train_config(&self, profile: &Profile, data: &DataConfig) -> TrainConfig {
+        TrainConfig {
+            mode: self.mode,
+            sync: self.sync,
+            data: data.clone(),
+            samples: Some(self.n),
+            test_samples: self.test_n,
+            hidden: self.hidden,
+            epochs: self.epochs,
+            iters: self.iters,
+            lr: profile.lr,
+            dtype: profile.dtype,
+            batch_size: None,
+            seed: profile.seed,
+            threads: self.threads,
+            init: None,
+        }
     }
 }
 

@@ -8,8 +8,10 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use super::plan::Cell;
+use crate::data::{DataKind, SourceLabel};
 use crate::fsutil;
-use crate::train::TrainResult;
+use crate::real::Dtype;
+use crate::train::{Mode, SyncKind, TrainResult};
 
 /// The layout of `raw.csv` and `run.json` this binary writes and reads.
 pub const FORMAT: u32 = 1;
@@ -39,21 +41,20 @@ pub struct RawRow {
     pub cell: String,
     /// The tables that use this cell, space-separated.
     pub tables: String,
-    pub mode: String,
+    pub mode: Mode,
     /// Gradient sync of MPI cells, empty otherwise.
-    pub sync: String,
+    pub sync: Option<SyncKind>,
     pub ranks: usize,
     pub threads: usize,
     /// Ranks x threads exceed this host's cores (ran with --oversubscribe).
     pub oversubscribed: bool,
     /// `cpu`, or the GPU's name.
     pub device: String,
-    /// `mnist`, `mnist-unverified` or `synthetic`.
-    pub data_source: String,
+    pub data_source: SourceLabel,
     pub n: usize,
     pub test_n: usize,
     pub hidden: usize,
-    pub dtype: String,
+    pub dtype: Dtype,
     pub epochs: usize,
     pub iters: usize,
     /// 0-based timed repetition; warm-up runs count from 0 too and are flagged.
@@ -84,14 +85,14 @@ pub struct RunKey<'a> {
     pub profile: &'a str,
     pub cell: &'a Cell,
     pub tables: &'a [String],
-    pub dtype: &'a str,
+    pub dtype: Dtype,
     pub oversubscribed: bool,
     pub rep: usize,
     pub warmup: bool,
 }
 
 impl RunKey<'_> {
-    fn row(&self, status: Status, reason: &str, device: &str, data_source: &str) -> RawRow {
+    fn row(&self, status: Status, reason: &str, device: &str, data_source: SourceLabel) -> RawRow {
         let c = self.cell;
         RawRow {
             dpstudy_version: env!("CARGO_PKG_VERSION").into(),
@@ -99,17 +100,17 @@ impl RunKey<'_> {
             profile: self.profile.into(),
             cell: c.id(),
             tables: self.tables.join(" "),
-            mode: c.mode.to_string(),
-            sync: c.sync.map(|s| s.as_str().to_string()).unwrap_or_default(),
+            mode: c.mode,
+            sync: c.sync,
             ranks: c.ranks,
             threads: c.threads,
             oversubscribed: self.oversubscribed,
             device: device.into(),
-            data_source: data_source.into(),
+            data_source,
             n: c.n,
             test_n: c.test_n,
             hidden: c.hidden,
-            dtype: self.dtype.into(),
+            dtype: self.dtype,
             epochs: c.epochs,
             iters: c.iters,
             rep: self.rep,
@@ -134,13 +135,13 @@ impl RunKey<'_> {
     }
 
     /// The single row recording that this run failed or was not run, and why.
-    pub fn without_result(&self, status: Status, reason: &str, data_source: &str) -> RawRow {
+    pub fn without_result(&self, status: Status, reason: &str, data_source: SourceLabel) -> RawRow {
         self.row(status, reason, "", data_source)
     }
 
     /// One row per (epoch, rank) of a finished run.
     pub fn rows(&self, result: &TrainResult, device: &str) -> Vec<RawRow> {
-        let source = data_label(&result.data_source);
+        let source = result.data_source.label();
         let mut rows = Vec::new();
         for epoch in &result.epochs {
             for t in &epoch.ranks {
@@ -163,15 +164,6 @@ impl RunKey<'_> {
             }
         }
         rows
-    }
-}
-
-/// The data label of a result: what a reader must know before trusting an accuracy.
-pub fn data_label(source: &crate::data::DataSource) -> &'static str {
-    match source {
-        crate::data::DataSource::Mnist { verified: true, .. } => "mnist",
-        crate::data::DataSource::Mnist { verified: false, .. } => "mnist-unverified",
-        crate::data::DataSource::Synthetic { .. } => "synthetic",
     }
 }
 
@@ -209,9 +201,8 @@ pub struct RunMeta {
     pub max_ranks: usize,
     pub oversubscribe: bool,
     pub mpirun_args: Vec<String>,
-    /// `mnist` or `synthetic`.
-    pub data: String,
-    pub dtype: String,
+    pub data: DataKind,
+    pub dtype: Dtype,
     /// The experiments file's text as run.
     pub experiments_toml: String,
     pub started: String,
@@ -260,7 +251,6 @@ impl RunMeta {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::train::Mode;
 
     #[test]
     fn rows_round_trip_through_csv() {
@@ -280,15 +270,15 @@ mod tests {
             profile: "quick",
             cell: &cell,
             tables: &["T1".into(), "T2".into()],
-            dtype: "f64",
+            dtype: Dtype::F64,
             oversubscribed: false,
             rep: 0,
             warmup: false,
         };
-        let mut ok = key.without_result(Status::Ok, "", "mnist");
+        let mut ok = key.without_result(Status::Ok, "", SourceLabel::Mnist);
         ok.epoch = Some(1);
         ok.train_s = Some(0.25);
-        let failed = key.without_result(Status::Failed, "mpirun: not found, \"quoted\"", "mnist");
+        let failed = key.without_result(Status::Failed, "mpirun: not found, \"quoted\"", SourceLabel::Mnist);
         write_rows(dir.path(), &[ok.clone(), failed.clone()]).unwrap();
         assert_eq!(read_rows(dir.path()).unwrap(), [ok, failed]);
     }

@@ -15,9 +15,8 @@ use anyhow::Context;
 use super::manifest::Profile;
 use super::plan::{Cell, Plan, PlannedCell};
 use super::raw::{self, RawRow, RunKey, Status};
-use crate::data::DataConfig;
-use crate::data::DataKind;
-use crate::launch::{MpiLauncher, available_cores, local_command};
+use crate::data::{DataConfig, DataKind, SourceLabel};
+use crate::launch::{MpiLauncher, available_cores, local_command, train_args};
 use crate::train::{Mode, TrainResult};
 
 /// Everything the runner needs besides the plan.
@@ -75,52 +74,6 @@ pub fn not_run_reason(plan: &Plan, planned: &PlannedCell, settings: &RunnerSetti
     None
 }
 
-/// The `train` arguments of one run.
-fn train_args(p: &Profile, cell: &Cell, data: &DataConfig, out: &Path) -> Vec<String> {
-    let mut args: Vec<String> = vec![
-        "train".into(),
-        "--quiet".into(),
-        "--data".into(),
-        match data.kind {
-            DataKind::Mnist => "mnist".into(),
-            DataKind::Synthetic => "synthetic".into(),
-        },
-        "--data-dir".into(),
-        data.dir.display().to_string(),
-        "--cache-dir".into(),
-        data.cache_dir.display().to_string(),
-        "--mode".into(),
-        cell.mode.to_string(),
-        "--samples".into(),
-        cell.n.to_string(),
-        "--test-samples".into(),
-        cell.test_n.to_string(),
-        "--hidden".into(),
-        cell.hidden.to_string(),
-        "--epochs".into(),
-        cell.epochs.to_string(),
-        "--iters".into(),
-        cell.iters.to_string(),
-        "--lr".into(),
-        p.lr.to_string(),
-        "--dtype".into(),
-        p.dtype.to_string(),
-        "--seed".into(),
-        p.seed.to_string(),
-        "--threads".into(),
-        cell.threads.to_string(),
-        "--out".into(),
-        out.display().to_string(),
-    ];
-    if let Some(sync) = cell.sync {
-        args.extend(["--sync".into(), sync.as_str().into()]);
-    }
-    if !data.verify {
-        args.push("--no-verify".into());
-    }
-    args
-}
-
 /// The last non-empty line of a log: usually the error.
 fn last_line(log: &Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
@@ -145,7 +98,7 @@ pub fn run_process(
     let dir = &settings.dir;
     let out = dir.join("runs").join(format!("{name}.json"));
     let log_path = dir.join("logs").join(format!("{name}.log"));
-    let args = train_args(profile, cell, &settings.data, &out);
+    let args = train_args(&cell.train_config(profile, &settings.data), &out);
     let command =
         if cell.mode == Mode::Mpi { settings.launcher.command(cell.ranks, &args) } else { local_command(&args) };
     let mut command = command.map_err(|e| format!("{e:#}"))?;
@@ -179,18 +132,13 @@ pub fn create_run_dirs(dir: &Path) -> anyhow::Result<()> {
 /// Runs the plan into `settings.dir`, keeping the rows of `done` (from a resumed run).
 pub fn run<'a>(plan: &'a Plan, settings: &RunnerSettings, previous: Vec<RawRow>) -> anyhow::Result<RunSummary> {
     create_run_dirs(&settings.dir)?;
-    let dtype = plan.profile.dtype.to_string();
-    let data_label = match settings.data.kind {
-        DataKind::Mnist if settings.data.verify => "mnist",
-        DataKind::Mnist => "mnist-unverified",
-        DataKind::Synthetic => "synthetic",
-    };
+    let data_label = SourceLabel::of_kind(settings.data.kind, settings.data.verify);
     let cores = available_cores();
     let key = |planned: &'a PlannedCell, rep, warmup| RunKey {
         profile: &plan.profile_name,
         cell: &planned.cell,
         tables: &planned.tables,
-        dtype: &dtype,
+        dtype: plan.profile.dtype,
         oversubscribed: planned.cell.cores() > cores,
         rep,
         warmup,
@@ -238,10 +186,10 @@ pub fn run<'a>(plan: &'a Plan, settings: &RunnerSettings, previous: Vec<RawRow>)
                 };
                 rows.extend(k.rows(&result, &device));
                 summary.runs_done += 1;
-                progress.finish(&job.name(), &format!("ok, {:.1} s", started.elapsed().as_secs_f64()));
+                progress.finish(&job.name(), &format!("ok, {:.1} s", started.elapsed().as_secs_f64()), false);
             }
             Err(reason) => {
-                progress.finish(&job.name(), &format!("FAILED: {reason}"));
+                progress.finish(&job.name(), &format!("FAILED: {reason}"), true);
                 rows.push(k.without_result(Status::Failed, &reason, data_label));
                 summary.runs_failed += 1;
             }
@@ -280,11 +228,12 @@ impl Progress {
         }
     }
 
-    fn finish(&self, name: &str, outcome: &str) {
+    /// Reports a finished run; failures are printed above the bar too.
+    fn finish(&self, name: &str, outcome: &str, failed: bool) {
         self.count.set(self.count.get() + 1);
         match &self.bar {
             Some(bar) => {
-                if outcome.starts_with("FAILED") {
+                if failed {
                     bar.println(format!("{name}: {outcome}"));
                 }
                 bar.inc(1);

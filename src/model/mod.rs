@@ -5,11 +5,12 @@
 //! - [`Params`]: both weight matrices in one flat buffer (theta1 then theta2, row-major), so
 //!   a gradient is one buffer too and a data-parallel sync is one collective.
 //! - [`init`]: the shared initial weights, drawn once from a seed and stored as safetensors.
-//! - [`kernel`]: the CPU forward/backward over blocks of rows (the hot path).
+//! - [`kernel`]: the CPU forward/backward over blocks of rows (the hot path): the fused
+//!   kernel, the portable `gemm` one, and the output layer they share.
+//! - [`tensor`]: the same step as candle tensor operations, for the GPU.
 //! - [`threaded`]: the kernel over T threads, with a fixed reduction order.
 //! - [`reference`]: the same cost and gradient through candle's autograd, as a check.
 
-pub mod fused;
 pub mod init;
 pub mod kernel;
 pub mod reference;
@@ -25,6 +26,16 @@ use crate::real::Real;
 pub const THETA1_COLS: usize = FEATURES + 1;
 /// Rows of theta2: one per class.
 pub const OUTPUTS: usize = CLASSES;
+
+/// One-hot label matrix (n x 10) as a tensor on `device`: the targets of the tensor step
+/// ([`tensor`]) and of the autograd check ([`reference`]), which share nothing else.
+pub fn one_hot<T: Real>(labels: &[u8], device: &Device) -> candle_core::Result<Tensor> {
+    let mut y = vec![T::ZERO; labels.len() * CLASSES];
+    for (i, &l) in labels.iter().enumerate() {
+        y[i * CLASSES + usize::from(l)] = T::ONE;
+    }
+    Tensor::from_vec(y, (labels.len(), CLASSES), device)
+}
 
 /// Floating-point operations of one full-batch step on `n` samples with `hidden` units:
 /// forward X W1^T and the output layer, backward D2 W2, D2^T A1 and D1^T X (multiply-adds

@@ -5,17 +5,8 @@
 use candle_core::{D, DType, Device, Tensor, Var};
 
 use super::Params;
-use crate::data::{CLASSES, SamplesView};
+use crate::data::SamplesView;
 use crate::real::Real;
-
-/// One-hot label matrix (n x 10).
-pub fn one_hot<T: Real>(labels: &[u8], device: &Device) -> candle_core::Result<Tensor> {
-    let mut y = vec![T::ZERO; labels.len() * CLASSES];
-    for (i, &l) in labels.iter().enumerate() {
-        y[i * CLASSES + usize::from(l)] = T::ONE;
-    }
-    Tensor::from_vec(y, (labels.len(), CLASSES), device)
-}
 
 /// Prepends a column of ones (the bias input).
 fn with_bias(x: &Tensor) -> candle_core::Result<Tensor> {
@@ -37,7 +28,7 @@ pub fn cost(theta1: &Tensor, theta2: &Tensor, x: &Tensor, y: &Tensor) -> candle_
 pub fn cost_and_gradient<T: Real>(params: &Params<T>, x: SamplesView<'_, T>) -> anyhow::Result<(f64, Params<T>)> {
     let device = Device::Cpu;
     let xs = Tensor::from_slice(x.features, (x.len(), x.dim), &device)?;
-    let y = one_hot::<T>(x.labels, &device)?;
+    let y = super::one_hot::<T>(x.labels, &device)?;
     let (t1, t2) = params.to_tensors(&device)?;
     let (t1, t2) = (Var::from_tensor(&t1)?, Var::from_tensor(&t2)?);
     let j = cost(t1.as_tensor(), t2.as_tensor(), &xs, &y)?;

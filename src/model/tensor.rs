@@ -28,7 +28,7 @@ impl DeviceData {
         let x = Tensor::from_slice(&rows.features, (n, rows.dim), device)?;
         let ones = Tensor::ones((n, 1), x.dtype(), device)?;
         let x_bias = Tensor::cat(&[&ones, &x], 1)?;
-        let y = super::reference::one_hot::<T>(&rows.labels, device)?;
+        let y = super::one_hot::<T>(&rows.labels, device)?;
         let labels = Tensor::from_iter(rows.labels.iter().map(|&l| u32::from(l)), device)?;
         Ok(Self { x_bias, y, labels, n })
     }

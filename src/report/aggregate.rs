@@ -7,8 +7,11 @@ use std::path::Path;
 
 use anyhow::Context;
 use polars::prelude::*;
+use serde::de::DeserializeOwned;
 
+use crate::data::SourceLabel;
 use crate::experiment::raw::{RawRow, Status};
+use crate::train::{Mode, SyncKind};
 
 /// The columns that identify a cell.
 const CELL_KEYS: [&str; 13] = [
@@ -34,12 +37,12 @@ const WORK_KEYS: [&str; 5] = ["n", "test_n", "hidden", "epochs", "iters"];
 pub struct CellStats {
     pub cell: String,
     pub tables: String,
-    pub mode: String,
-    pub sync: String,
+    pub mode: Mode,
+    pub sync: Option<SyncKind>,
     pub ranks: usize,
     pub threads: usize,
     pub oversubscribed: bool,
-    pub data_source: String,
+    pub data_source: SourceLabel,
     pub n: usize,
     pub test_n: usize,
     pub hidden: usize,
@@ -92,7 +95,10 @@ impl CellStats {
 
     /// `mpi allreduce`, `threads`, `seq`, ...
     pub fn label(&self) -> String {
-        if self.sync.is_empty() { self.mode.clone() } else { format!("{} {}", self.mode, self.sync) }
+        match self.sync {
+            Some(sync) => format!("{} {sync}", self.mode),
+            None => self.mode.to_string(),
+        }
     }
 }
 
@@ -101,7 +107,7 @@ impl CellStats {
 pub struct CellGap {
     pub cell: String,
     pub tables: String,
-    pub mode: String,
+    pub mode: Mode,
     pub status: Status,
     pub reason: String,
 }
@@ -117,6 +123,7 @@ pub struct Aggregate {
 }
 
 fn frame_of(rows: &[RawRow]) -> PolarsResult<DataFrame> {
+    // Text columns hold the names raw.csv holds (`Display` of each enum).
     let s = |f: fn(&RawRow) -> String| rows.iter().map(f).collect::<Vec<_>>();
     let i = |f: fn(&RawRow) -> usize| rows.iter().map(|r| f(r) as i64).collect::<Vec<_>>();
     let oi = |f: fn(&RawRow) -> Option<usize>| rows.iter().map(|r| f(r).map(|v| v as i64)).collect::<Vec<_>>();
@@ -129,12 +136,12 @@ fn frame_of(rows: &[RawRow]) -> PolarsResult<DataFrame> {
     DataFrame::new_infer_height(vec![
         Column::new("cell".into(), s(|r| r.cell.clone())),
         Column::new("tables".into(), s(|r| r.tables.clone())),
-        Column::new("mode".into(), s(|r| r.mode.clone())),
-        Column::new("sync".into(), s(|r| r.sync.clone())),
+        Column::new("mode".into(), s(|r| r.mode.to_string())),
+        Column::new("sync".into(), s(|r| r.sync.map(|s| s.to_string()).unwrap_or_default())),
         Column::new("ranks".into(), i(|r| r.ranks)),
         Column::new("threads".into(), i(|r| r.threads)),
         Column::new("oversubscribed".into(), rows.iter().map(|r| r.oversubscribed).collect::<Vec<_>>()),
-        Column::new("data_source".into(), s(|r| r.data_source.clone())),
+        Column::new("data_source".into(), s(|r| r.data_source.to_string())),
         Column::new("n".into(), i(|r| r.n)),
         Column::new("test_n".into(), i(|r| r.test_n)),
         Column::new("hidden".into(), i(|r| r.hidden)),
@@ -233,7 +240,7 @@ fn cell_frame(raw: DataFrame) -> PolarsResult<DataFrame> {
     let mut seq_cols = work.clone();
     seq_cols.push(col("median_s").alias("seq_median_s"));
     seq_cols.push(col("min_s").alias("seq_min_s"));
-    let seq = per_cell.clone().filter(col("mode").eq(lit("seq"))).select(seq_cols);
+    let seq = per_cell.clone().filter(col("mode").eq(lit(Mode::Seq.as_str()))).select(seq_cols);
 
     let left = || JoinArgs::new(JoinType::Left);
     per_cell
@@ -261,97 +268,110 @@ fn cell_frame(raw: DataFrame) -> PolarsResult<DataFrame> {
         .collect()
 }
 
-fn strs(df: &DataFrame, name: &str) -> PolarsResult<Vec<String>> {
-    Ok(df.column(name)?.str()?.iter().map(|v| v.unwrap_or_default().to_string()).collect())
+/// The enum whose serde name is `value`, or an error naming the column.
+fn parse_name<T: DeserializeOwned>(column: &str, value: String) -> anyhow::Result<T> {
+    serde_json::from_value(serde_json::Value::String(value.clone()))
+        .with_context(|| format!("column `{column}`: unknown value `{value}`"))
 }
 
-fn ints(df: &DataFrame, name: &str) -> PolarsResult<Vec<usize>> {
-    Ok(df.column(name)?.cast(&DataType::Int64)?.i64()?.iter().map(|v| v.unwrap_or(0) as usize).collect())
+/// A frame's columns, read by name.
+struct Columns<'a>(&'a DataFrame);
+
+impl Columns<'_> {
+    fn strs(&self, name: &str) -> PolarsResult<Vec<String>> {
+        Ok(self.0.column(name)?.str()?.iter().map(|v| v.unwrap_or_default().to_string()).collect())
+    }
+
+    /// A text column of enum names, parsed by the enum's serde names (those raw.csv holds).
+    fn enums<T: DeserializeOwned>(&self, name: &str) -> anyhow::Result<Vec<T>> {
+        self.strs(name)?.into_iter().map(|v| parse_name(name, v)).collect()
+    }
+
+    /// A text column that may be empty (no value), else of enum names.
+    fn optional_enums<T: DeserializeOwned>(&self, name: &str) -> anyhow::Result<Vec<Option<T>>> {
+        self.strs(name)?.into_iter().map(|v| (!v.is_empty()).then(|| parse_name(name, v)).transpose()).collect()
+    }
+
+    fn ints(&self, name: &str) -> PolarsResult<Vec<usize>> {
+        Ok(self.0.column(name)?.cast(&DataType::Int64)?.i64()?.iter().map(|v| v.unwrap_or(0) as usize).collect())
+    }
+
+    fn bools(&self, name: &str) -> PolarsResult<Vec<bool>> {
+        Ok(self.0.column(name)?.bool()?.iter().map(|v| v.unwrap_or(false)).collect())
+    }
+
+    fn floats(&self, name: &str) -> PolarsResult<Vec<Option<f64>>> {
+        Ok(self.0.column(name)?.cast(&DataType::Float64)?.f64()?.iter().collect())
+    }
+
+    /// A float column where a missing value is NaN.
+    fn nans(&self, name: &str) -> PolarsResult<Vec<f64>> {
+        Ok(self.floats(name)?.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+    }
 }
 
-fn floats(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<f64>>> {
-    Ok(df.column(name)?.cast(&DataType::Float64)?.f64()?.iter().collect())
-}
-
-fn stats_of(df: &DataFrame) -> PolarsResult<Vec<CellStats>> {
-    let f = |name| floats(df, name);
-    let (cell, tables, mode, sync, source) =
-        (strs(df, "cell")?, strs(df, "tables")?, strs(df, "mode")?, strs(df, "sync")?, strs(df, "data_source")?);
-    let (ranks, threads, n, test_n, hidden, epochs, iters, runs, outliers) = (
-        ints(df, "ranks")?,
-        ints(df, "threads")?,
-        ints(df, "n")?,
-        ints(df, "test_n")?,
-        ints(df, "hidden")?,
-        ints(df, "epochs")?,
-        ints(df, "iters")?,
-        ints(df, "runs")?,
-        ints(df, "outliers")?,
+fn stats_of(df: &DataFrame) -> anyhow::Result<Vec<CellStats>> {
+    let c = Columns(df);
+    let (cell, tables) = (c.strs("cell")?, c.strs("tables")?);
+    let (mode, sync, source) =
+        (c.enums::<Mode>("mode")?, c.optional_enums::<SyncKind>("sync")?, c.enums::<SourceLabel>("data_source")?);
+    let (ranks, threads, over) = (c.ints("ranks")?, c.ints("threads")?, c.bools("oversubscribed")?);
+    let (n, test_n, hidden, epochs, iters) =
+        (c.ints("n")?, c.ints("test_n")?, c.ints("hidden")?, c.ints("epochs")?, c.ints("iters")?);
+    let (runs, outliers) = (c.ints("runs")?, c.ints("outliers")?);
+    let (median_s, min_s, max_s, q1_s, q3_s) =
+        (c.nans("median_s")?, c.nans("min_s")?, c.nans("max_s")?, c.nans("q1_s")?, c.nans("q3_s")?);
+    let (step_s, comm_step_s, comm_share, wait_share) =
+        (c.nans("step_s")?, c.nans("comm_step_s")?, c.nans("comm_share")?, c.nans("wait_share")?);
+    let (epoch_median_s, epoch_min_s, epoch_max_s, epoch_q1_s, epoch_q3_s) = (
+        c.nans("epoch_median_s")?,
+        c.nans("epoch_min_s")?,
+        c.nans("epoch_max_s")?,
+        c.nans("epoch_q1_s")?,
+        c.nans("epoch_q3_s")?,
     );
-    let over: Vec<bool> = df.column("oversubscribed")?.bool()?.iter().map(|v| v.unwrap_or(false)).collect();
-    let names = [
-        "median_s",
-        "min_s",
-        "max_s",
-        "q1_s",
-        "q3_s",
-        "step_s",
-        "comm_step_s",
-        "comm_share",
-        "wait_share",
-        "epoch_median_s",
-        "epoch_min_s",
-        "epoch_max_s",
-        "epoch_q1_s",
-        "epoch_q3_s",
-        "final_cost",
-        "final_train_acc",
-        "final_test_acc",
-        "seq_median_s",
-        "seq_min_s",
-        "speedup",
-        "efficiency",
-    ];
-    let cols: Vec<Vec<Option<f64>>> = names.iter().map(|n| f(n)).collect::<PolarsResult<_>>()?;
-    let nan = |c: usize, i: usize| cols[c][i].unwrap_or(f64::NAN);
+    let (final_cost, final_train_acc, final_test_acc) =
+        (c.nans("final_cost")?, c.nans("final_train_acc")?, c.floats("final_test_acc")?);
+    let (seq_median_s, seq_min_s, speedup, efficiency) =
+        (c.floats("seq_median_s")?, c.floats("seq_min_s")?, c.floats("speedup")?, c.floats("efficiency")?);
     Ok((0..df.height())
         .map(|i| CellStats {
             cell: cell[i].clone(),
             tables: tables[i].clone(),
-            mode: mode[i].clone(),
-            sync: sync[i].clone(),
+            mode: mode[i],
+            sync: sync[i],
             ranks: ranks[i],
             threads: threads[i],
             oversubscribed: over[i],
-            data_source: source[i].clone(),
+            data_source: source[i],
             n: n[i],
             test_n: test_n[i],
             hidden: hidden[i],
             epochs: epochs[i],
             iters: iters[i],
             runs: runs[i],
-            median_s: nan(0, i),
-            min_s: nan(1, i),
-            max_s: nan(2, i),
-            q1_s: nan(3, i),
-            q3_s: nan(4, i),
+            median_s: median_s[i],
+            min_s: min_s[i],
+            max_s: max_s[i],
+            q1_s: q1_s[i],
+            q3_s: q3_s[i],
             outliers: outliers[i],
-            step_s: nan(5, i),
-            comm_step_s: nan(6, i),
-            comm_share: nan(7, i),
-            wait_share: nan(8, i),
-            epoch_median_s: nan(9, i),
-            epoch_min_s: nan(10, i),
-            epoch_max_s: nan(11, i),
-            epoch_q1_s: nan(12, i),
-            epoch_q3_s: nan(13, i),
-            final_cost: nan(14, i),
-            final_train_acc: nan(15, i),
-            final_test_acc: cols[16][i],
-            seq_median_s: cols[17][i],
-            seq_min_s: cols[18][i],
-            speedup: cols[19][i],
-            efficiency: cols[20][i],
+            step_s: step_s[i],
+            comm_step_s: comm_step_s[i],
+            comm_share: comm_share[i],
+            wait_share: wait_share[i],
+            epoch_median_s: epoch_median_s[i],
+            epoch_min_s: epoch_min_s[i],
+            epoch_max_s: epoch_max_s[i],
+            epoch_q1_s: epoch_q1_s[i],
+            epoch_q3_s: epoch_q3_s[i],
+            final_cost: final_cost[i],
+            final_train_acc: final_train_acc[i],
+            final_test_acc: final_test_acc[i],
+            seq_median_s: seq_median_s[i],
+            seq_min_s: seq_min_s[i],
+            speedup: speedup[i],
+            efficiency: efficiency[i],
         })
         .collect())
 }
@@ -361,14 +381,14 @@ impl Aggregate {
     pub fn of(rows: &[RawRow]) -> anyhow::Result<Self> {
         let raw = frame_of(rows).map_err(anyhow::Error::from).context("cannot build the raw frame")?;
         let frame = cell_frame(raw).map_err(anyhow::Error::from).context("cannot aggregate the raw rows")?;
-        let cells = stats_of(&frame).map_err(anyhow::Error::from).context("cannot read the aggregated frame")?;
+        let cells = stats_of(&frame).context("cannot read the aggregated frame")?;
         let gaps = rows
             .iter()
             .filter(|r| r.status != Status::Ok)
             .map(|r| CellGap {
                 cell: r.cell.clone(),
                 tables: r.tables.clone(),
-                mode: r.mode.clone(),
+                mode: r.mode,
                 status: r.status,
                 reason: r.reason.clone(),
             })

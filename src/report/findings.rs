@@ -14,6 +14,7 @@ use std::fmt::Write as _;
 use super::aggregate::{Aggregate, CellStats};
 use super::table::{Align, Table};
 use super::tables::secs;
+use crate::train::{Mode, SyncKind};
 
 /// The table the findings are read from.
 pub const SOURCE_TABLE: &str = "T1";
@@ -67,7 +68,7 @@ impl SizePoint {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Findings {
     pub ranks: usize,
-    pub sync: String,
+    pub sync: SyncKind,
     pub hidden: usize,
     /// Iterations each timed run trains (epochs x iterations per epoch).
     pub iterations: usize,
@@ -89,18 +90,19 @@ impl Findings {
     pub fn of(agg: &Aggregate) -> Option<Self> {
         let cells: Vec<&CellStats> = agg.table(SOURCE_TABLE).collect();
         let hidden = cells.iter().map(|c| c.hidden).min()?;
-        let mpi: Vec<&CellStats> = cells.iter().copied().filter(|c| c.mode == "mpi" && c.hidden == hidden).collect();
+        let mpi: Vec<&CellStats> =
+            cells.iter().copied().filter(|c| c.mode == Mode::Mpi && c.hidden == hidden).collect();
         let ranks = mpi.iter().map(|c| c.ranks).max()?;
         let mut points: Vec<SizePoint> = mpi
             .iter()
             .filter(|m| m.ranks == ranks)
             .filter_map(|m| {
-                let seq = cells.iter().find(|c| c.mode == "seq" && c.hidden == hidden && c.n == m.n)?;
+                let seq = cells.iter().find(|c| c.mode == Mode::Seq && c.hidden == hidden && c.n == m.n)?;
                 Some(SizePoint { n: m.n, seq_min_s: seq.min_s, mpi_min_s: m.min_s, mpi_max_s: m.max_s })
             })
             .collect();
         points.sort_by_key(|p| p.n);
-        let sync = mpi.first().map(|c| c.sync.clone()).unwrap_or_default();
+        let sync = mpi.first()?.sync?;
         let iterations = mpi.first().map_or(0, |c| c.epochs * c.iters);
         (points.len() >= 2).then_some(Self { ranks, sync, hidden, iterations, points })
     }
@@ -283,7 +285,7 @@ mod tests {
     fn findings(points: &[(usize, f64, f64)]) -> Findings {
         Findings {
             ranks: 2,
-            sync: "allreduce".into(),
+            sync: SyncKind::Allreduce,
             hidden: 50,
             iterations: 100,
             points: points

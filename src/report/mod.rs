@@ -13,12 +13,20 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::cli::ReportOptions;
 use crate::experiment::env::Environment;
-use crate::experiment::manifest::Manifest;
+use crate::experiment::manifest::{Manifest, TableKind};
 use crate::experiment::raw::{self, RunMeta};
 use crate::fsutil::write_atomic;
 use table::{Align, Table};
+
+/// Where `report` and `check` read their inputs and write their outputs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportConfig {
+    /// The claims file (`None`: the default path, else the built-in copy).
+    pub claims: Option<PathBuf>,
+    /// The paper's directory, which gets a copy of the tables and figures (`None`: no copy).
+    pub paper_dir: Option<PathBuf>,
+}
 
 /// What `report` wrote.
 #[derive(Debug)]
@@ -83,7 +91,7 @@ fn setup_table(env: &Environment, meta: &RunMeta) -> Table {
 
 /// `dpstudy report DIR`: aggregates DIR's raw rows and writes `summary/`, `tables/` and
 /// `figures/` into DIR, and the tables and figures into the paper directory too.
-pub fn report(dir: &Path, options: &ReportOptions) -> anyhow::Result<Written> {
+pub fn report(dir: &Path, config: &ReportConfig) -> anyhow::Result<Written> {
     let (meta, manifest) = run_of(dir)?;
     let agg = aggregate::aggregate_dir(dir)?;
     write_atomic(&dir.join("summary").join("cells.csv"), &agg.csv(None)?)?;
@@ -92,14 +100,12 @@ pub fn report(dir: &Path, options: &ReportOptions) -> anyhow::Result<Written> {
     }
     let tables = build_tables(dir, &meta, &manifest, &agg);
     let macros = findings::Findings::of(&agg).map_or_else(findings::Findings::missing_macros, |f| f.latex_macros());
-    let names: Vec<(String, String)> =
-        meta.tables.iter().filter_map(|id| manifest.table(id)).map(|t| (t.id.clone(), t.name.clone())).collect();
-    let charts = figures::charts(&agg, &names);
+    let kinds: Vec<(String, TableKind)> =
+        meta.tables.iter().filter_map(|id| manifest.table(id)).map(|t| (t.id.clone(), t.name)).collect();
+    let charts = figures::charts(&agg, &kinds);
 
     let mut targets = vec![dir.to_path_buf()];
-    if !options.no_paper {
-        targets.push(options.paper_dir.clone());
-    }
+    targets.extend(config.paper_dir.clone());
     let mut figures_written = vec![];
     for target in &targets {
         let (tdir, fdir) = (target.join("tables"), target.join("figures"));
@@ -112,7 +118,12 @@ pub fn report(dir: &Path, options: &ReportOptions) -> anyhow::Result<Written> {
         }
         write_atomic(&tdir.join("all.md"), all.as_bytes())?;
         write_atomic(&tdir.join(findings::MACROS_FILE), macros.as_bytes())?;
-        figures_written = figures::write_all(&charts, &fdir)?;
+        figures_written.clear();
+        for chart in &charts {
+            write_atomic(&fdir.join(format!("{}.svg", chart.stem)), figures::draw::svg(chart)?.as_bytes())?;
+            write_atomic(&fdir.join(format!("{}.png", chart.stem)), &figures::draw::png(chart)?)?;
+            figures_written.push(chart.stem.clone());
+        }
     }
     Ok(Written {
         tables: tables.iter().map(|t| t.stem.clone()).collect(),
@@ -122,17 +133,15 @@ pub fn report(dir: &Path, options: &ReportOptions) -> anyhow::Result<Written> {
     })
 }
 
-/// `dpstudy check DIR`: the verdicts, also written to `DIR/check.txt`.
-pub fn check(dir: &Path, claims_path: Option<&Path>) -> anyhow::Result<(Vec<claims::Verdict>, String)> {
+/// `dpstudy check DIR`: the verdicts, written to `DIR/check.json` and rendered into
+/// `DIR/check.txt`; returns the record and its text.
+pub fn check(dir: &Path, claims_path: Option<&Path>) -> anyhow::Result<(claims::CheckRecord, String)> {
     let claims = claims::load(claims_path)?;
     let (meta, _) = run_of(dir)?;
     let agg = aggregate::aggregate_dir(dir)?;
-    let verdicts = claims::check(&claims, &agg, &meta.profile, &meta.tables);
-    let mut text = String::new();
-    if meta.finished.is_none() {
-        text += "INCOMPLETE RUN: it did not finish; claims are checked on the cells done so far.\n";
-    }
-    text += &claims::render(&verdicts);
+    let record = claims::check(&claims, &agg, &meta.profile, &meta.tables, meta.finished.is_some());
+    let text = claims::render::check_text(&record);
+    write_atomic(&dir.join(claims::evaluate::CHECK_FILE), record.to_json()?.as_bytes())?;
     write_atomic(&dir.join("check.txt"), text.as_bytes())?;
-    Ok((verdicts, text))
+    Ok((record, text))
 }

@@ -1,12 +1,14 @@
 //! The study's tables, one function each, from the aggregated cells. Which function draws a
-//! table is chosen by the table's `name` in the experiments file.
+//! table is chosen by the table's kind (its `name` in the experiments file).
 
 use std::collections::BTreeMap;
 
 use super::aggregate::{Aggregate, CellStats};
 use super::table::{Align, Table};
-use crate::experiment::manifest::TableSpec;
+use crate::data::SourceLabel;
+use crate::experiment::manifest::{TableKind, TableSpec};
 use crate::experiment::raw::Status;
+use crate::train::Mode;
 
 /// Seconds with three significant digits.
 pub fn secs(x: f64) -> String {
@@ -54,11 +56,11 @@ fn notes(table: &mut Table, agg: &Aggregate, cells: &[&CellStats]) {
                 .into(),
         );
     }
-    let sources: std::collections::BTreeSet<&str> = cells.iter().map(|c| c.data_source.as_str()).collect();
-    if sources.iter().any(|s| *s != "mnist") {
+    let sources: std::collections::BTreeSet<SourceLabel> = cells.iter().map(|c| c.data_source).collect();
+    if sources.iter().any(|s| *s != SourceLabel::Mnist) {
         table.notes.push(format!(
             "Data: {} (synthetic data: timings only; MNIST-format unverified data: checksums not checked).",
-            sources.into_iter().collect::<Vec<_>>().join(", ")
+            sources.into_iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
         ));
     }
     // One note per distinct reason, naming the cells it affects.
@@ -99,9 +101,9 @@ fn time_vs_size(spec: &TableSpec, agg: &Aggregate) -> Table {
         ("runs", Align::Right),
         ("outliers", Align::Right),
     ];
-    let mut t = Table::new(&spec.id, &spec.name, &spec.title, &cols);
+    let mut t = Table::new(&spec.id, spec.name.as_str(), &spec.title, &cols);
     let mut cells: Vec<&CellStats> = agg.table(&spec.id).collect();
-    cells.sort_by_key(|c| (c.hidden, c.n, c.mode != "seq", c.label(), c.p()));
+    cells.sort_by_key(|c| (c.hidden, c.n, c.mode != Mode::Seq, c.label(), c.p()));
     for c in &cells {
         t.push(vec![
             c.n.to_string(),
@@ -132,9 +134,9 @@ fn epoch_time(spec: &TableSpec, agg: &Aggregate) -> Table {
         ("range s", Align::Right),
         ("epochs", Align::Right),
     ];
-    let mut t = Table::new(&spec.id, &spec.name, &spec.title, &cols);
+    let mut t = Table::new(&spec.id, spec.name.as_str(), &spec.title, &cols);
     let mut cells: Vec<&CellStats> = agg.table(&spec.id).collect();
-    cells.sort_by_key(|c| (c.hidden, c.n, c.mode != "seq", c.label(), c.p()));
+    cells.sort_by_key(|c| (c.hidden, c.n, c.mode != Mode::Seq, c.label(), c.p()));
     for c in &cells {
         t.push(vec![
             c.hidden.to_string(),
@@ -167,9 +169,9 @@ fn strong_scaling(spec: &TableSpec, agg: &Aggregate) -> Table {
         ("wait %", Align::Right),
         ("runs", Align::Right),
     ];
-    let mut t = Table::new(&spec.id, &spec.name, &spec.title, &cols);
+    let mut t = Table::new(&spec.id, spec.name.as_str(), &spec.title, &cols);
     let mut cells: Vec<&CellStats> = agg.table(&spec.id).collect();
-    cells.sort_by_key(|c| (c.mode != "seq", c.label(), c.p()));
+    cells.sort_by_key(|c| (c.mode != Mode::Seq, c.label(), c.p()));
     for c in &cells {
         t.push(vec![
             c.label(),
@@ -208,7 +210,7 @@ fn weak_scaling(spec: &TableSpec, agg: &Aggregate) -> Table {
         ("weak efficiency", Align::Right),
         ("runs", Align::Right),
     ];
-    let mut t = Table::new(&spec.id, &spec.name, &spec.title, &cols);
+    let mut t = Table::new(&spec.id, spec.name.as_str(), &spec.title, &cols);
     let mut cells: Vec<&CellStats> = agg.table(&spec.id).collect();
     cells.sort_by_key(|c| (c.label(), c.p()));
     for c in &cells {
@@ -231,7 +233,7 @@ fn weak_scaling(spec: &TableSpec, agg: &Aggregate) -> Table {
 
 /// The sequential cell of a parity table, the reference every mode is compared with.
 pub fn parity_reference<'a>(cells: &[&'a CellStats]) -> Option<&'a CellStats> {
-    cells.iter().copied().find(|c| c.mode == "seq")
+    cells.iter().copied().find(|c| c.mode == Mode::Seq)
 }
 
 fn parity(spec: &TableSpec, agg: &Aggregate) -> Table {
@@ -245,9 +247,9 @@ fn parity(spec: &TableSpec, agg: &Aggregate) -> Table {
         ("test acc", Align::Right),
         ("data", Align::Left),
     ];
-    let mut t = Table::new(&spec.id, &spec.name, &spec.title, &cols);
+    let mut t = Table::new(&spec.id, spec.name.as_str(), &spec.title, &cols);
     let mut cells: Vec<&CellStats> = agg.table(&spec.id).collect();
-    cells.sort_by_key(|c| (c.mode != "seq", c.label(), c.p()));
+    cells.sort_by_key(|c| (c.mode != Mode::Seq, c.label(), c.p()));
     let reference = parity_reference(&cells).map(|c| c.final_cost);
     for c in &cells {
         let delta = reference.map(|r| (c.final_cost - r).abs() / r.abs());
@@ -259,7 +261,7 @@ fn parity(spec: &TableSpec, agg: &Aggregate) -> Table {
             delta.map_or("–".into(), |d| if d == 0.0 { "0".into() } else { format!("{d:.1e}") }),
             format!("{:.4}", c.final_train_acc),
             c.final_test_acc.map_or("–".into(), |a| format!("{a:.4}")),
-            c.data_source.clone(),
+            c.data_source.to_string(),
         ]);
     }
     if let Some(c) = cells.first() {
@@ -282,14 +284,14 @@ fn sync_patterns(spec: &TableSpec, agg: &Aggregate) -> Table {
         ("comm %", Align::Right),
         ("runs", Align::Right),
     ];
-    let mut t = Table::new(&spec.id, &spec.name, &spec.title, &cols);
+    let mut t = Table::new(&spec.id, spec.name.as_str(), &spec.title, &cols);
     let mut cells: Vec<&CellStats> = agg.table(&spec.id).collect();
-    cells.sort_by_key(|c| (c.hidden, c.p(), c.sync.clone()));
+    cells.sort_by_key(|c| (c.hidden, c.p(), c.sync));
     for c in &cells {
         t.push(vec![
             c.hidden.to_string(),
             p(c),
-            c.sync.clone(),
+            c.sync.map(|s| s.to_string()).unwrap_or_default(),
             ms(c.step_s),
             ms(c.comm_step_s),
             percent(c.comm_share),
@@ -317,8 +319,8 @@ pub fn crossover_pairs<'a>(
     keys.into_iter()
         .map(|(h, n)| {
             let here = cells.iter().copied().filter(|c| c.hidden == h && c.n == n);
-            let cpu = here.clone().filter(|c| c.mode != "gpu").min_by(|a, b| a.median_s.total_cmp(&b.median_s));
-            let gpu = here.clone().find(|c| c.mode == "gpu");
+            let cpu = here.clone().filter(|c| c.mode != Mode::Gpu).min_by(|a, b| a.median_s.total_cmp(&b.median_s));
+            let gpu = here.clone().find(|c| c.mode == Mode::Gpu);
             (h, n, cpu, gpu)
         })
         .collect()
@@ -333,7 +335,7 @@ fn gpu_crossover(spec: &TableSpec, agg: &Aggregate) -> Table {
         ("GPU s", Align::Right),
         ("CPU / GPU", Align::Right),
     ];
-    let mut t = Table::new(&spec.id, &spec.name, &spec.title, &cols);
+    let mut t = Table::new(&spec.id, spec.name.as_str(), &spec.title, &cols);
     let cells: Vec<&CellStats> = agg.table(&spec.id).collect();
     for (h, n, cpu, gpu) in crossover_pairs(&cells) {
         t.push(vec![
@@ -353,35 +355,15 @@ fn gpu_crossover(spec: &TableSpec, agg: &Aggregate) -> Table {
     t
 }
 
-/// Any other table: every cell with its main figures.
-fn generic(spec: &TableSpec, agg: &Aggregate) -> Table {
-    let cols = [
-        ("cell", Align::Left),
-        ("time s", Align::Right),
-        ("range s", Align::Right),
-        ("speedup", Align::Right),
-        ("runs", Align::Right),
-    ];
-    let mut t = Table::new(&spec.id, &spec.name, &spec.title, &cols);
-    let cells: Vec<&CellStats> = agg.table(&spec.id).collect();
-    for c in &cells {
-        t.push(vec![c.cell.clone(), secs(c.median_s), range(c.min_s, c.max_s), ratio(c.speedup), c.runs.to_string()]);
-    }
-    timing_note(&mut t, &cells);
-    notes(&mut t, agg, &cells);
-    t
-}
-
 /// The table `spec` declares, drawn from `agg`.
 pub fn build(spec: &TableSpec, agg: &Aggregate) -> Table {
-    match spec.name.as_str() {
-        "time-vs-size" => time_vs_size(spec, agg),
-        "epoch-time" => epoch_time(spec, agg),
-        "strong-scaling" => strong_scaling(spec, agg),
-        "weak-scaling" => weak_scaling(spec, agg),
-        "parity" => parity(spec, agg),
-        "sync-patterns" => sync_patterns(spec, agg),
-        "gpu-crossover" => gpu_crossover(spec, agg),
-        _ => generic(spec, agg),
+    match spec.name {
+        TableKind::TimeVsSize => time_vs_size(spec, agg),
+        TableKind::EpochTime => epoch_time(spec, agg),
+        TableKind::StrongScaling => strong_scaling(spec, agg),
+        TableKind::WeakScaling => weak_scaling(spec, agg),
+        TableKind::Parity => parity(spec, agg),
+        TableKind::SyncPatterns => sync_patterns(spec, agg),
+        TableKind::GpuCrossover => gpu_crossover(spec, agg),
     }
 }

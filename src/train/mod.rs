@@ -68,6 +68,12 @@ impl SyncKind {
     }
 }
 
+impl std::fmt::Display for SyncKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One training run, fully specified; written beside its results.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
@@ -75,8 +81,10 @@ pub struct TrainConfig {
     /// The gradient sync of MPI runs (`None` for one process).
     pub sync: Option<SyncKind>,
     pub data: DataConfig,
-    /// Training samples: the first `samples` rows of the pool.
-    pub samples: usize,
+    /// Training samples: the first `samples` rows of the pool; `None` takes all of the
+    /// pool but the test rows (70,000 rows of synthetic data). A finished run records the
+    /// count it trained on.
+    pub samples: Option<usize>,
     /// Held-out samples: the last `test_samples` rows of the pool (0: none).
     pub test_samples: usize,
     pub hidden: usize,
@@ -109,7 +117,7 @@ impl TrainConfig {
         if self.hidden == 0 {
             return invalid("--hidden", "0".into(), "the hidden layer needs at least one unit");
         }
-        if self.samples == 0 {
+        if self.samples == Some(0) {
             return invalid("--samples", "0".into(), "training needs at least one sample");
         }
         if self.epochs == 0 {
@@ -126,7 +134,7 @@ impl TrainConfig {
         }
         match self.batch_size {
             Some(0) => return invalid("--batch-size", "0".into(), "must be at least 1"),
-            Some(b) if b > self.samples => {
+            Some(b) if self.samples.is_some_and(|n| b > n) => {
                 return invalid("--batch-size", b.to_string(), "is larger than --samples");
             }
             _ => {}
@@ -239,40 +247,41 @@ pub struct TrainingRun {
 /// (`samples` filled in), and the initial weights.
 pub struct Inputs {
     pub config: TrainConfig,
+    /// The training rows, resolved: `config.samples` is `Some(samples)`.
+    pub samples: usize,
     pub prepared: Prepared,
     pub init: Params<f64>,
 }
 
 impl Inputs {
-    /// Loads the data and the initial weights `config` names. `config.samples == usize::MAX`
-    /// means "all the data except the test samples" (70,000 rows of synthetic data).
+    /// Loads the data and the initial weights `config` names, and resolves "all the
+    /// samples" (`config.samples == None`) against the data.
     pub fn load(config: &TrainConfig) -> anyhow::Result<Self> {
         let mut config = config.clone();
         let test = config.test_samples;
         let required = match (config.samples, &config.data.kind) {
-            (usize::MAX, DataKind::Synthetic) => {
+            (None, DataKind::Synthetic) => {
                 Some(Required { rows: crate::data::DEFAULT_SYNTHETIC_ROWS + test, flag: "--samples" })
             }
             // All of MNIST but the test rows: at least one row must be left to train on.
-            (usize::MAX, DataKind::Mnist) => (test > 0).then_some(Required { rows: test + 1, flag: "--test-samples" }),
-            (n, _) => Some(Required {
+            (None, DataKind::Mnist) => (test > 0).then_some(Required { rows: test + 1, flag: "--test-samples" }),
+            (Some(n), _) => Some(Required {
                 rows: n.saturating_add(test),
                 flag: if test == 0 { "--samples" } else { "--samples + --test-samples" },
             }),
         };
         let prepared = config.data.load(required, config.seed)?;
-        if config.samples == usize::MAX {
-            // `required` above guaranteed at least one row beyond the test rows.
-            config.samples = prepared.len() - test;
-            config.validate()?;
-        }
+        // `required` above guaranteed at least one row beyond the test rows.
+        let samples = config.samples.unwrap_or(prepared.len() - test);
+        config.samples = Some(samples);
+        config.validate()?;
         let init = model::init::load_or_create(&config.init_path(), config.hidden, config.seed)?;
-        Ok(Self { config, prepared, init })
+        Ok(Self { config, samples, prepared, init })
     }
 
     /// The train and test rows in element type `T`.
     pub fn split<T: Real>(&self) -> anyhow::Result<(crate::data::Samples<T>, crate::data::Samples<T>)> {
-        Ok(self.prepared.split(self.config.samples, self.config.test_samples)?)
+        Ok(self.prepared.split(self.samples, self.config.test_samples)?)
     }
 
     /// The record of a finished run.

@@ -25,6 +25,11 @@ use crate::model::Params;
 use crate::model::kernel::PassStats;
 use crate::real::{Dtype, Real};
 
+/// An element type the trainers run in that MPI's collectives can also carry (f32, f64).
+pub trait MpiReal: Real + Equivalence {}
+
+impl<T: Real + Equivalence> MpiReal for T {}
+
 /// The error of a rank that stopped because another rank failed, or because of an error
 /// every rank saw alike: rank 0 reports it, the others stay quiet.
 #[derive(Debug, thiserror::Error)]
@@ -123,7 +128,7 @@ struct RootSetup<T> {
 }
 
 /// Loads (rank 0), agrees, broadcasts the weights, scatters the shards, and trains.
-fn run_typed<T: Real>(
+fn run_typed<T: MpiReal>(
     world: &SimpleCommunicator,
     config: &TrainConfig,
     progress: impl FnMut(&EpochRecord),
@@ -133,7 +138,7 @@ fn run_typed<T: Real>(
     // Rank 0 loads and checks everything; the others learn of any failure.
     let setup = (rank == 0).then(|| {
         let inputs = Inputs::load(config)?;
-        let n = inputs.config.samples;
+        let n = inputs.samples;
         if size > n {
             anyhow::bail!(
                 "{size} MPI ranks for {n} training samples: every rank needs at least one sample (use \
@@ -146,14 +151,15 @@ fn run_typed<T: Real>(
     let setup = agree(world, setup.transpose())?;
 
     let root = world.process_at_rank(0);
-    let mut samples = setup.as_ref().map_or(0, |s| s.inputs.config.samples as u64);
+    let mut samples = setup.as_ref().map_or(0, |s| s.inputs.samples as u64);
     root.broadcast_into(&mut samples);
+    let samples = samples as usize;
     let mut config = config.clone();
-    config.samples = samples as usize;
+    config.samples = Some(samples);
     let mut init = setup.as_ref().map_or_else(|| Params::zeros(config.hidden), |s| s.inputs.init.clone());
     root.broadcast_into(init.as_mut_slice());
 
-    let parts = partition(config.samples, size);
+    let parts = partition(samples, size);
     let mine = parts[rank].clone();
     let mut shard =
         Samples { features: vec![T::ZERO; mine.len() * FEATURES], labels: vec![0u8; mine.len()], dim: FEATURES };
@@ -180,7 +186,7 @@ fn run_typed<T: Real>(
     let mut sync = MpiSync::new(world, config.sync.unwrap_or(SyncKind::Allreduce), config.hidden);
     world.barrier();
     let started = Instant::now();
-    let local_shard = descent::Shard { rows: &shard, range: mine, total: config.samples };
+    let local_shard = descent::Shard { rows: &shard, range: mine, total: samples };
     let trained = descent::train(&config, &init.cast::<T>(), local_shard, &test, &mut sync, progress)?;
     Ok(inputs.map(|i| i.result(trained, size, started)))
 }
@@ -195,7 +201,7 @@ struct MpiSync<'a, T> {
     gathered: Vec<T>,
 }
 
-impl<'a, T: Real> MpiSync<'a, T> {
+impl<'a, T: MpiReal> MpiSync<'a, T> {
     fn new(world: &'a SimpleCommunicator, kind: SyncKind, hidden: usize) -> Self {
         let len = Params::<T>::len_for(hidden);
         let gathered_len =
@@ -212,7 +218,7 @@ impl<'a, T: Real> MpiSync<'a, T> {
     }
 }
 
-impl<T: Real> GradientSync<T> for MpiSync<'_, T> {
+impl<T: MpiReal> GradientSync<T> for MpiSync<'_, T> {
     fn rank(&self) -> usize {
         self.world.rank() as usize
     }

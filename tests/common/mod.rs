@@ -44,7 +44,7 @@ pub fn config(kind: DataKind, data_dir: &Path, cache_dir: &Path) -> TrainConfig 
         mode: Mode::Seq,
         sync: None,
         data: DataConfig { kind, dir: data_dir.to_path_buf(), cache_dir: cache_dir.to_path_buf(), verify: true },
-        samples: 500,
+        samples: Some(500),
         test_samples: 0,
         hidden: 10,
         epochs: 2,

@@ -8,7 +8,7 @@
 //!
 //! The loops are plain Rust over constant-size tiles with `mul_add`, compiled with AVX2
 //! and FMA enabled (checked at run time) and vectorised by the compiler; the same code
-//! serves f32 and f64. [`super::kernel`] (the `gemm` path) runs where AVX2/FMA is missing,
+//! serves f32 and f64. [`super::gemm`] (the portable path) runs where AVX2/FMA is missing,
 //! and checks this one in the tests.
 //!
 //! Per block of rows, with the register tile of each product (for f32; f64 has half the
@@ -29,13 +29,14 @@
 
 use std::sync::OnceLock;
 
-use super::kernel::{PassStats, output_layer, sigmoid};
-use super::{OUTPUTS, Params, THETA1_COLS};
+use super::output::{PassStats, output_layer, sigmoid};
 use crate::data::SamplesView;
+use crate::model::{OUTPUTS, Params, THETA1_COLS};
 use crate::real::Real;
 
 /// Rows per block: a 128-row strip of 16 features (8 KiB in f32) and the block's deltas
-/// (128 x H) stay in the L1 cache during the backward product.
+/// (128 x H) stay in the L1 cache during the backward product. (The `gemm` kernel, which
+/// streams through its own packing, uses 256.)
 pub const BLOCK_ROWS: usize = 128;
 /// Rows of one register tile. A tile is 6 rows x 2 vectors: 12 accumulators, 2 vector
 /// loads and 1 broadcast, 15 of AVX2's 16 registers (the shape of `gemm`'s own kernel).
@@ -52,14 +53,12 @@ const G2_OUTPUTS: usize = OUTPUTS / 2;
 /// Bytes in a cache line.
 const CACHE_LINE: usize = 64;
 
-/// Whether the fused kernel runs here: x86-64 with AVX2 and FMA, unless
-/// `DPSTUDY_KERNEL=gemm` asks for the portable path (for comparison).
-pub fn available() -> bool {
-    static AVAILABLE: OnceLock<bool> = OnceLock::new();
-    *AVAILABLE.get_or_init(|| {
-        if std::env::var("DPSTUDY_KERNEL").as_deref() == Ok("gemm") {
-            return false;
-        }
+/// Whether this CPU can run the fused tiles: x86-64 with AVX2 and FMA. This is the
+/// condition the kernel's `unsafe` code relies on, and nothing else: which kernel the user
+/// asked for is [`super::KernelChoice`]'s question.
+pub fn cpu_supported() -> bool {
+    static SUPPORTED: OnceLock<bool> = OnceLock::new();
+    *SUPPORTED.get_or_init(|| {
         #[cfg(target_arch = "x86_64")]
         {
             is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
@@ -145,14 +144,14 @@ impl<T: Real> Workspace<T> {
 }
 
 /// Forward (and, with `grad`, backward) pass over `x`; the contract of
-/// [`super::kernel::forward_backward`], which calls this when [`available`].
+/// [`super::forward_backward`]. Panics on a CPU without AVX2/FMA ([`cpu_supported`]).
 pub fn forward_backward<T: Real>(
     params: &Params<T>,
     x: SamplesView<'_, T>,
     grad: Option<&mut Params<T>>,
     ws: &mut Workspace<T>,
 ) -> PassStats {
-    assert!(available(), "fused kernel called on a CPU without AVX2/FMA");
+    assert!(cpu_supported(), "fused kernel called on a CPU without AVX2/FMA");
     assert_eq!(ws.hidden, params.hidden(), "workspace built for another hidden size");
     #[cfg(target_arch = "x86_64")]
     // SAFETY: AVX2 and FMA are present (asserted above).
@@ -474,21 +473,24 @@ unsafe fn forward_tile<T: Real, const R: usize, const W: usize>(
 ) {
     let mut acc = [[T::ZERO; W]; R];
     for k in 0..d {
-        // SAFETY: within the bounds the caller promises.
+        // SAFETY: k < d: row k of the d x W panel `w` the caller promises.
         let w = unsafe { std::ptr::read_unaligned(w.add(k * W) as *const [T; W]) };
         for (r, acc_r) in acc.iter_mut().enumerate() {
+            // SAFETY: r < R and k < d: row r, feature k of the R x d rows the caller promises.
             let xv = unsafe { *x.add(r * d + k) };
             for c in 0..W {
                 acc_r[c] = xv.mul_add(w[c], acc_r[c]);
             }
         }
     }
+    // SAFETY: `b` holds W elements (the caller's promise).
     let bias = unsafe { std::ptr::read_unaligned(b as *const [T; W]) };
     for (r, acc_r) in acc.iter().enumerate() {
         let mut out = [T::ZERO; W];
         for c in 0..W {
             out[c] = sigmoid(acc_r[c] + bias[c]);
         }
+        // SAFETY: r < R: row r of the R rows of W elements at stride hp the caller promises.
         unsafe { std::ptr::write_unaligned(a1.add(r * hp) as *mut [T; W], out) };
     }
 }
@@ -506,10 +508,12 @@ unsafe fn forward_dot_tile<T: Real, const R: usize, const C: usize, const L: usi
 ) {
     let mut acc = [[[T::ZERO; L]; C]; R];
     for k in (0..d).step_by(L) {
-        // SAFETY: within the bounds the caller promises.
-        let wv: [[T; L]; C] =
-            std::array::from_fn(|c| unsafe { std::ptr::read_unaligned(w.add(c * THETA1_COLS + k) as *const [T; L]) });
+        let wv: [[T; L]; C] = std::array::from_fn(|c| {
+            // SAFETY: c < C and k + L <= d: inside row c of `w` (stride 401).
+            unsafe { std::ptr::read_unaligned(w.add(c * THETA1_COLS + k) as *const [T; L]) }
+        });
         for (r, acc_r) in acc.iter_mut().enumerate() {
+            // SAFETY: r < R and k + L <= d (d a multiple of L): inside row r of `x`.
             let xv = unsafe { std::ptr::read_unaligned(x.add(r * d + k) as *const [T; L]) };
             for (acc_rc, wv_c) in acc_r.iter_mut().zip(&wv) {
                 for l in 0..L {
@@ -520,6 +524,7 @@ unsafe fn forward_dot_tile<T: Real, const R: usize, const C: usize, const L: usi
     }
     for (r, acc_r) in acc.iter().enumerate() {
         for (c, &acc_rc) in acc_r.iter().enumerate() {
+            // SAFETY: r < R, c < C: inside row r of `a1` and the C biases of `b`.
             unsafe { *a1.add(r * hp + c) = sigmoid(tree_sum(acc_rc) + *b.add(c)) };
         }
     }
@@ -555,9 +560,10 @@ unsafe fn z2_tile<T: Real, const R: usize, const OW: usize>(
 ) {
     let mut acc = [[T::ZERO; OW]; R];
     for j in 0..h {
-        // SAFETY: within the bounds the caller promises.
+        // SAFETY: j < h: row j of `w2t`, OW elements.
         let w = unsafe { std::ptr::read_unaligned(w2t.add(j * OW) as *const [T; OW]) };
         for (r, acc_r) in acc.iter_mut().enumerate() {
+            // SAFETY: r < R and j < h: inside row r of `a1`.
             let av = unsafe { *a1.add(r * hp + j) };
             for c in 0..OW {
                 acc_r[c] = av.mul_add(w[c], acc_r[c]);
@@ -565,7 +571,7 @@ unsafe fn z2_tile<T: Real, const R: usize, const OW: usize>(
         }
     }
     for (r, acc_r) in acc.iter().enumerate() {
-        // SAFETY: as above.
+        // SAFETY: r < R: row r of `z2`, 10 elements, not aliased while `out` lives.
         let out = unsafe { std::slice::from_raw_parts_mut(z2.add(r * OUTPUTS), OUTPUTS) };
         out.copy_from_slice(&acc_r[..OUTPUTS]);
     }
@@ -587,16 +593,17 @@ unsafe fn g2_tile<T: Real, const O: usize, const W: usize>(
 ) {
     let mut acc = [[T::ZERO; W]; O];
     for i in 0..rows {
-        // SAFETY: within the bounds the caller promises.
+        // SAFETY: i < rows: row i of `a1`, W elements.
         let a = unsafe { std::ptr::read_unaligned(a1.add(i * hp) as *const [T; W]) };
         for (o, acc_o) in acc.iter_mut().enumerate() {
+            // SAFETY: i < rows and o < O <= 10: inside row i of `d2`.
             let dv = unsafe { *d2.add(i * OUTPUTS + o) };
             for c in 0..W {
                 acc_o[c] = dv.mul_add(a[c], acc_o[c]);
             }
         }
     }
-    // SAFETY: as above.
+    // SAFETY: `g` holds O rows of W at stride hp (the caller's promise), add_tile's contract.
     unsafe { add_tile(&acc, g, hp) };
 }
 
@@ -607,12 +614,14 @@ unsafe fn g2_tile<T: Real, const O: usize, const W: usize>(
 #[inline(always)]
 unsafe fn add_tile<T: Real, const R: usize, const W: usize>(acc: &[[T; W]; R], g: *mut T, stride: usize) {
     for (r, acc_r) in acc.iter().enumerate() {
-        // SAFETY: within the bounds the caller promises.
+        // SAFETY: r < R: the start of row r of `g`, inside its allocation.
         let row = unsafe { g.add(r * stride) };
+        // SAFETY: `row` starts row r < R of `g`, which holds W elements.
         let mut cur = unsafe { std::ptr::read_unaligned(row as *const [T; W]) };
         for c in 0..W {
             cur[c] += acc_r[c];
         }
+        // SAFETY: as for the read above: row r of `g`, W elements.
         unsafe { std::ptr::write_unaligned(row as *mut [T; W], cur) };
     }
 }
@@ -634,25 +643,30 @@ unsafe fn d1_tile<T: Real, const R: usize, const W: usize>(
 ) {
     let mut acc = [[T::ZERO; W]; R];
     for o in 0..OUTPUTS {
-        // SAFETY: within the bounds the caller promises.
+        // SAFETY: o < 10: row o of `w2`, W elements.
         let w = unsafe { std::ptr::read_unaligned(w2.add(o * hp) as *const [T; W]) };
         for (r, acc_r) in acc.iter_mut().enumerate() {
+            // SAFETY: r < R and o < 10: inside row r of `d2`.
             let dv = unsafe { *d2.add(r * OUTPUTS + o) };
             for c in 0..W {
                 acc_r[c] = dv.mul_add(w[c], acc_r[c]);
             }
         }
     }
+    // SAFETY: `b1_sum` holds W elements (the caller's promise).
     let mut sum = unsafe { std::ptr::read_unaligned(b1_sum as *const [T; W]) };
     for (r, acc_r) in acc.iter().enumerate() {
+        // SAFETY: r < R: row r of `a1`, W elements.
         let a = unsafe { std::ptr::read_unaligned(a1.add(r * hp) as *const [T; W]) };
         let mut out = [T::ZERO; W];
         for c in 0..W {
             out[c] = acc_r[c] * (a[c] * (T::ONE - a[c]));
             sum[c] += out[c];
         }
+        // SAFETY: r < R: row r of `d1`, W elements.
         unsafe { std::ptr::write_unaligned(d1.add(r * hp) as *mut [T; W], out) };
     }
+    // SAFETY: `b1_sum` holds W elements, as read above.
     unsafe { std::ptr::write_unaligned(b1_sum as *mut [T; W], sum) };
 }
 
@@ -672,15 +686,16 @@ unsafe fn backward_tile<T: Real, const R: usize, const W: usize>(
 ) {
     let mut acc = [[T::ZERO; W]; R];
     for i in 0..rows {
-        // SAFETY: within the bounds the caller promises.
+        // SAFETY: i < rows: row i of `x`, W elements.
         let xv = unsafe { std::ptr::read_unaligned(x.add(i * d) as *const [T; W]) };
         for (r, acc_r) in acc.iter_mut().enumerate() {
+            // SAFETY: i < rows and r < R: inside row i of `d1`.
             let dv = unsafe { *d1.add(i * hp + r) };
             for c in 0..W {
                 acc_r[c] = dv.mul_add(xv[c], acc_r[c]);
             }
         }
     }
-    // SAFETY: as above.
+    // SAFETY: `g` holds R rows of W at stride 401 (the caller's promise), add_tile's contract.
     unsafe { add_tile(&acc, g, THETA1_COLS) };
 }

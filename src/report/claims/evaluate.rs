@@ -1,5 +1,6 @@
-//! `artifact/claims.toml` and `dpstudy check`: the study's findings as claims with
-//! tolerances, each checked against a results directory's aggregate.
+//! Claims checked against a run's aggregate: one [`Verdict`] each, with the figure measured
+//! and the bound it was held to, gathered into the [`CheckRecord`] that `check.json` holds
+//! and every consumer (`check`'s exit code, `check.txt`, `dpstudy claims`) reads.
 //!
 //! Timing claims read each cell's fastest timed run (best of R), not its median: on a shared
 //! machine noise only ever adds time, so the minimum is the estimate least moved by it
@@ -7,96 +8,24 @@
 
 use std::path::Path;
 
-use serde::Deserialize;
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
 
-use super::aggregate::{Aggregate, CellStats};
-use super::tables::{crossover_pairs, parity_reference, weak_baseline};
+use super::{Claim, Kind};
+use crate::data::SourceLabel;
 use crate::experiment::manifest::PerProfile;
 use crate::experiment::raw::Status;
-use crate::tomlfile::{self, TomlFileError, line_of};
+use crate::report::aggregate::{Aggregate, CellStats};
+use crate::report::tables::{crossover_pairs, parity_reference, secs, weak_baseline};
+use crate::train::{Mode, SyncKind};
 
-pub const BUILTIN: &str = include_str!("../../artifact/claims.toml");
-pub const DEFAULT_PATH: &str = "artifact/claims.toml";
+/// The file `check` writes into a results directory, beside the text it renders.
+pub const CHECK_FILE: &str = "check.json";
+/// The layout of [`CHECK_FILE`] this binary writes and reads.
+pub const CHECK_FORMAT: u32 = 1;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Kind {
-    GrowsWithN,
-    LinearInN,
-    Speedup,
-    WeakEfficiency,
-    SameFinalCost,
-    TestAccuracy,
-    SyncRatio,
-    GpuFaster,
-}
-
-/// One claim as the file states it.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Claim {
-    pub id: String,
-    pub claim: String,
-    pub kind: Kind,
-    pub table: String,
-    #[serde(default)]
-    pub mode: Option<String>,
-    #[serde(default)]
-    pub sync: Option<String>,
-    #[serde(default)]
-    pub min: Option<PerProfile<f64>>,
-    #[serde(default)]
-    pub max: Option<PerProfile<f64>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ClaimsFile {
-    version: u32,
-    claims: Vec<toml::Spanned<Claim>>,
-}
-
-/// Reads the claims: `path`, else [`DEFAULT_PATH`] if it exists, else the built-in copy.
-pub fn load(path: Option<&Path>) -> Result<Vec<Claim>, TomlFileError> {
-    let (text, path) = tomlfile::text_of(path, DEFAULT_PATH, BUILTIN)?;
-    parse(&text, &path)
-}
-
-pub fn parse(text: &str, path: &Path) -> Result<Vec<Claim>, TomlFileError> {
-    let file: ClaimsFile = tomlfile::parse(text, path)?;
-    if file.version != 1 {
-        return Err(TomlFileError::Parse {
-            path: path.into(),
-            message: format!("version {} (this dpstudy reads version 1)", file.version),
-        });
-    }
-    let mut claims: Vec<Claim> = Vec::new();
-    for spanned in file.claims {
-        let line = line_of(text, spanned.span().start);
-        let claim = spanned.into_inner();
-        let invalid = |message: String| TomlFileError::Invalid { path: path.into(), line, message };
-        if claims.iter().any(|c| c.id == claim.id) {
-            return Err(invalid(format!("claim `{}` is declared twice", claim.id)));
-        }
-        let needs = match claim.kind {
-            Kind::LinearInN | Kind::Speedup | Kind::WeakEfficiency | Kind::TestAccuracy => Some("min"),
-            Kind::SameFinalCost | Kind::SyncRatio => Some("max"),
-            Kind::GrowsWithN | Kind::GpuFaster => None,
-        };
-        match needs {
-            Some("min") if claim.min.is_none() => return Err(invalid(format!("claim `{}` needs `min`", claim.id))),
-            Some("max") if claim.max.is_none() => return Err(invalid(format!("claim `{}` needs `max`", claim.id))),
-            _ => {}
-        }
-        if matches!(claim.kind, Kind::Speedup | Kind::WeakEfficiency) && claim.mode.is_none() {
-            return Err(invalid(format!("claim `{}` needs `mode`", claim.id)));
-        }
-        claims.push(claim);
-    }
-    Ok(claims)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Pass,
     Fail,
@@ -115,13 +44,64 @@ impl Outcome {
 }
 
 /// One claim's verdict with what was measured and what was expected.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
     pub id: String,
     pub claim: String,
     pub outcome: Outcome,
+    /// What was measured, in words (the cells and figures behind the verdict).
     pub measured: String,
+    /// The bound, in words; empty when the claim was not evaluated.
     pub expected: String,
+    /// The figure held to the bound (the worst case over the claim's cells: lowest R²,
+    /// efficiency or accuracy, largest ratio or difference); `None` for claims that are
+    /// trends rather than figures, and for claims not evaluated.
+    pub value: Option<f64>,
+}
+
+/// What `dpstudy check` found in a results directory: `check.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckRecord {
+    pub format: u32,
+    /// The profile of the run checked.
+    pub profile: String,
+    /// Whether the run finished; the claims of an unfinished one are checked on the cells
+    /// done so far.
+    pub complete: bool,
+    pub verdicts: Vec<Verdict>,
+}
+
+impl CheckRecord {
+    /// Verdicts with this outcome.
+    pub fn count(&self, outcome: Outcome) -> usize {
+        self.verdicts.iter().filter(|v| v.outcome == outcome).count()
+    }
+
+    /// The verdict of claim `id`, if it was checked.
+    pub fn verdict(&self, id: &str) -> Option<&Verdict> {
+        self.verdicts.iter().find(|v| v.id == id)
+    }
+
+    /// Reads `dir/check.json`, naming the file at fault.
+    pub fn read(dir: &Path) -> anyhow::Result<Self> {
+        let path = dir.join(CHECK_FILE);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {} (run `dpstudy check {}`)", path.display(), dir.display()))?;
+        let record: Self =
+            serde_json::from_str(&text).with_context(|| format!("{}: not a check record", path.display()))?;
+        anyhow::ensure!(
+            record.format == CHECK_FORMAT,
+            "{}: check format {}, this dpstudy reads format {CHECK_FORMAT}",
+            path.display(),
+            record.format
+        );
+        Ok(record)
+    }
+
+    /// The record as the JSON `check.json` holds.
+    pub fn to_json(&self) -> anyhow::Result<String> {
+        Ok(serde_json::to_string_pretty(self)?)
+    }
 }
 
 fn threshold(value: &Option<PerProfile<f64>>, profile: &str) -> Option<f64> {
@@ -165,34 +145,42 @@ pub fn r_squared(points: &[(f64, f64)]) -> f64 {
     if sxx == 0.0 || syy == 0.0 { f64::NAN } else { sxy * sxy / (sxx * syy) }
 }
 
-/// Checks every claim against `agg` (a run of `profile` with `tables`).
-pub fn check(claims: &[Claim], agg: &Aggregate, profile: &str, tables: &[String]) -> Vec<Verdict> {
-    claims.iter().map(|c| evaluate(c, agg, profile, tables)).collect()
+/// Checks every claim against `agg`, a run of `profile` with `tables` that finished
+/// (`complete`) or not.
+pub fn check(claims: &[Claim], agg: &Aggregate, profile: &str, tables: &[String], complete: bool) -> CheckRecord {
+    CheckRecord {
+        format: CHECK_FORMAT,
+        profile: profile.to_string(),
+        complete,
+        verdicts: claims.iter().map(|c| evaluate(c, agg, profile, tables)).collect(),
+    }
 }
 
 fn evaluate(claim: &Claim, agg: &Aggregate, profile: &str, tables: &[String]) -> Verdict {
-    let verdict = |outcome, measured: String, expected: String| Verdict {
+    let valued = |outcome, measured: String, expected: String, value: Option<f64>| Verdict {
         id: claim.id.clone(),
         claim: claim.claim.clone(),
         outcome,
         measured,
         expected,
+        value,
     };
+    let verdict = |outcome, measured: String, expected: String| valued(outcome, measured, expected, None);
     if !tables.contains(&claim.table) {
         return verdict(Outcome::NotRun, format!("table {} was not part of this run", claim.table), String::new());
     }
     let mut cells: Vec<&CellStats> = agg.table(&claim.table).collect();
-    if let Some(mode) = &claim.mode {
-        cells.retain(|c| &c.mode == mode);
+    if let Some(mode) = claim.mode {
+        cells.retain(|c| c.mode == mode);
     }
-    if let Some(sync) = &claim.sync {
-        cells.retain(|c| &c.sync == sync);
+    if let Some(sync) = claim.sync {
+        cells.retain(|c| c.sync == Some(sync));
     }
     // Cells that failed make the claim fail: the run did not show it.
     let failed: Vec<String> = agg
         .gaps_of(&claim.table)
         .filter(|g| g.status == Status::Failed)
-        .filter(|g| claim.mode.as_ref().is_none_or(|m| &g.mode == m))
+        .filter(|g| claim.mode.is_none_or(|m| g.mode == m))
         .map(|g| format!("{}: {}", g.cell, g.reason))
         .collect();
     if !failed.is_empty() {
@@ -215,7 +203,7 @@ fn evaluate(claim: &Claim, agg: &Aggregate, profile: &str, tables: &[String]) ->
             let mut bad = vec![];
             for (key, s) in &all {
                 if s.windows(2).any(|w| w[1].min_s <= w[0].min_s) {
-                    let times: Vec<String> = s.iter().map(|c| super::tables::secs(c.min_s)).collect();
+                    let times: Vec<String> = s.iter().map(|c| secs(c.min_s)).collect();
                     bad.push(format!("{}: {} s", series_name(key), times.join(", ")));
                 }
             }
@@ -238,10 +226,11 @@ fn evaluate(claim: &Claim, agg: &Aggregate, profile: &str, tables: &[String]) ->
                 return not_run("three or more sizes of");
             }
             let worst = fits.iter().min_by(|a, b| a.1.total_cmp(&b.1)).expect("not empty");
-            verdict(
+            valued(
                 pass(fits.iter().all(|f| f.1 >= min)),
                 format!("lowest R² {:.4} ({}); {} series", worst.1, worst.0, fits.len()),
                 format!("R² ≥ {min}"),
+                Some(worst.1),
             )
         }
         Kind::Speedup => {
@@ -253,10 +242,11 @@ fn evaluate(claim: &Claim, agg: &Aggregate, profile: &str, tables: &[String]) ->
             let speedup = c.seq_min_s.map_or(f64::NAN, |s| s / c.min_s);
             let eff = speedup / p as f64;
             let mark = if c.oversubscribed { " (oversubscribed)" } else { "" };
-            verdict(
+            valued(
                 pass(eff >= min),
                 format!("{} P={p}{mark} at N={n}: speedup {speedup:.2}, efficiency {eff:.2} (best of runs)", c.label()),
                 format!("speedup ≥ {:.2} (efficiency ≥ {min})", min * p as f64),
+                Some(eff),
             )
         }
         Kind::WeakEfficiency => {
@@ -273,10 +263,11 @@ fn evaluate(claim: &Claim, agg: &Aggregate, profile: &str, tables: &[String]) ->
                 return not_run("P > 1");
             }
             let worst = effs.iter().min_by(|a, b| a.1.total_cmp(&b.1)).expect("not empty");
-            verdict(
+            valued(
                 pass(effs.iter().all(|e| e.1 >= min)),
                 format!("lowest weak efficiency {:.2} ({})", worst.1, worst.0),
                 format!("≥ {min} at every P"),
+                Some(worst.1),
             )
         }
         Kind::SameFinalCost => {
@@ -284,7 +275,7 @@ fn evaluate(claim: &Claim, agg: &Aggregate, profile: &str, tables: &[String]) ->
             let Some(reference) = parity_reference(&cells) else { return not_run("sequential") };
             let devs: Vec<(String, f64)> = cells
                 .iter()
-                .filter(|c| c.mode != "seq")
+                .filter(|c| c.mode != Mode::Seq)
                 .map(|c| {
                     let d = (c.final_cost - reference.final_cost).abs() / reference.final_cost.abs();
                     (format!("{} P={}", c.label(), c.p()), d)
@@ -294,27 +285,26 @@ fn evaluate(claim: &Claim, agg: &Aggregate, profile: &str, tables: &[String]) ->
                 return not_run("parallel");
             }
             let worst = devs.iter().max_by(|a, b| a.1.total_cmp(&b.1)).expect("not empty");
-            verdict(
+            valued(
                 pass(devs.iter().all(|d| d.1 <= max)),
                 format!(
                     "largest relative difference {:.1e} ({}); sequential cost {:.6}",
                     worst.1, worst.0, reference.final_cost
                 ),
                 format!("≤ {max:.0e}"),
+                Some(worst.1),
             )
         }
         Kind::TestAccuracy => {
             let min = min.unwrap_or(f64::NAN);
-            let accs: Vec<(String, f64, &str)> = cells
+            let accs: Vec<(String, f64, SourceLabel)> = cells
                 .iter()
-                .filter_map(|c| {
-                    c.final_test_acc.map(|a| (format!("{} P={}", c.label(), c.p()), a, c.data_source.as_str()))
-                })
+                .filter_map(|c| c.final_test_acc.map(|a| (format!("{} P={}", c.label(), c.p()), a, c.data_source)))
                 .collect();
             if accs.is_empty() {
                 return not_run("test-set");
             }
-            if let Some((_, _, source)) = accs.iter().find(|a| a.2 != "mnist") {
+            if let Some((_, _, source)) = accs.iter().find(|a| a.2 != SourceLabel::Mnist) {
                 return verdict(
                     Outcome::NotRun,
                     format!("data is {source}: accuracy is only claimed on verified MNIST"),
@@ -322,20 +312,22 @@ fn evaluate(claim: &Claim, agg: &Aggregate, profile: &str, tables: &[String]) ->
                 );
             }
             let worst = accs.iter().min_by(|a, b| a.1.total_cmp(&b.1)).expect("not empty");
-            verdict(
+            valued(
                 pass(accs.iter().all(|a| a.1 >= min)),
                 format!("lowest test accuracy {:.4} ({}); {} modes", worst.1, worst.0, accs.len()),
                 format!("≥ {min} (profile {profile})"),
+                Some(worst.1),
             )
         }
         Kind::SyncRatio => {
             let max = max.unwrap_or(f64::NAN);
             let ratios: Vec<(String, f64)> = cells
                 .iter()
-                .filter(|c| c.sync == "allreduce")
+                .filter(|c| c.sync == Some(SyncKind::Allreduce))
                 .filter_map(|a| {
-                    let g =
-                        cells.iter().find(|g| g.sync == "gather-bcast" && g.p() == a.p() && g.hidden == a.hidden)?;
+                    let g = cells
+                        .iter()
+                        .find(|g| g.sync == Some(SyncKind::GatherBcast) && g.p() == a.p() && g.hidden == a.hidden)?;
                     Some((format!("H={} P={}", a.hidden, a.p()), a.step_s / g.step_s))
                 })
                 .collect();
@@ -343,10 +335,11 @@ fn evaluate(claim: &Claim, agg: &Aggregate, profile: &str, tables: &[String]) ->
                 return not_run("paired sync");
             }
             let worst = ratios.iter().max_by(|a, b| a.1.total_cmp(&b.1)).expect("not empty");
-            verdict(
+            valued(
                 pass(ratios.iter().all(|r| r.1 <= max)),
                 format!("largest allreduce / gather-bcast step ratio {:.2} ({})", worst.1, worst.0),
                 format!("≤ {max}"),
+                Some(worst.1),
             )
         }
         Kind::GpuFaster => {
@@ -355,21 +348,22 @@ fn evaluate(claim: &Claim, agg: &Aggregate, profile: &str, tables: &[String]) ->
                 return not_run("timed");
             };
             match (cpu, gpu) {
-                (Some(c), Some(g)) => verdict(
+                (Some(c), Some(g)) => valued(
                     pass(g.min_s < c.min_s),
                     format!(
                         "at N={n}, H={h}: GPU {} s, fastest CPU ({} P={}) {} s",
-                        super::tables::secs(g.min_s),
+                        secs(g.min_s),
                         c.label(),
                         c.p(),
-                        super::tables::secs(c.min_s)
+                        secs(c.min_s)
                     ),
                     "GPU time < CPU time".into(),
+                    Some(g.min_s / c.min_s),
                 ),
                 _ => {
                     let reason = agg
                         .gaps_of(&claim.table)
-                        .find(|g| g.mode == "gpu")
+                        .find(|g| g.mode == Mode::Gpu)
                         .map_or("no GPU cell".to_string(), |g| g.reason.clone());
                     verdict(Outcome::NotRun, format!("not run: {reason}"), String::new())
                 }
@@ -378,116 +372,9 @@ fn evaluate(claim: &Claim, agg: &Aggregate, profile: &str, tables: &[String]) ->
     }
 }
 
-fn bound_text(value: &Option<PerProfile<f64>>, op: &str) -> String {
-    match value {
-        None => String::new(),
-        Some(PerProfile::All(v)) => format!("{op} {v}"),
-        Some(PerProfile::Each(map)) => {
-            map.iter().map(|(profile, v)| format!("{op} {v} ({profile})")).collect::<Vec<_>>().join(", ")
-        }
-    }
-}
-
-/// The claims as the appendix's Markdown table: claim, command, expected value and
-/// tolerance, what this machine measured in each reference run (`(profile, check.txt)`
-/// pairs, one column each), and the time of the table's quick run (from
-/// `table-times.txt`: lines `T1 64`, seconds).
-pub fn markdown_table(claims: &[Claim], measured: &[(String, String)], table_times: &str) -> String {
-    let columns: String = measured.iter().map(|(profile, _)| format!(" measured here ({profile}) |")).collect();
-    let mut out = format!(
-        "| id | claim | command | expected | tolerance |{columns} time (quick, here) |\n| --- | --- | --- | --- | --- |{} --- |\n",
-        " --- |".repeat(measured.len())
-    );
-    for c in claims {
-        let (expected, tolerance) = match c.kind {
-            Kind::GrowsWithN => ("best-of-runs time rises with N".to_string(), "strictly, every series".to_string()),
-            Kind::LinearInN => ("R² of best-of-runs time against N".into(), bound_text(&c.min, "≥")),
-            Kind::Speedup => ("speedup / P at the largest N and P (best of runs)".into(), bound_text(&c.min, "≥")),
-            Kind::WeakEfficiency => ("time(P = 1) / time(P), N/P fixed (best of runs)".into(), bound_text(&c.min, "≥")),
-            Kind::SameFinalCost => ("relative difference of final cost to sequential".into(), bound_text(&c.max, "≤")),
-            Kind::TestAccuracy => ("test accuracy, every mode".into(), bound_text(&c.min, "≥")),
-            Kind::SyncRatio => ("allreduce / gather-bcast step time".into(), bound_text(&c.max, "≤")),
-            Kind::GpuFaster => ("GPU time below the fastest CPU mode's".into(), "strictly".into()),
-        };
-        let verdicts: String = measured
-            .iter()
-            .map(|(_, check_txt)| {
-                let verdict = verdict_in(check_txt, &c.id).unwrap_or_else(|| "–".into());
-                format!(" {} |", verdict.replace('|', "\\|"))
-            })
-            .collect();
-        let time = table_times
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{} ", c.table)))
-            .map_or("–".to_string(), |s| format!("{} s", s.trim()));
-        out += &format!(
-            "| {} | {} | `dpstudy reproduce --tables {}` | {expected} | {tolerance} |{verdicts} {time} |\n",
-            c.id, c.claim, c.table,
-        );
-    }
-    out
-}
-
-/// `PASS: <measured>` (or FAIL, NOT RUN) of claim `id` in a `check.txt`.
-fn verdict_in(check_txt: &str, id: &str) -> Option<String> {
-    let lines: Vec<&str> = check_txt.lines().collect();
-    let i = lines.iter().position(|l| l.split_whitespace().next() == Some(id))?;
-    let outcome = if lines[i].contains("NOT RUN") {
-        "NOT RUN"
-    } else if lines[i].contains("PASS") {
-        "PASS"
-    } else {
-        "FAIL"
-    };
-    let measured = lines.get(i + 1).and_then(|l| l.trim().strip_prefix("measured: ")).unwrap_or("");
-    Some(format!("{outcome}: {measured}"))
-}
-
-/// The verdicts as the text `check` prints.
-pub fn render(verdicts: &[Verdict]) -> String {
-    let mut out = String::new();
-    for v in verdicts {
-        out += &format!("{:<4} {:<7}  {}\n", v.id, v.outcome.as_str(), v.claim);
-        out += &format!("              measured: {}\n", v.measured);
-        if !v.expected.is_empty() {
-            out += &format!("              expected: {}\n", v.expected);
-        }
-    }
-    let count = |o| verdicts.iter().filter(|v| v.outcome == o).count();
-    out += &format!(
-        "check: {} passed, {} failed, {} not run\n",
-        count(Outcome::Pass),
-        count(Outcome::Fail),
-        count(Outcome::NotRun)
-    );
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_shipped_claims_parse() {
-        let claims = parse(BUILTIN, Path::new("claims.toml")).unwrap();
-        assert!(claims.len() >= 7);
-        assert!(claims.iter().any(|c| c.kind == Kind::GpuFaster));
-    }
-
-    #[test]
-    fn malformed_claims_name_the_line() {
-        let e = parse(
-            "version = 1\n[[claims]]\nid = \"C1\"\nclaim = \"x\"\nkind = \"faster\"\ntable = \"T1\"\n",
-            Path::new("c.toml"),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(e.contains("c.toml") && e.contains("line 5") && e.contains("faster"), "{e}");
-        let e = parse("version = 1\n\n[[claims]]\nid = \"C1\"\nclaim = \"x\"\nkind = \"speedup\"\ntable = \"T1\"\nmode = \"mpi\"\n", Path::new("c.toml"))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("c.toml, line 3") && e.contains("needs `min`"), "{e}");
-    }
 
     #[test]
     fn r_squared_of_a_line_is_one_and_of_noise_is_low() {

@@ -1,4 +1,8 @@
-//! Command-line definitions (clap), nothing else. `lib.rs` turns them into configs.
+//! The command line: clap definitions here, their translation into the library's plain
+//! configs in [`config`]. Nothing below `lib.rs` imports this module: the library sees
+//! configs, never arguments.
+
+pub mod config;
 
 use std::path::PathBuf;
 
@@ -20,6 +24,18 @@ use crate::train::{Mode, SyncKind};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The compute threads of each process the command asks for (`--threads` of `train`
+    /// and `bench`; 1 for the rest, whose children set their own).
+    pub fn compute_threads(&self) -> usize {
+        match &self.command {
+            Command::Train(args) => args.threads,
+            Command::Bench(args) => args.threads,
+            _ => 1,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -48,8 +64,8 @@ pub enum Command {
         /// The claims file [default: artifact/claims.toml, else the built-in copy].
         #[arg(long, value_name = "FILE")]
         claims: Option<PathBuf>,
-        /// Reference results whose check.txt gives a "measured here" column each (named by
-        /// the folder, the profile); quick's table-times.txt gives the time column.
+        /// Reference results whose check.json gives a "measured here" column each (named by
+        /// its profile); the quick run's table-times.txt gives the time column.
         #[arg(
             long,
             value_name = "DIR",
@@ -164,7 +180,7 @@ pub enum DataCommand {
 #[derive(Debug, Clone, Args)]
 pub struct DataDirs {
     /// Directory holding the MNIST IDX files (gzip or raw).
-    #[arg(long, env = "DPSTUDY_DATA_DIR", default_value = "data/mnist")]
+    #[arg(long, env = "DPSTUDY_DATA_DIR", default_value = crate::data::DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
     /// Cache for the prepared data and initial weights [default: $XDG_CACHE_HOME/dpstudy or ~/.cache/dpstudy].
     #[arg(long, env = "DPSTUDY_CACHE_DIR")]

@@ -1,0 +1,107 @@
+//! From parsed arguments to the plain configs the library runs on (the "high-level
+//! arguments" of ripgrep, hyperfine's `Options::from_cli_arguments`): defaults resolved,
+//! flags combined, nothing clap-specific left. Values are checked where the library
+//! checks them, so a config built any other way (the runner's, a test's) gets the same
+//! checks.
+
+use super::{BenchArgs, DataDirs, ReportOptions, ReproduceArgs, TrainArgs};
+use crate::bench::BenchConfig;
+use crate::bench::scaling::ScalingSpec;
+use crate::data::{DataConfig, DataKind, default_cache_dir};
+use crate::experiment::ReproduceConfig;
+use crate::experiment::plan::PlanOptions;
+use crate::launch::MpiLauncher;
+use crate::report::ReportConfig;
+use crate::train::{ConfigError, Mode, TrainConfig};
+
+impl DataDirs {
+    /// The data settings of a command that runs on `kind`.
+    pub fn config(&self, kind: DataKind) -> DataConfig {
+        DataConfig {
+            kind,
+            dir: self.data_dir.clone(),
+            cache_dir: self.cache_dir.clone().unwrap_or_else(default_cache_dir),
+            verify: !self.no_verify,
+        }
+    }
+}
+
+/// `--mpirun-args "..."` and `--oversubscribe` as a launcher.
+fn launcher(mpirun_args: &str, oversubscribe: bool) -> MpiLauncher {
+    MpiLauncher { extra_args: mpirun_args.split_whitespace().map(String::from).collect(), oversubscribe }
+}
+
+impl TrainArgs {
+    /// The validated training configuration (`samples: None` is resolved once the data is
+    /// known). `--sync` only means something to MPI runs; other modes record none.
+    pub fn config(&self) -> Result<TrainConfig, ConfigError> {
+        let config = TrainConfig {
+            mode: self.mode,
+            sync: (self.mode == Mode::Mpi).then_some(self.sync),
+            data: self.dirs.config(self.data),
+            samples: self.samples,
+            test_samples: self.test_samples,
+            hidden: self.hidden,
+            epochs: self.epochs,
+            iters: self.iters,
+            lr: self.lr,
+            dtype: self.dtype,
+            batch_size: self.batch_size,
+            seed: self.seed,
+            threads: self.threads,
+            init: self.init.clone(),
+        };
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+impl ReportOptions {
+    pub fn config(&self) -> ReportConfig {
+        ReportConfig { claims: self.claims.clone(), paper_dir: (!self.no_paper).then(|| self.paper_dir.clone()) }
+    }
+}
+
+impl ReproduceArgs {
+    pub fn config(&self) -> ReproduceConfig {
+        ReproduceConfig {
+            plan: PlanOptions {
+                profile: self.profile.clone(),
+                tables: self.tables.clone(),
+                max_ranks: self.max_ranks,
+                reps: self.reps,
+            },
+            launcher: launcher(&self.mpirun_args, self.oversubscribe),
+            data: self.dirs.config(self.data),
+            results_dir: self.results_dir.clone(),
+            resume: self.resume.clone(),
+            experiments: self.experiments.clone(),
+        }
+    }
+}
+
+impl BenchArgs {
+    pub fn config(&self) -> BenchConfig {
+        let scaling = self.scaling.map(|parallel| ScalingSpec {
+            parallel,
+            samples: self.samples,
+            hidden: self.hidden[0],
+            dtype: self.dtype[0],
+            epochs: self.scaling_epochs,
+            iters: self.scaling_iters,
+            rounds: self.scaling_rounds,
+            launcher: launcher(&self.mpirun_args, self.oversubscribe),
+            cache_dir: default_cache_dir(),
+        });
+        BenchConfig {
+            samples: self.samples,
+            hidden: self.hidden.clone(),
+            batch_size: self.batch_size,
+            reps: self.reps,
+            warmup: self.warmup,
+            threads: self.threads,
+            dtypes: self.dtype.clone(),
+            scaling,
+        }
+    }
+}

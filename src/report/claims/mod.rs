@@ -1,0 +1,127 @@
+//! `artifact/claims.toml` and `dpstudy check`: the study's findings as claims with
+//! tolerances. This module is the claim schema and its parser; [`evaluate`] checks claims
+//! against a results directory's aggregate into a [`CheckRecord`] (what `check.json`
+//! holds), and [`render`] turns records into the text of `check.txt` and the appendix's
+//! Markdown table.
+
+pub mod evaluate;
+pub mod render;
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::experiment::manifest::PerProfile;
+use crate::tomlfile::{self, TomlFileError, line_of};
+use crate::train::{Mode, SyncKind};
+
+pub use evaluate::{CheckRecord, Outcome, Verdict, check};
+
+pub const BUILTIN: &str = include_str!("../../../artifact/claims.toml");
+pub const DEFAULT_PATH: &str = "artifact/claims.toml";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    GrowsWithN,
+    LinearInN,
+    Speedup,
+    WeakEfficiency,
+    SameFinalCost,
+    TestAccuracy,
+    SyncRatio,
+    GpuFaster,
+}
+
+/// One claim as the file states it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Claim {
+    pub id: String,
+    pub claim: String,
+    pub kind: Kind,
+    pub table: String,
+    /// Only the cells of this mode (and sync) count.
+    #[serde(default)]
+    pub mode: Option<Mode>,
+    #[serde(default)]
+    pub sync: Option<SyncKind>,
+    #[serde(default)]
+    pub min: Option<PerProfile<f64>>,
+    #[serde(default)]
+    pub max: Option<PerProfile<f64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClaimsFile {
+    version: u32,
+    claims: Vec<toml::Spanned<Claim>>,
+}
+
+/// Reads the claims: `path`, else [`DEFAULT_PATH`] if it exists, else the built-in copy.
+pub fn load(path: Option<&Path>) -> Result<Vec<Claim>, TomlFileError> {
+    let (text, path) = tomlfile::text_of(path, DEFAULT_PATH, BUILTIN)?;
+    parse(&text, &path)
+}
+
+pub fn parse(text: &str, path: &Path) -> Result<Vec<Claim>, TomlFileError> {
+    let file: ClaimsFile = tomlfile::parse(text, path)?;
+    if file.version != 1 {
+        return Err(TomlFileError::Parse {
+            path: path.into(),
+            message: format!("version {} (this dpstudy reads version 1)", file.version),
+        });
+    }
+    let mut claims: Vec<Claim> = Vec::new();
+    for spanned in file.claims {
+        let line = line_of(text, spanned.span().start);
+        let claim = spanned.into_inner();
+        let invalid = |message: String| TomlFileError::Invalid { path: path.into(), line, message };
+        if claims.iter().any(|c| c.id == claim.id) {
+            return Err(invalid(format!("claim `{}` is declared twice", claim.id)));
+        }
+        let needs = match claim.kind {
+            Kind::LinearInN | Kind::Speedup | Kind::WeakEfficiency | Kind::TestAccuracy => Some("min"),
+            Kind::SameFinalCost | Kind::SyncRatio => Some("max"),
+            Kind::GrowsWithN | Kind::GpuFaster => None,
+        };
+        match needs {
+            Some("min") if claim.min.is_none() => return Err(invalid(format!("claim `{}` needs `min`", claim.id))),
+            Some("max") if claim.max.is_none() => return Err(invalid(format!("claim `{}` needs `max`", claim.id))),
+            _ => {}
+        }
+        if matches!(claim.kind, Kind::Speedup | Kind::WeakEfficiency) && claim.mode.is_none() {
+            return Err(invalid(format!("claim `{}` needs `mode`", claim.id)));
+        }
+        claims.push(claim);
+    }
+    Ok(claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_claims_parse() {
+        let claims = parse(BUILTIN, Path::new("claims.toml")).unwrap();
+        assert!(claims.len() >= 7);
+        assert!(claims.iter().any(|c| c.kind == Kind::GpuFaster));
+    }
+
+    #[test]
+    fn malformed_claims_name_the_line() {
+        let e = parse(
+            "version = 1\n[[claims]]\nid = \"C1\"\nclaim = \"x\"\nkind = \"faster\"\ntable = \"T1\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("c.toml") && e.contains("line 5") && e.contains("faster"), "{e}");
+        let e = parse("version = 1\n\n[[claims]]\nid = \"C1\"\nclaim = \"x\"\nkind = \"speedup\"\ntable = \"T1\"\nmode = \"mpi\"\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("c.toml, line 3") && e.contains("needs `min`"), "{e}");
+    }
+}

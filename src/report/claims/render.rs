@@ -1,0 +1,80 @@
+//! Check records as text: the verdicts `check` prints and writes to `check.txt`, and the
+//! appendix's Markdown table of claims beside the verdicts of reference runs.
+
+use super::evaluate::{CheckRecord, Outcome};
+use super::{Claim, Kind};
+use crate::experiment::manifest::PerProfile;
+
+fn bound_text(value: &Option<PerProfile<f64>>, op: &str) -> String {
+    match value {
+        None => String::new(),
+        Some(PerProfile::All(v)) => format!("{op} {v}"),
+        Some(PerProfile::Each(map)) => {
+            map.iter().map(|(profile, v)| format!("{op} {v} ({profile})")).collect::<Vec<_>>().join(", ")
+        }
+    }
+}
+
+/// The claims as the appendix's Markdown table: claim, command, expected value and
+/// tolerance, what this machine measured in each reference run (the check records of
+/// the runs, one column each, named by profile), and the time of the table's quick run
+/// (from `table-times.txt`: lines `T1 64`, seconds).
+pub fn markdown_table(claims: &[Claim], measured: &[CheckRecord], table_times: &str) -> String {
+    let columns: String = measured.iter().map(|r| format!(" measured here ({}) |", r.profile)).collect();
+    let mut out = format!(
+        "| id | claim | command | expected | tolerance |{columns} time (quick, here) |\n| --- | --- | --- | --- | --- |{} --- |\n",
+        " --- |".repeat(measured.len())
+    );
+    for c in claims {
+        let (expected, tolerance) = match c.kind {
+            Kind::GrowsWithN => ("best-of-runs time rises with N".to_string(), "strictly, every series".to_string()),
+            Kind::LinearInN => ("R² of best-of-runs time against N".into(), bound_text(&c.min, "≥")),
+            Kind::Speedup => ("speedup / P at the largest N and P (best of runs)".into(), bound_text(&c.min, "≥")),
+            Kind::WeakEfficiency => ("time(P = 1) / time(P), N/P fixed (best of runs)".into(), bound_text(&c.min, "≥")),
+            Kind::SameFinalCost => ("relative difference of final cost to sequential".into(), bound_text(&c.max, "≤")),
+            Kind::TestAccuracy => ("test accuracy, every mode".into(), bound_text(&c.min, "≥")),
+            Kind::SyncRatio => ("allreduce / gather-bcast step time".into(), bound_text(&c.max, "≤")),
+            Kind::GpuFaster => ("GPU time below the fastest CPU mode's".into(), "strictly".into()),
+        };
+        let verdicts: String = measured
+            .iter()
+            .map(|record| {
+                let verdict = record
+                    .verdict(&c.id)
+                    .map_or_else(|| "–".into(), |v| format!("{}: {}", v.outcome.as_str(), v.measured));
+                format!(" {} |", verdict.replace('|', "\\|"))
+            })
+            .collect();
+        let time = table_times
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{} ", c.table)))
+            .map_or("–".to_string(), |s| format!("{} s", s.trim()));
+        out += &format!(
+            "| {} | {} | `dpstudy reproduce --tables {}` | {expected} | {tolerance} |{verdicts} {time} |\n",
+            c.id, c.claim, c.table,
+        );
+    }
+    out
+}
+
+/// The record as the text `check` prints and writes to `check.txt`.
+pub fn check_text(record: &CheckRecord) -> String {
+    let mut out = String::new();
+    if !record.complete {
+        out += "INCOMPLETE RUN: it did not finish; claims are checked on the cells done so far.\n";
+    }
+    for v in &record.verdicts {
+        out += &format!("{:<4} {:<7}  {}\n", v.id, v.outcome.as_str(), v.claim);
+        out += &format!("              measured: {}\n", v.measured);
+        if !v.expected.is_empty() {
+            out += &format!("              expected: {}\n", v.expected);
+        }
+    }
+    out += &format!(
+        "check: {} passed, {} failed, {} not run\n",
+        record.count(Outcome::Pass),
+        record.count(Outcome::Fail),
+        record.count(Outcome::NotRun)
+    );
+    out
+}

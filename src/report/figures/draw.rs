@@ -1,0 +1,225 @@
+//! Any [`Chart`] drawn with plotters on any backend, so the SVG and the PNG are the same
+//! picture. Text uses the bundled DejaVu Sans, so no system fonts are needed. Returns
+//! bytes; `report` writes them.
+
+use anyhow::Context;
+use image::ImageEncoder;
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use plotters::prelude::*;
+
+use super::Chart;
+
+const FONT: &str = "sans-serif";
+static FONT_BYTES: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
+const SIZE: (u32, u32) = (800, 520);
+/// Colour-blind-safe palette (Okabe and Ito), in series order.
+const PALETTE: [RGBColor; 7] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(230, 159, 0),
+    RGBColor(86, 180, 233),
+    RGBColor(0, 0, 0),
+];
+
+/// Axis range with a margin; from zero on linear axes where the data is positive.
+fn axis(lo: f64, hi: f64, log: bool) -> (f64, f64) {
+    if log {
+        let lo = if lo > 0.0 { lo } else { 1e-3 };
+        (lo / 1.3, hi.max(lo) * 1.3)
+    } else {
+        let lo = lo.min(0.0);
+        let span = (hi - lo).max(1e-9);
+        (lo, hi + 0.08 * span)
+    }
+}
+
+fn tick(v: f64) -> String {
+    match v.abs() {
+        0.0 => "0".into(),
+        a if a >= 1000.0 => format!("{}k", v / 1000.0),
+        a if a >= 10.0 => format!("{v:.0}"),
+        a if a >= 1.0 => format!("{v:.1}"),
+        a if a >= 0.01 => format!("{v:.2}"),
+        _ => format!("{v:.1e}"),
+    }
+}
+
+fn fail<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+    anyhow::anyhow!("drawing failed: {e:?}")
+}
+
+fn draw_chart<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> anyhow::Result<()> {
+    root.fill(&WHITE).map_err(fail)?;
+    if let Some(message) = chart.message.as_ref().filter(|_| !chart.has_points()) {
+        let titled = root.titled(&chart.title, (FONT, 24)).map_err(fail)?;
+        let (w, h) = titled.dim_in_pixel();
+        let style = TextStyle::from((FONT, 18).into_font()).pos(plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Center,
+            plotters::style::text_anchor::VPos::Center,
+        ));
+        // Wrap long reasons at about 70 characters.
+        let mut lines = vec![String::new()];
+        for word in message.split_whitespace() {
+            if lines.last().is_some_and(|l| l.len() + word.len() > 70) {
+                lines.push(String::new());
+            }
+            let last = lines.last_mut().expect("one line");
+            if !last.is_empty() {
+                last.push(' ');
+            }
+            last.push_str(word);
+        }
+        for (i, line) in lines.iter().enumerate() {
+            let y = h as i32 / 2 + (i as i32 - lines.len() as i32 / 2) * 26;
+            titled.draw_text(line, &style, (w as i32 / 2, y)).map_err(fail)?;
+        }
+        return Ok(());
+    }
+    let (x0, x1) = chart.x_extent();
+    let (y0, y1) = chart.y_extent();
+    let (x0, x1) =
+        if chart.log_x { axis(x0, x1, true) } else { (x0 - 0.05 * (x1 - x0).max(1.0), x1 + 0.05 * (x1 - x0).max(1.0)) };
+    let (y0, y1) = axis(y0, y1, chart.log_y);
+    match (chart.log_x, chart.log_y) {
+        (false, false) => plot(root, chart, x0..x1, y0..y1),
+        (true, true) => plot(root, chart, (x0..x1).log_scale(), (y0..y1).log_scale()),
+        (true, false) => plot(root, chart, (x0..x1).log_scale(), y0..y1),
+        (false, true) => plot(root, chart, x0..x1, (y0..y1).log_scale()),
+    }
+}
+
+fn plot<DB, X, Y>(root: &DrawingArea<DB, Shift>, chart: &Chart, x: X, y: Y) -> anyhow::Result<()>
+where
+    DB: DrawingBackend,
+    X: AsRangedCoord<Value = f64>,
+    Y: AsRangedCoord<Value = f64>,
+    X::CoordDescType: ValueFormatter<f64>,
+    Y::CoordDescType: ValueFormatter<f64>,
+{
+    let mut ctx = ChartBuilder::on(root)
+        .caption(&chart.title, (FONT, 24))
+        .margin(14)
+        .x_label_area_size(48)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x, y)
+        .map_err(fail)?;
+    ctx.configure_mesh()
+        .x_desc(&chart.x_label)
+        .y_desc(&chart.y_label)
+        .label_style((FONT, 15))
+        .axis_desc_style((FONT, 17))
+        .x_label_formatter(&|v| match (chart.integer_x, v.fract() == 0.0) {
+            (true, true) => format!("{v:.0}"),
+            (true, false) => String::new(),
+            (false, _) => tick(*v),
+        })
+        .y_label_formatter(&|v| tick(*v))
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()
+        .map_err(fail)?;
+    let mut colour = PALETTE.iter().cycle();
+    for s in &chart.series {
+        let pts: Vec<(f64, f64)> = s.points.iter().map(|p| (p.x, p.y)).collect();
+        if s.reference {
+            let style = RGBColor(120, 120, 120).stroke_width(2);
+            ctx.draw_series(DashedLineSeries::new(pts, 8, 6, style))
+                .map_err(fail)?
+                .label(&s.label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RGBColor(120, 120, 120)));
+            continue;
+        }
+        let c = *colour.next().expect("a cycle never ends");
+        ctx.draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))
+            .map_err(fail)?
+            .label(&s.label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+        ctx.draw_series(pts.iter().map(|&(x, y)| Circle::new((x, y), 4, c.filled()))).map_err(fail)?;
+        let bars =
+            s.points.iter().filter_map(|p| p.range.map(|(lo, hi)| ErrorBar::new_vertical(p.x, lo, p.y, hi, c, 8)));
+        ctx.draw_series(bars).map_err(fail)?;
+    }
+    // Efficiencies sit near the top of their axis: their legend goes below them.
+    let legend = if chart.y_label.contains("efficiency") || chart.y_label.contains("/ P") {
+        SeriesLabelPosition::LowerRight
+    } else {
+        SeriesLabelPosition::UpperLeft
+    };
+    ctx.configure_series_labels()
+        .position(legend)
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(200, 200, 200))
+        .label_font((FONT, 15))
+        .draw()
+        .map_err(fail)?;
+    root.present().map_err(fail)?;
+    Ok(())
+}
+
+fn register_font() -> anyhow::Result<()> {
+    static REGISTERED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let ok = *REGISTERED.get_or_init(|| plotters::style::register_font(FONT, FontStyle::Normal, FONT_BYTES).is_ok());
+    anyhow::ensure!(ok, "the bundled font assets/fonts/DejaVuSans.ttf could not be loaded");
+    Ok(())
+}
+
+/// The chart as SVG text.
+pub fn svg(chart: &Chart) -> anyhow::Result<String> {
+    register_font()?;
+    let mut text = String::new();
+    {
+        let root = SVGBackend::with_string(&mut text, SIZE).into_drawing_area();
+        draw_chart(&root, chart).with_context(|| format!("cannot draw {}", chart.stem))?;
+    }
+    Ok(text)
+}
+
+/// The chart as PNG bytes.
+pub fn png(chart: &Chart) -> anyhow::Result<Vec<u8>> {
+    register_font()?;
+    let mut rgb = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
+        draw_chart(&root, chart).with_context(|| format!("cannot draw {}", chart.stem))?;
+    }
+    // Encoded here rather than by plotters' file backend, so the file is written atomically.
+    let mut bytes = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut bytes)
+        .write_image(&rgb, SIZE.0, SIZE.1, image::ColorType::Rgb8)
+        .with_context(|| format!("cannot encode {} as PNG", chart.stem))?;
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::figures::{Point, Series, point};
+
+    fn demo() -> Chart {
+        let mut c = Chart::new("fig-demo", "Demo", "N", "time (s)");
+        c.series.push(Series {
+            label: "seq".into(),
+            points: vec![Point { x: 1000.0, y: 1.0, range: Some((0.9, 1.2)) }, point(2000.0, 2.0)],
+            reference: false,
+        });
+        c
+    }
+
+    #[test]
+    fn svg_and_png_are_drawn_with_the_bundled_font() {
+        let svg = svg(&demo()).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("Demo") && svg.contains("seq"), "{}", &svg[..200]);
+        let png = png(&demo()).unwrap();
+        assert_eq!(&png[1..4], b"PNG");
+        assert!(png.len() > 5000, "an 800x520 chart with text is more than a blank image");
+    }
+
+    #[test]
+    fn an_empty_chart_says_why() {
+        let mut c = Chart::new("fig-gpu", "GPU", "N", "s");
+        c.message = Some("Not run: no GPU found".into());
+        assert!(svg(&c).unwrap().contains("Not run: no GPU found"));
+    }
+}

@@ -1,0 +1,289 @@
+//! The paper's figures as data: one function per figure turns the aggregated cells into a
+//! [`Chart`] (series of points with optional ranges), chosen by the table's kind. Drawing
+//! them is [`draw`]'s business; writing the files is `report`'s.
+
+pub mod draw;
+
+use super::aggregate::{Aggregate, CellStats};
+use super::tables::{crossover_pairs, weak_baseline};
+use crate::experiment::manifest::TableKind;
+use crate::train::Mode;
+
+/// One point; `lo..hi` is drawn as an error bar.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    pub x: f64,
+    pub y: f64,
+    pub range: Option<(f64, f64)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    pub label: String,
+    pub points: Vec<Point>,
+    /// Reference lines (ideal speedup, ...) are dashed and grey.
+    pub reference: bool,
+}
+
+/// A figure as data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chart {
+    /// File stem: `fig-T1-time-vs-size`.
+    pub stem: String,
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub log_x: bool,
+    pub log_y: bool,
+    /// The x axis counts something (P): label whole numbers only.
+    pub integer_x: bool,
+    pub series: Vec<Series>,
+    /// Shown instead of axes when there is nothing to plot (for example: no GPU).
+    pub message: Option<String>,
+}
+
+impl Chart {
+    pub(crate) fn new(stem: &str, title: &str, x_label: &str, y_label: &str) -> Self {
+        Self {
+            stem: stem.into(),
+            title: title.into(),
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+            log_x: false,
+            log_y: false,
+            integer_x: false,
+            series: vec![],
+            message: None,
+        }
+    }
+
+    pub(crate) fn has_points(&self) -> bool {
+        self.series.iter().any(|s| !s.reference && !s.points.is_empty())
+    }
+
+    /// The smallest and largest finite x of any point.
+    pub fn x_extent(&self) -> (f64, f64) {
+        extent(self.series.iter().flat_map(|s| s.points.iter().map(|p| p.x)))
+    }
+
+    /// The smallest and largest finite y of any point or error bar.
+    pub fn y_extent(&self) -> (f64, f64) {
+        extent(self.series.iter().flat_map(|s| {
+            s.points.iter().flat_map(|p| [p.y].into_iter().chain(p.range.map(|r| r.0)).chain(p.range.map(|r| r.1)))
+        }))
+    }
+}
+
+fn extent(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)))
+}
+
+/// The sync of an MPI cell, by name (empty for other modes).
+fn sync_name(c: &CellStats) -> String {
+    c.sync.map(|s| s.to_string()).unwrap_or_default()
+}
+
+pub(crate) fn point(x: f64, y: f64) -> Point {
+    Point { x, y, range: None }
+}
+
+/// Groups cells into series by `label`, points ordered by x.
+fn series_by(
+    cells: &[&CellStats],
+    label: impl Fn(&CellStats) -> String,
+    point: impl Fn(&CellStats) -> Point,
+) -> Vec<Series> {
+    let mut out: Vec<Series> = Vec::new();
+    for c in cells {
+        let l = label(c);
+        let p = point(c);
+        if !(p.x.is_finite() && p.y.is_finite()) {
+            continue;
+        }
+        match out.iter_mut().find(|s| s.label == l) {
+            Some(s) => s.points.push(p),
+            None => out.push(Series { label: l, points: vec![p], reference: false }),
+        }
+    }
+    for s in &mut out {
+        s.points.sort_by(|a, b| a.x.total_cmp(&b.x));
+    }
+    out
+}
+
+fn mode_p(c: &CellStats) -> String {
+    let dagger = if c.oversubscribed { "†" } else { "" };
+    if c.p() > 1 { format!("{} P={}{dagger}", c.label(), c.p()) } else { c.label() }
+}
+
+fn time_vs_size(agg: &Aggregate, id: &str) -> Chart {
+    let cells: Vec<&CellStats> = agg.table(id).collect();
+    let mut chart = Chart::new(
+        &format!("fig-{id}-time-vs-size"),
+        "Total training time by data size",
+        "training samples N",
+        "time (s), median, bars: min-max",
+    );
+    chart.series =
+        series_by(&cells, mode_p, |c| Point { x: c.n as f64, y: c.median_s, range: Some((c.min_s, c.max_s)) });
+    chart
+}
+
+fn epoch_time(agg: &Aggregate, id: &str) -> Chart {
+    let cells: Vec<&CellStats> = agg.table(id).collect();
+    let mut chart = Chart::new(
+        &format!("fig-{id}-epoch-time"),
+        "Time per epoch by data size",
+        "training samples N",
+        "time per epoch (s), median, bars: IQR",
+    );
+    chart.series = series_by(
+        &cells,
+        |c| format!("{} H={}", mode_p(c), c.hidden),
+        |c| Point { x: c.n as f64, y: c.epoch_median_s, range: Some((c.epoch_q1_s, c.epoch_q3_s)) },
+    );
+    chart
+}
+
+/// The ideal line from P = 1 (where it is 1) to the largest P of `cells`, where it is
+/// `at_top(P)`.
+fn ideal_line(cells: &[&CellStats], at_top: impl Fn(f64) -> f64) -> Series {
+    let top = cells.iter().map(|c| c.p()).max().unwrap_or(1) as f64;
+    Series { label: "ideal".into(), points: vec![point(1.0, 1.0), point(top, at_top(top))], reference: true }
+}
+
+fn speedup(agg: &Aggregate, id: &str) -> Chart {
+    let cells: Vec<&CellStats> = agg.table(id).filter(|c| c.mode != Mode::Seq).collect();
+    let mut chart = Chart::new(
+        &format!("fig-{id}-speedup"),
+        "Strong scaling: speedup over sequential",
+        "P (ranks or threads)",
+        "speedup",
+    );
+    chart.series = series_by(&cells, |c| c.label(), |c| point(c.p() as f64, c.speedup.unwrap_or(f64::NAN)));
+    chart.series.push(ideal_line(&cells, |p| p));
+    chart
+}
+
+fn efficiency(agg: &Aggregate, id: &str) -> Chart {
+    let cells: Vec<&CellStats> = agg.table(id).filter(|c| c.mode != Mode::Seq).collect();
+    let mut chart = Chart::new(
+        &format!("fig-{id}-efficiency"),
+        "Strong scaling: efficiency",
+        "P (ranks or threads)",
+        "speedup / P",
+    );
+    chart.series = series_by(&cells, |c| c.label(), |c| point(c.p() as f64, c.efficiency.unwrap_or(f64::NAN)));
+    chart.series.push(ideal_line(&cells, |_| 1.0));
+    chart
+}
+
+fn comm_share(agg: &Aggregate, id: &str) -> Chart {
+    let cells: Vec<&CellStats> = agg.table(id).filter(|c| c.mode == Mode::Mpi).collect();
+    let mut chart = Chart::new(
+        &format!("fig-{id}-comm-share"),
+        "Communication share of training time (MPI)",
+        "P (ranks)",
+        "share of time (%)",
+    );
+    chart.series =
+        series_by(&cells, |c| format!("{} comm", sync_name(c)), |c| point(c.p() as f64, 100.0 * c.comm_share));
+    chart.series.extend(series_by(
+        &cells,
+        |c| format!("{} wait", sync_name(c)),
+        |c| point(c.p() as f64, 100.0 * c.wait_share),
+    ));
+    chart
+}
+
+fn weak_scaling(agg: &Aggregate, id: &str) -> Chart {
+    let cells: Vec<&CellStats> = agg.table(id).collect();
+    let mut chart = Chart::new(
+        &format!("fig-{id}-weak-scaling"),
+        "Weak scaling: N/P fixed",
+        "P (ranks or threads)",
+        "weak efficiency",
+    );
+    chart.series = series_by(
+        &cells,
+        |c| c.label(),
+        |c| point(c.p() as f64, weak_baseline(&cells, c).map_or(f64::NAN, |b| b.median_s / c.median_s)),
+    );
+    chart.series.push(ideal_line(&cells, |_| 1.0));
+    chart
+}
+
+fn sync_patterns(agg: &Aggregate, id: &str) -> Chart {
+    let cells: Vec<&CellStats> = agg.table(id).collect();
+    let mut chart = Chart::new(
+        &format!("fig-{id}-sync-patterns"),
+        "Allreduce versus gather-broadcast",
+        "hidden units H",
+        "time per step (ms)",
+    );
+    chart.log_x = true;
+    chart.log_y = true;
+    chart.series =
+        series_by(&cells, |c| format!("{} P={}", sync_name(c), c.p()), |c| point(c.hidden as f64, 1e3 * c.step_s));
+    chart
+}
+
+fn gpu_crossover(agg: &Aggregate, id: &str) -> Chart {
+    let cells: Vec<&CellStats> = agg.table(id).collect();
+    let mut chart = Chart::new(
+        &format!("fig-{id}-gpu-crossover"),
+        "GPU versus the fastest CPU mode",
+        "training samples N",
+        "CPU time / GPU time (above 1: GPU faster)",
+    );
+    let pairs = crossover_pairs(&cells);
+    let mut series: Vec<Series> = Vec::new();
+    for (h, n, cpu, gpu) in pairs {
+        if let (Some(c), Some(g)) = (cpu, gpu) {
+            let label = format!("H={h}");
+            let p = point(n as f64, c.median_s / g.median_s);
+            match series.iter_mut().find(|s| s.label == label) {
+                Some(s) => s.points.push(p),
+                None => series.push(Series { label, points: vec![p], reference: false }),
+            }
+        }
+    }
+    chart.series = series;
+    if chart.has_points() {
+        let (lo, hi) = chart.x_extent();
+        chart.series.push(Series {
+            label: "parity".into(),
+            points: vec![point(lo, 1.0), point(hi, 1.0)],
+            reference: true,
+        });
+    } else {
+        let reason = agg.gaps_of(id).find(|g| g.mode == Mode::Gpu).map_or("no GPU cells".into(), |g| g.reason.clone());
+        chart.message = Some(format!("Not run: {reason}"));
+    }
+    chart
+}
+
+/// Every figure the tables of `agg` support, by table name.
+pub fn charts(agg: &Aggregate, tables: &[(String, TableKind)]) -> Vec<Chart> {
+    let mut out = Vec::new();
+    for (id, kind) in tables {
+        match kind {
+            TableKind::TimeVsSize => out.push(time_vs_size(agg, id)),
+            TableKind::EpochTime => out.push(epoch_time(agg, id)),
+            TableKind::StrongScaling => out.extend(
+                [speedup(agg, id), efficiency(agg, id), comm_share(agg, id)].map(|c| Chart { integer_x: true, ..c }),
+            ),
+            TableKind::WeakScaling => out.push(Chart { integer_x: true, ..weak_scaling(agg, id) }),
+            TableKind::SyncPatterns => out.push(sync_patterns(agg, id)),
+            TableKind::GpuCrossover => out.push(gpu_crossover(agg, id)),
+            // The parity table's figures are numbers of equal value: a table says it better.
+            TableKind::Parity => {}
+        }
+    }
+    for chart in &mut out {
+        if chart.message.is_none() && !chart.has_points() {
+            chart.message = Some("No measurements for this figure (see the table's notes).".into());
+        }
+    }
+    out
+}
