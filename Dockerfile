@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1.7
-#
 # The dpstudy artifact, pinned:
 #   docker build -t artifact .                       # target `cpu` (the default)
 #   docker run --shm-size=1g -v "$PWD/results:/artifact/results" artifact reproduce
@@ -8,7 +6,10 @@
 #   docker run --gpus all --shm-size=1g -v "$PWD/results:/artifact/results" artifact:cuda reproduce
 #
 # Every RUN step calls a script of artifact/docker/, which CI runs on the host on every
-# change. Base images are pinned by digest; artifact/docker/resolve-digests.sh re-resolves
+# change. The file needs BuildKit (the default builder of Docker 23 and later; with Docker
+# 20.10 set DOCKER_BUILDKIT=1) for its cache mounts, and nothing newer than the Dockerfile
+# syntax built into Docker 20.10: no `# syntax` line (which would pull a frontend image) and
+# no `ADD --checksum` (the data stage checks the MNIST files itself). Base images are pinned by digest; artifact/docker/resolve-digests.sh re-resolves
 # them (it needs network and docker buildx). The digests below are the ones public
 # Dockerfiles and lock files on GitHub record for these exact tags (found with a code
 # search in November 2026; no registry is reachable from where this file was written):
@@ -22,34 +23,49 @@ ARG CUDA_DEVEL_IMAGE=nvidia/cuda:13.0.1-devel-ubuntu24.04@sha256:7d2f6a8c2071d91
 ARG CUDA_RUNTIME_IMAGE=nvidia/cuda:13.0.1-runtime-ubuntu24.04@sha256:c3fde347d52d578c84fd644bc177bc7ec333feaf11550d990da4084d7612e4c7
 # Debian packages come from this snapshot of the archive (snapshot.debian.org).
 ARG DEBIAN_SNAPSHOT=20261120T000000Z
+# Where else to get Debian packages, when snapshot.debian.org cannot be reached (a base URL
+# holding debian/ and debian-security/, such as http://deb.debian.org); empty: the snapshot.
+ARG DEBIAN_ARCHIVE=
+# Where to get the MNIST files: base URLs, space-separated, each serving the published .gz
+# files or the decompressed ones (checked against the published SHA-256 either way);
+# empty: the public mirrors.
+ARG MNIST_MIRRORS=
 
 # ---- build: the CPU binary --------------------------------------------------------------
 FROM ${RUST_IMAGE} AS build
 ARG DEBIAN_SNAPSHOT
+ARG DEBIAN_ARCHIVE
 COPY artifact/docker/ /src/artifact/docker/
-RUN /src/artifact/docker/debian-snapshot.sh "$DEBIAN_SNAPSHOT" && /src/artifact/docker/install-deps.sh
+RUN DEBIAN_ARCHIVE="$DEBIAN_ARCHIVE" /src/artifact/docker/debian-snapshot.sh "$DEBIAN_SNAPSHOT" \
+    && /src/artifact/docker/install-deps.sh
 WORKDIR /src
 COPY . .
 # No .git in the context: the revision comes in as an argument (`--build-arg
 # DPSTUDY_GIT_REVISION=$(git rev-parse --short=12 HEAD)`), else "unknown".
 ARG DPSTUDY_GIT_REVISION=unknown
 ENV DPSTUDY_GIT_REVISION=${DPSTUDY_GIT_REVISION}
-RUN artifact/docker/build.sh /out
+# The crate registry and the target directory persist between builds of this machine.
+RUN --mount=type=cache,target=/usr/local/cargo/registry --mount=type=cache,target=/src/target \
+    artifact/docker/build.sh /out
+
+# ---- data: the four MNIST files, each checked against its published SHA-256 --------------
+FROM ${RUNTIME_IMAGE} AS data
+ARG DEBIAN_SNAPSHOT
+ARG DEBIAN_ARCHIVE
+ARG MNIST_MIRRORS
+COPY artifact/docker/ /src/artifact/docker/
+RUN DEBIAN_ARCHIVE="$DEBIAN_ARCHIVE" /src/artifact/docker/debian-snapshot.sh "$DEBIAN_SNAPSHOT" \
+    && /src/artifact/docker/install-fetch-deps.sh && /src/artifact/docker/fetch-mnist.sh /mnist $MNIST_MIRRORS
 
 # ---- base: what every runtime image holds ------------------------------------------------
 FROM ${RUNTIME_IMAGE} AS cpu-base
 ARG DEBIAN_SNAPSHOT
+ARG DEBIAN_ARCHIVE
 COPY artifact/docker/ /artifact/artifact/docker/
-RUN /artifact/artifact/docker/debian-snapshot.sh "$DEBIAN_SNAPSHOT" && /artifact/artifact/docker/install-runtime-deps.sh
-# All four MNIST files, checked against their published SHA-256 (shared/data/README.md).
-ADD --checksum=sha256:440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609 \
-    https://ossci-datasets.s3.amazonaws.com/mnist/train-images-idx3-ubyte.gz /artifact/data/mnist/
-ADD --checksum=sha256:3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c \
-    https://ossci-datasets.s3.amazonaws.com/mnist/train-labels-idx1-ubyte.gz /artifact/data/mnist/
-ADD --checksum=sha256:8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6 \
-    https://ossci-datasets.s3.amazonaws.com/mnist/t10k-images-idx3-ubyte.gz /artifact/data/mnist/
-ADD --checksum=sha256:f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6 \
-    https://ossci-datasets.s3.amazonaws.com/mnist/t10k-labels-idx1-ubyte.gz /artifact/data/mnist/
+RUN DEBIAN_ARCHIVE="$DEBIAN_ARCHIVE" /artifact/artifact/docker/debian-snapshot.sh "$DEBIAN_SNAPSHOT" \
+    && /artifact/artifact/docker/install-runtime-deps.sh
+# All four MNIST files, checked against their published SHA-256 in the data stage.
+COPY --from=data /mnist/ /artifact/data/mnist/
 COPY artifact/experiments.toml artifact/claims.toml /artifact/artifact/
 COPY paper/ /artifact/paper/
 WORKDIR /artifact

@@ -1,6 +1,7 @@
-//! The artifact's files that no code path exercises: the Dockerfile (no Docker engine here,
-//! so its shape is checked: pinned bases, scripts that exist, MNIST checksums equal to the
-//! ones the reader verifies) and the appendix's claims table (generated, never stale).
+//! The artifact's files that no code path exercises: the Dockerfile's shape (pinned bases,
+//! RUN steps that are scripts of the repository, MNIST checked with the checksums the
+//! reader verifies; CI does not build the image) and the appendix's claims table
+//! (generated, never stale).
 
 use std::path::Path;
 
@@ -70,7 +71,9 @@ fn every_run_step_is_a_script_of_the_repository() {
     assert!(runs.len() >= 5);
     for run in runs {
         for command in run["RUN ".len()..].split("&&") {
-            let program = command.split_whitespace().next().unwrap();
+            // Skip cache mounts and environment assignments before the program.
+            let program =
+                command.split_whitespace().find(|w| !w.starts_with("--mount=") && !w.contains("=\"")).unwrap();
             let script = program.trim_start_matches("/src/").trim_start_matches("/artifact/");
             assert!(script.starts_with("artifact/docker/") && script.ends_with(".sh"), "RUN calls {program}: {run}");
             let path = root().join(script);
@@ -80,24 +83,32 @@ fn every_run_step_is_a_script_of_the_repository() {
     }
     // CI runs the same scripts on the host.
     let ci = read(".ci/run");
-    for script in
-        ["install-deps.sh", "install-runtime-deps.sh", "install-paper-deps.sh", "debian-snapshot.sh", "build.sh"]
-    {
+    for script in [
+        "install-deps.sh",
+        "install-runtime-deps.sh",
+        "install-paper-deps.sh",
+        "install-fetch-deps.sh",
+        "debian-snapshot.sh",
+        "fetch-mnist.sh",
+        "build.sh",
+    ] {
         assert!(ci.contains(&format!("artifact/docker/{script}")), ".ci/run does not run {script}");
     }
 }
 
+/// The image's data stage fetches MNIST with fetch-mnist.sh, which checks each file against
+/// the published SHA-256 of its .gz or decompressed form: the sums the reader verifies.
 #[test]
-fn mnist_is_added_with_the_checksums_the_reader_verifies() {
+fn mnist_is_fetched_with_the_checksums_the_reader_verifies() {
     let ins = instructions(&read("Dockerfile"));
-    let adds: Vec<&String> = ins.iter().filter(|l| l.starts_with("ADD ")).collect();
-    assert_eq!(adds.len(), 4);
+    assert!(ins.iter().any(|l| l.starts_with("RUN ") && l.contains("artifact/docker/fetch-mnist.sh /mnist")));
+    assert!(ins.iter().any(|l| l == "COPY --from=data /mnist/ /artifact/data/mnist/"));
+    assert!(!ins.iter().any(|l| l.starts_with("ADD ")), "no ADD: Docker 20.10 cannot check an ADD's checksum");
+    let script = read("artifact/docker/fetch-mnist.sh");
+    let lines: Vec<&str> = script.lines().filter(|l| l.contains("-idx")).collect();
     for file in dpstudy::data::checksum::ALL {
-        let add = adds
-            .iter()
-            .find(|l| l.contains(&format!("/{} ", file.gz_name)))
-            .unwrap_or_else(|| panic!("{}", file.gz_name));
-        assert!(add.contains(&format!("--checksum=sha256:{}", file.gz_sha256)), "{add}");
+        let line = format!("{} {} {}", file.raw_name(), file.gz_sha256, file.raw_sha256);
+        assert!(lines.iter().any(|l| l.trim_start_matches("files=\"").trim_end_matches('"') == line), "{line}");
     }
 }
 

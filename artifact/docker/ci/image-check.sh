@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Builds the real Dockerfile's `cpu` and `paper` targets on a machine without an image
+# registry, runs what a user runs against them, and compares the verdicts with a host run:
+#
+#   artifact/docker/ci/image-check.sh HOST_RESULTS_DIR
+#
+# HOST_RESULTS_DIR is a quick run made on the host (its check.json); the image's quick run
+# must reach the same verdict for every claim. What is specific to this machine stays here,
+# never in the Dockerfile: a private Docker engine (started here, always stopped), stand-in
+# base images (stand-in-bases.sh), Debian packages from deb.debian.org instead of the
+# snapshot archive (DEBIAN_ARCHIVE), and MNIST from a loopback HTTP server over the files
+# beside the clone (MNIST_MIRRORS). The engine's data root persists under
+# $DPSTUDY_DOCKER_ROOT (default ~/.cache/dpstudy-docker), so BuildKit's cache mounts and
+# layers make a second run cheap; delete it for a fresh-machine run.
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+
+host_results="${1:?usage: image-check.sh HOST_RESULTS_DIR}"
+[ -f "$host_results/check.json" ] || { echo "image-check: $host_results/check.json is missing" >&2; exit 2; }
+root="${DPSTUDY_DOCKER_ROOT:-$HOME/.cache/dpstudy-docker}"
+mnist_dir="$(cd ../shared/data/mnist-full && pwd)"
+command -v dockerd >/dev/null && command -v debootstrap >/dev/null || {
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker.io debootstrap >/dev/null
+}
+# Debian's client (20.10) drives BuildKit without the buildx plugin.
+docker=/usr/bin/docker
+export DOCKER_HOST="unix://$root/docker.sock" DOCKER_BUILDKIT=1
+
+mkdir -p "$root/data" "$root/exec"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+# No bridge, no iptables: containers get loopback only, and builds that fetch use the host
+# network (--network host).
+dockerd --data-root "$root/data" --exec-root "$root/exec" -H "$DOCKER_HOST" --pidfile "$root/docker.pid" \
+  --iptables=false --ip-masq=false --bridge=none --storage-driver=overlay2 >"$root/dockerd.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 60); do "$docker" version >/dev/null 2>&1 && break; sleep 0.5; done
+"$docker" version --format 'image-check: Docker engine {{.Server.Version}}' >&2
+
+PATH="$(dirname "$docker"):$PATH" artifact/docker/ci/stand-in-bases.sh dpstudy-ci
+
+# A free loopback port, then the server on it; the build fails loudly if it did not start.
+port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+python3 -m http.server "$port" --bind 127.0.0.1 --directory "$mnist_dir" >"$root/mnist-http.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 40); do curl -fsI "http://127.0.0.1:$port/" >/dev/null 2>&1 && break; sleep 0.25; done
+curl -fsI "http://127.0.0.1:$port/" >/dev/null || { echo "image-check: the MNIST server did not start" >&2; exit 1; }
+
+revision="$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
+build_args=(
+  --network host
+  --build-arg RUST_IMAGE=dpstudy-ci/rust:1.95
+  --build-arg RUNTIME_IMAGE=dpstudy-ci/debian:bookworm
+  --build-arg DEBIAN_ARCHIVE=http://deb.debian.org
+  --build-arg "MNIST_MIRRORS=http://127.0.0.1:$port"
+  --build-arg "DPSTUDY_GIT_REVISION=$revision"
+)
+for target in cpu paper; do
+  tag=artifact; [ "$target" = cpu ] || tag="artifact:$target"
+  started=$SECONDS
+  "$docker" build -q "${build_args[@]}" --target "$target" -t "$tag" . >/dev/null
+  echo "image-check: built --target $target as $tag in $((SECONDS - started)) s," \
+    "$("$docker" image inspect -f '{{.Size}}' "$tag" | awk '{printf "%.0f MB", $1 / 1e6}')" >&2
+done
+
+# What a user runs: the default command (the quick profile) into a mounted results folder.
+out="$(mktemp -d)"
+started=$SECONDS
+status=0
+"$docker" run --rm --shm-size=1g -v "$out:/artifact/results" artifact >"$out/docker-run.log" 2>&1 || status=$?
+tail -3 "$out/docker-run.log" >&2
+echo "image-check: docker run artifact (quick) exited $status in $((SECONDS - started)) s" >&2
+run_dir="$(find "$out" -mindepth 1 -maxdepth 1 -type d -name 'quick-*' | head -1)"
+[ -n "$run_dir" ] && [ -f "$run_dir/check.json" ] || { echo "image-check: no check.json from the image's run" >&2; exit 1; }
+# Same verdict for every claim as the host's run (the measured figures differ, the verdicts
+# must not).
+verdicts() {
+  python3 - "$1" <<'PY'
+import json, sys
+for v in json.load(open(sys.argv[1]))["verdicts"]:
+    print(v["id"], v["outcome"])
+PY
+}
+if ! diff <(verdicts "$host_results/check.json") <(verdicts "$run_dir/check.json") >&2; then
+  echo "image-check: the image's verdicts differ from the host's" >&2
+  exit 1
+fi
+echo "image-check: verdicts equal the host run's: $(verdicts "$run_dir/check.json" | tr '\n' ' ')" >&2
+[ "$status" -eq 0 ] || exit "$status"
+
+# The paper from the image's own tables and figures.
+paper="$(mktemp -d)"
+cp -r paper/. "$paper/"
+"$docker" run --rm -v "$paper:/artifact/paper" artifact:paper paper >"$out/docker-paper.log" 2>&1 \
+  || { tail -20 "$out/docker-paper.log" >&2; exit 1; }
+test -s "$paper/paper.pdf"
+echo "image-check: docker run artifact:paper paper built paper.pdf ($(wc -c <"$paper/paper.pdf") bytes)" >&2
+rm -rf "$out" "$paper"
