@@ -46,7 +46,7 @@ ARG DPSTUDY_GIT_REVISION=unknown
 ENV DPSTUDY_GIT_REVISION=${DPSTUDY_GIT_REVISION}
 # The crate registry and the target directory persist between builds of this machine.
 RUN --mount=type=cache,target=/usr/local/cargo/registry --mount=type=cache,target=/src/target \
-    artifact/docker/build.sh /out
+    artifact/docker/build.sh /out --strip
 
 # ---- data: the four MNIST files, each checked against its published SHA-256 --------------
 FROM ${RUNTIME_IMAGE} AS data
@@ -100,7 +100,7 @@ ARG CUDA_COMPUTE_CAP=90
 ENV CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP}
 ARG DPSTUDY_GIT_REVISION=unknown
 ENV DPSTUDY_GIT_REVISION=${DPSTUDY_GIT_REVISION}
-RUN artifact/docker/build.sh /out --features cuda
+RUN artifact/docker/build.sh /out --strip --features cuda
 
 # ---- cuda: the runtime image with the CUDA binary ------------------------------------------
 FROM ${CUDA_RUNTIME_IMAGE} AS cuda
