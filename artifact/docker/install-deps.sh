@@ -14,14 +14,4 @@ command -v mpicc >/dev/null || missing+=(libopenmpi-dev)
 compgen -G "/usr/lib/llvm-*/lib/libclang.so*" >/dev/null || compgen -G "/usr/lib/*/libclang-[0-9]*.so*" >/dev/null \
   || missing+=(libclang-dev)
 
-if ((${#missing[@]} == 0)); then
-  exit 0
-fi
-echo "install-deps: installing ${missing[*]}" >&2
-sudo=()
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null || { echo "install-deps: need root (or sudo) to install ${missing[*]}" >&2; exit 1; }
-  sudo=(sudo)
-fi
-"${sudo[@]}" apt-get update -q
-DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+"$(dirname "$0")/apt-install.sh" install-deps "${missing[@]}"

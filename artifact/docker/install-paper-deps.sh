@@ -12,14 +12,4 @@ kpsewhich booktabs.sty >/dev/null 2>&1 || missing+=(texlive-latex-recommended)
 kpsewhich lmodern.sty >/dev/null 2>&1 || missing+=(lmodern)
 command -v pdftoppm >/dev/null || missing+=(poppler-utils)
 
-if ((${#missing[@]} == 0)); then
-  exit 0
-fi
-echo "install-paper-deps: installing ${missing[*]}" >&2
-sudo=()
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null || { echo "install-paper-deps: need root (or sudo) to install ${missing[*]}" >&2; exit 1; }
-  sudo=(sudo)
-fi
-"${sudo[@]}" apt-get update -q
-DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+"$(dirname "$0")/apt-install.sh" install-paper-deps "${missing[@]}"

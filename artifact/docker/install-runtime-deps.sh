@@ -8,15 +8,7 @@ missing=()
 command -v mpirun >/dev/null || missing+=(openmpi-bin)
 [ -f /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
 
-if ((${#missing[@]} == 0)); then
-  exit 0
+"$(dirname "$0")/apt-install.sh" install-runtime-deps "${missing[@]}"
+if ((${#missing[@]} > 0)); then
+  if [ "$(id -u)" -eq 0 ]; then rm -rf /var/lib/apt/lists/*; else sudo rm -rf /var/lib/apt/lists/*; fi
 fi
-echo "install-runtime-deps: installing ${missing[*]}" >&2
-sudo=()
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null || { echo "install-runtime-deps: need root (or sudo) to install ${missing[*]}" >&2; exit 1; }
-  sudo=(sudo)
-fi
-"${sudo[@]}" apt-get update -q
-DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
-"${sudo[@]}" rm -rf /var/lib/apt/lists/*
