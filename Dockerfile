@@ -2,11 +2,11 @@
 #   docker build -t artifact .                       # target `cpu` (the default)
 #   docker run --shm-size=1g -v "$PWD/results:/artifact/results" artifact reproduce
 #   docker build --target paper -t artifact:paper .  # plus the LaTeX toolchain
-#   docker build --target cuda --build-arg CUDA_COMPUTE_CAP=90 -t artifact:cuda .
+#   docker build --target cuda --build-arg CUDA_COMPUTE_CAP=90 -t artifact:cuda .   # H100/H200
 #   docker run --gpus all --shm-size=1g -v "$PWD/results:/artifact/results" artifact:cuda reproduce
 #
-# Every RUN step calls a script of artifact/docker/, which CI runs on the host on every
-# change. The file needs BuildKit (the default builder of Docker 23 and later; with Docker
+# Every RUN step calls a script of artifact/docker/ or artifact/gpu/; each stage copies only
+# the scripts it runs, so that a change elsewhere keeps its layers cached. The file needs BuildKit (the default builder of Docker 23 and later; with Docker
 # 20.10 set DOCKER_BUILDKIT=1) for its cache mounts, and nothing newer than the Dockerfile
 # syntax built into Docker 20.10: no `# syntax` line (which would pull a frontend image) and
 # no `ADD --checksum` (the data stage checks the MNIST files itself). Base images are pinned by digest; artifact/docker/resolve-digests.sh re-resolves
@@ -15,12 +15,11 @@
 # search in November 2026; no registry is reachable from where this file was written):
 #   rust:1.95.0-slim-bookworm               several public Dockerfiles, one "pinned 2026-08-05"
 #   debian:bookworm-20260824-slim           public Dockerfiles and a Go integration test
-#   nvidia/cuda:13.0.1-devel-ubuntu24.04    public Dockerfiles and docs (nvcr.io mirror)
-#   nvidia/cuda:13.0.1-runtime-ubuntu24.04  public Dockerfiles and docs (nvcr.io mirror)
+# The cuda target needs no NVIDIA image: NVIDIA's CUDA 13.0 wheels on PyPI bring nvcc and
+# the libraries (artifact/gpu/install-cuda-toolchain.sh), so it builds on the same two bases
+# and is built and run (without a GPU) by CI; the driver comes from the host (--gpus all).
 ARG RUST_IMAGE=rust:1.95.0-slim-bookworm@sha256:d7482085ff5b415f84dba5647ae71606650bdef00db7aeb69f4b3d170c3e4082
 ARG RUNTIME_IMAGE=debian:bookworm-20260824-slim@sha256:88200866dfff7ea7f5cbcb6ec7c8a701889efe6fe859fe64d6990e4b07ea4171
-ARG CUDA_DEVEL_IMAGE=nvidia/cuda:13.0.1-devel-ubuntu24.04@sha256:7d2f6a8c2071d911524f95061a0db363e24d27aa51ec831fcccf9e76eb72bc92
-ARG CUDA_RUNTIME_IMAGE=nvidia/cuda:13.0.1-runtime-ubuntu24.04@sha256:c3fde347d52d578c84fd644bc177bc7ec333feaf11550d990da4084d7612e4c7
 # Debian packages come from this snapshot of the archive (snapshot.debian.org).
 ARG DEBIAN_SNAPSHOT=20261120T000000Z
 # Where else to get Debian packages, when snapshot.debian.org cannot be reached (a base URL
@@ -35,7 +34,7 @@ ARG MNIST_MIRRORS=
 FROM ${RUST_IMAGE} AS build
 ARG DEBIAN_SNAPSHOT
 ARG DEBIAN_ARCHIVE
-COPY artifact/docker/ /src/artifact/docker/
+COPY artifact/docker/apt-install.sh artifact/docker/debian-snapshot.sh artifact/docker/install-deps.sh /src/artifact/docker/
 RUN DEBIAN_ARCHIVE="$DEBIAN_ARCHIVE" /src/artifact/docker/debian-snapshot.sh "$DEBIAN_SNAPSHOT" \
     && /src/artifact/docker/install-deps.sh
 WORKDIR /src
@@ -45,7 +44,8 @@ COPY . .
 ARG DPSTUDY_GIT_REVISION=unknown
 ENV DPSTUDY_GIT_REVISION=${DPSTUDY_GIT_REVISION}
 # The crate registry and the target directory persist between builds of this machine.
-RUN --mount=type=cache,target=/usr/local/cargo/registry --mount=type=cache,target=/src/target \
+RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
+    --mount=type=cache,target=/src/target,sharing=locked \
     artifact/docker/build.sh /out --strip
 
 # ---- data: the four MNIST files, each checked against its published SHA-256 --------------
@@ -53,7 +53,8 @@ FROM ${RUNTIME_IMAGE} AS data
 ARG DEBIAN_SNAPSHOT
 ARG DEBIAN_ARCHIVE
 ARG MNIST_MIRRORS
-COPY artifact/docker/ /src/artifact/docker/
+COPY artifact/docker/apt-install.sh artifact/docker/debian-snapshot.sh artifact/docker/install-fetch-deps.sh \
+    artifact/docker/fetch-mnist.sh /src/artifact/docker/
 RUN DEBIAN_ARCHIVE="$DEBIAN_ARCHIVE" /src/artifact/docker/debian-snapshot.sh "$DEBIAN_SNAPSHOT" \
     && /src/artifact/docker/install-fetch-deps.sh && /src/artifact/docker/fetch-mnist.sh /mnist $MNIST_MIRRORS
 
@@ -61,7 +62,8 @@ RUN DEBIAN_ARCHIVE="$DEBIAN_ARCHIVE" /src/artifact/docker/debian-snapshot.sh "$D
 FROM ${RUNTIME_IMAGE} AS cpu-base
 ARG DEBIAN_SNAPSHOT
 ARG DEBIAN_ARCHIVE
-COPY artifact/docker/ /artifact/artifact/docker/
+COPY artifact/docker/apt-install.sh artifact/docker/debian-snapshot.sh artifact/docker/install-runtime-deps.sh \
+    artifact/docker/install-paper-deps.sh /artifact/artifact/docker/
 RUN DEBIAN_ARCHIVE="$DEBIAN_ARCHIVE" /artifact/artifact/docker/debian-snapshot.sh "$DEBIAN_SNAPSHOT" \
     && /artifact/artifact/docker/install-runtime-deps.sh
 # All four MNIST files, checked against their published SHA-256 in the data stage.
@@ -85,38 +87,37 @@ FROM cpu-base AS paper
 RUN /artifact/artifact/docker/install-paper-deps.sh
 COPY --from=build /out/dpstudy /usr/local/bin/dpstudy
 
-# ---- cuda-build: the binary with --features cuda, on the CUDA devel image -----------------
-FROM ${RUST_IMAGE} AS rust-toolchain
-FROM ${CUDA_DEVEL_IMAGE} AS cuda-build
-COPY --from=rust-toolchain /usr/local/cargo /usr/local/cargo
-COPY --from=rust-toolchain /usr/local/rustup /usr/local/rustup
-ENV CARGO_HOME=/usr/local/cargo RUSTUP_HOME=/usr/local/rustup PATH=/usr/local/cargo/bin:$PATH
-COPY artifact/docker/ /src/artifact/docker/
-RUN /src/artifact/docker/install-deps.sh
+# ---- cuda-build: the binary with --features cuda, from NVIDIA's CUDA wheels on PyPI ------
+FROM ${RUST_IMAGE} AS cuda-build
+ARG DEBIAN_SNAPSHOT
+ARG DEBIAN_ARCHIVE
+COPY artifact/docker/apt-install.sh artifact/docker/debian-snapshot.sh artifact/docker/install-deps.sh /src/artifact/docker/
+COPY artifact/gpu/install-cuda-toolchain.sh /src/artifact/gpu/
+RUN DEBIAN_ARCHIVE="$DEBIAN_ARCHIVE" /src/artifact/docker/debian-snapshot.sh "$DEBIAN_SNAPSHOT" \
+    && /src/artifact/docker/install-deps.sh && /src/artifact/gpu/install-cuda-toolchain.sh /opt/cuda-wheels
 WORKDIR /src
 COPY . .
 # Compute capability of the target GPU: 90 for H100 and H200, 80 for A100.
 ARG CUDA_COMPUTE_CAP=90
-ENV CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP}
 ARG DPSTUDY_GIT_REVISION=unknown
-ENV DPSTUDY_GIT_REVISION=${DPSTUDY_GIT_REVISION}
-RUN artifact/docker/build.sh /out --strip --features cuda
+ENV CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP} DPSTUDY_GIT_REVISION=${DPSTUDY_GIT_REVISION} \
+    DPSTUDY_CUDA_VENV=/opt/cuda-wheels CARGO_TARGET_DIR=/src/target
+# The same cache mounts as the CPU build: the dependencies both builds share compile once.
+RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
+    --mount=type=cache,target=/src/target,sharing=locked \
+    artifact/gpu/build.sh /out
 
-# ---- cuda: the runtime image with the CUDA binary ------------------------------------------
-FROM ${CUDA_RUNTIME_IMAGE} AS cuda
-COPY artifact/docker/ /artifact/artifact/docker/
-RUN /artifact/artifact/docker/install-runtime-deps.sh
-# The data, experiments, claims and paper sources exactly as in the CPU image.
-COPY --from=cpu-base /artifact/ /artifact/
-COPY --from=cuda-build /out/dpstudy /usr/local/bin/dpstudy
-WORKDIR /artifact
-ENV DPSTUDY_DATA_DIR=/artifact/data/mnist \
-    DPSTUDY_CACHE_DIR=/artifact/cache \
-    OMPI_ALLOW_RUN_AS_ROOT=1 \
-    OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
-    OMPI_MCA_btl_vader_single_copy_mechanism=none
-ENTRYPOINT ["dpstudy"]
-CMD ["reproduce", "--profile", "quick"]
+# ---- gpu-bundle: only the bundle for a GPU machine without Docker ---------------------------
+#   docker build --target gpu-bundle -o OUTDIR .   # OUTDIR/dpstudy-cuda.tar.xz (buildx, Docker 23+)
+FROM scratch AS gpu-bundle
+COPY --from=cuda-build /out/dpstudy-cuda.tar.xz /
+
+# ---- cuda: the CPU image plus the CUDA binary and the CUDA libraries it loads ---------------
+FROM cpu-base AS cuda
+COPY --from=cuda-build /out/cuda-lib/ /usr/local/lib/dpstudy/cuda/
+COPY --from=cuda-build /out/no-driver/ /usr/local/lib/dpstudy/no-driver/
+COPY --from=cuda-build /out/dpstudy /usr/local/lib/dpstudy/dpstudy
+COPY artifact/docker/cuda-entrypoint.sh /usr/local/bin/dpstudy
 
 # ---- cpu: the default target ---------------------------------------------------------------
 FROM cpu-base AS cpu

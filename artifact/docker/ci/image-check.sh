@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Builds the real Dockerfile's `cpu` and `paper` targets on a machine without an image
-# registry, runs what a user runs against them, and compares the verdicts with a host run:
+# Builds the real Dockerfile's `cpu`, `paper` and `cuda` targets on a machine without an
+# image registry, runs what a user runs against them, and compares the verdicts with a host
+# run:
 #
-#   artifact/docker/ci/image-check.sh HOST_RESULTS_DIR
+#   artifact/docker/ci/image-check.sh HOST_RESULTS_DIR [GPU_BUNDLE_DIR]
 #
 # HOST_RESULTS_DIR is a quick run made on the host (its check.json); the image's quick run
-# must reach the same verdict for every claim. What is specific to this machine stays here,
+# must reach the same verdict for every claim. The cuda image runs here without a GPU: its
+# binary must start, train on the CPU, and say "no GPU found" for `--mode gpu`. The
+# gpu-bundle target (the cuda build's bundle for a GPU machine) goes to GPU_BUNDLE_DIR
+# when given: the one CUDA build of CI. What is specific to this machine stays here,
 # never in the Dockerfile: a private Docker engine (started here, always stopped), stand-in
 # base images (stand-in-bases.sh), Debian packages from deb.debian.org instead of the
 # snapshot archive (DEBIAN_ARCHIVE), and MNIST from a loopback HTTP server over the files
@@ -41,7 +45,11 @@ pids+=($!)
 for _ in $(seq 60); do "$docker" version >/dev/null 2>&1 && break; sleep 0.5; done
 "$docker" version --format 'image-check: Docker engine {{.Server.Version}}' >&2
 
-PATH="$(dirname "$docker"):$PATH" artifact/docker/ci/stand-in-bases.sh dpstudy-ci
+bases="$(PATH="$(dirname "$docker"):$PATH" artifact/docker/ci/stand-in-bases.sh dpstudy-ci)"
+mapfile -t bases <<<"$bases"
+# Stand-ins of earlier versions of stand-in-bases.sh only take space.
+"$docker" images --format '{{.Repository}}:{{.Tag}}' | grep '^dpstudy-ci/' | grep -vxF -e "${bases[0]}" -e "${bases[1]}" \
+  | xargs -r "$docker" rmi >/dev/null || true
 
 # A free loopback port, then the server on it; the build fails loudly if it did not start.
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
@@ -53,19 +61,43 @@ curl -fsI "http://127.0.0.1:$port/" >/dev/null || { echo "image-check: the MNIST
 revision="$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
 build_args=(
   --network host
-  --build-arg RUST_IMAGE=dpstudy-ci/rust:1.95
-  --build-arg RUNTIME_IMAGE=dpstudy-ci/debian:bookworm
+  --build-arg "RUNTIME_IMAGE=${bases[0]}"
+  --build-arg "RUST_IMAGE=${bases[1]}"
   --build-arg DEBIAN_ARCHIVE=http://deb.debian.org
   --build-arg "MNIST_MIRRORS=http://127.0.0.1:$port"
   --build-arg "DPSTUDY_GIT_REVISION=$revision"
 )
-for target in cpu paper; do
+for target in cpu paper cuda; do
   tag=artifact; [ "$target" = cpu ] || tag="artifact:$target"
   started=$SECONDS
   "$docker" build -q "${build_args[@]}" --target "$target" -t "$tag" . >/dev/null
   echo "image-check: built --target $target as $tag in $((SECONDS - started)) s," \
     "$("$docker" image inspect -f '{{.Size}}' "$tag" | awk '{printf "%.0f MB", $1 / 1e6}')" >&2
 done
+
+# The bundle, out of the gpu-bundle stage (Docker 20.10's client has no `build --output`:
+# tag the stage, create a container of it without starting it, and copy the file out).
+if [ -n "${2:-}" ]; then
+  "$docker" build -q "${build_args[@]}" --target gpu-bundle -t artifact:gpu-bundle . >/dev/null
+  container="$("$docker" create artifact:gpu-bundle /none)"
+  mkdir -p "$2"
+  "$docker" cp "$container:/dpstudy-cuda.tar.xz" "$2/"
+  "$docker" rm "$container" >/dev/null
+  echo "image-check: the GPU bundle: $2/dpstudy-cuda.tar.xz ($(du -h "$2/dpstudy-cuda.tar.xz" | cut -f1))" >&2
+fi
+
+# The cuda image without a GPU: the binary starts (the driver stand-in is loaded), trains on
+# the CPU, and `--mode gpu` names the reason it cannot run.
+"$docker" run --rm artifact:cuda --version >&2
+"$docker" run --rm artifact:cuda train --mode seq --data synthetic --samples 200 --epochs 1 --iters 2 --quiet >/dev/null
+status=0
+gpu_error="$("$docker" run --rm artifact:cuda train --mode gpu --data synthetic --samples 200 --epochs 1 --iters 2 2>&1)" \
+  || status=$?
+if [ "$status" -eq 0 ] || ! grep -q 'no GPU found' <<<"$gpu_error"; then
+  echo "image-check: artifact:cuda --mode gpu without a GPU exited $status with: $gpu_error" >&2
+  exit 1
+fi
+echo "image-check: artifact:cuda without a GPU: $gpu_error" >&2
 
 # What a user runs: the default command (the quick profile) into a mounted results folder.
 out="$(mktemp -d)"
