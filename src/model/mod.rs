@@ -10,7 +10,10 @@
 //! - [`tensor`]: the same step as candle tensor operations, for the GPU.
 //! - [`threaded`]: the kernel over T threads, with a fixed reduction order.
 //! - [`reference`]: the same cost and gradient through candle's autograd, as a check.
+//! - [`gemm_layout`]: the one matmul of the tensor code, refusing on every device the
+//!   operands CUDA would refuse.
 
+pub mod gemm_layout;
 pub mod init;
 pub mod kernel;
 pub mod reference;

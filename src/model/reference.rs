@@ -5,6 +5,7 @@
 use candle_core::{D, DType, Device, Tensor, Var};
 
 use super::Params;
+use super::gemm_layout::matmul;
 use crate::data::SamplesView;
 use crate::real::Real;
 
@@ -17,8 +18,8 @@ fn with_bias(x: &Tensor) -> candle_core::Result<Tensor> {
 /// `J = -1/n sum_i sum_k [y log a + (1 - y) log(1 - a)]` for the network's outputs `a`.
 pub fn cost(theta1: &Tensor, theta2: &Tensor, x: &Tensor, y: &Tensor) -> candle_core::Result<Tensor> {
     let n = x.dim(0)? as f64;
-    let a1 = candle_nn::ops::sigmoid(&with_bias(x)?.matmul(&theta1.t()?)?)?;
-    let a2 = candle_nn::ops::sigmoid(&with_bias(&a1)?.matmul(&theta2.t()?)?)?;
+    let a1 = candle_nn::ops::sigmoid(&matmul(&with_bias(x)?, &theta1.t()?)?)?;
+    let a2 = candle_nn::ops::sigmoid(&matmul(&with_bias(&a1)?, &theta2.t()?)?)?;
     let pos = (y * a2.log()?)?;
     let neg = (y.affine(-1.0, 1.0)? * a2.affine(-1.0, 1.0)?.log()?)?;
     (pos + neg)?.sum(D::Minus1)?.sum_all()? * (-1.0 / n)

@@ -2,11 +2,17 @@
 //! cost in its stable softplus form, and the gradient written out (the same formulas as the
 //! CPU kernel, [`super::kernel`], which reads the data once per step in blocks; here each
 //! product is one device GEMM). The GPU trainer runs this on `Device::Cuda`; the tests run
-//! it on `Device::Cpu` against the CPU kernel, so the GPU code is checked without a GPU.
+//! it on `Device::Cpu` against the CPU kernel, so the GPU code is checked without a GPU:
+//! every product goes through [`matmul`], which refuses on the CPU what CUDA would refuse.
+//!
+//! The hidden layer's bias is not a column of ones glued to the activations (an `n x (H+1)`
+//! copy every step, as large as the activations themselves): the output layer adds its bias
+//! column as a broadcast row and takes its gradient as a column sum.
 
 use candle_core::{D, DType, Device, Tensor};
 
 use super::Params;
+use super::gemm_layout::matmul;
 use crate::data::Samples;
 use crate::real::Real;
 
@@ -41,10 +47,9 @@ pub struct DeviceParams {
     pub theta2: Tensor,
 }
 
-/// The outputs' pre-activations and the hidden activations with their bias column.
+/// The hidden activations and the outputs' pre-activations.
 struct Forward {
     a1: Tensor,
-    a1_bias: Tensor,
     z2: Tensor,
 }
 
@@ -58,12 +63,17 @@ impl DeviceParams {
         Params::from_tensors(&self.theta1.to_dtype(DType::F64)?, &self.theta2.to_dtype(DType::F64)?)
     }
 
-    fn forward(&self, data: &DeviceData) -> candle_core::Result<Forward> {
-        let a1 = candle_nn::ops::sigmoid(&data.x_bias.matmul(&self.theta1.t()?)?)?;
-        let ones = Tensor::ones((data.n, 1), a1.dtype(), a1.device())?;
-        let a1_bias = Tensor::cat(&[&ones, &a1], 1)?;
-        let z2 = a1_bias.matmul(&self.theta2.t()?)?;
-        Ok(Forward { a1, a1_bias, z2 })
+    /// theta2's bias column (10 x 1) and its weights (10 x H), each contiguous: a column
+    /// slice of theta2 is no operand for CUDA's matmul (issue 15). Both are small copies.
+    fn output_bias_and_weights(&self) -> candle_core::Result<(Tensor, Tensor)> {
+        let hidden = self.theta1.dim(0)?;
+        Ok((self.theta2.narrow(1, 0, 1)?.contiguous()?, self.theta2.narrow(1, 1, hidden)?.contiguous()?))
+    }
+
+    fn forward(&self, data: &DeviceData, (b2, w2): (&Tensor, &Tensor)) -> candle_core::Result<Forward> {
+        let a1 = candle_nn::ops::sigmoid(&matmul(&data.x_bias, &self.theta1.t()?)?)?;
+        let z2 = matmul(&a1, &w2.t()?)?.broadcast_add(&b2.t()?)?;
+        Ok(Forward { a1, z2 })
     }
 
     /// Cost summed over samples and outputs: `sum softplus(z) - y z`, i.e. the binary
@@ -75,14 +85,15 @@ impl DeviceParams {
 
     /// The cost sum (a scalar tensor) and the gradient sums of theta1 and theta2 over `data`.
     pub fn cost_and_gradient_sum(&self, data: &DeviceData) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
-        let f = self.forward(data)?;
+        let (b2, w2) = self.output_bias_and_weights()?;
+        let f = self.forward(data, (&b2, &w2))?;
         let cost = Self::cost_sum(&f.z2, &data.y)?;
         let d2 = (candle_nn::ops::sigmoid(&f.z2)? - &data.y)?;
-        let g2 = d2.t()?.matmul(&f.a1_bias)?;
-        let hidden = self.theta1.dim(0)?;
-        let w2 = self.theta2.narrow(1, 1, hidden)?;
-        let d1 = ((d2.matmul(&w2)? * &f.a1)? * f.a1.affine(-1.0, 1.0)?)?;
-        let g1 = d1.t()?.matmul(&data.x_bias)?;
+        // theta2's gradient: the bias column is the sum of d2 over the samples.
+        let g2_bias = d2.sum_keepdim(0)?.t()?;
+        let g2 = Tensor::cat(&[&g2_bias, &matmul(&d2.t()?, &f.a1)?], 1)?;
+        let d1 = ((matmul(&d2, &w2)? * &f.a1)? * f.a1.affine(-1.0, 1.0)?)?;
+        let g1 = matmul(&d1.t()?, &data.x_bias)?;
         Ok((cost, g1, g2))
     }
 
@@ -96,7 +107,8 @@ impl DeviceParams {
 
     /// Mean cost and accuracy over `data`.
     pub fn evaluate(&self, data: &DeviceData) -> candle_core::Result<(f64, f64)> {
-        let f = self.forward(data)?;
+        let (b2, w2) = self.output_bias_and_weights()?;
+        let f = self.forward(data, (&b2, &w2))?;
         let cost = Self::cost_sum(&f.z2, &data.y)?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
         let predicted = f.z2.argmax(D::Minus1)?;
         let correct = predicted.eq(&data.labels)?.to_dtype(DType::F64)?.sum_all()?.to_scalar::<f64>()?;
