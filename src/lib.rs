@@ -86,6 +86,19 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Check(args) => check_command(&args.dir, args.claims.as_deref()),
+        Command::Merge(args) => {
+            let merged = experiment::merge::merge(&args.config())?;
+            for m in &merged.machines.machines {
+                let count = merged.machines.cells.values().filter(|l| **l == m.label).count();
+                eprintln!("merge: {count} cells from {} ({})", m.label, m.source.display());
+            }
+            let out = args.out.display();
+            eprintln!(
+                "merge: {} cells, {} not run on any machine, in {out}; next: dpstudy report {out} and dpstudy check {out}",
+                merged.cells_total, merged.cells_not_run
+            );
+            Ok(())
+        }
         Command::Paper { paper_dir } => {
             let pdf = paper::build(&paper_dir)?;
             eprintln!("paper: {}", pdf.display());

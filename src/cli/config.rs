@@ -4,11 +4,12 @@
 //! checks them, so a config built any other way (the runner's, a test's) gets the same
 //! checks.
 
-use super::{BenchArgs, DataDirs, ReportOptions, ReproduceArgs, TrainArgs};
+use super::{BenchArgs, DataDirs, MergeArgs, ReportOptions, ReproduceArgs, TrainArgs};
 use crate::bench::BenchConfig;
 use crate::bench::scaling::ScalingSpec;
 use crate::data::{DataConfig, DataKind, default_cache_dir};
 use crate::experiment::ReproduceConfig;
+use crate::experiment::merge::MergeConfig;
 use crate::experiment::plan::PlanOptions;
 use crate::launch::MpiLauncher;
 use crate::report::ReportConfig;
@@ -29,6 +30,12 @@ impl DataDirs {
 /// `--mpirun-args "..."` and `--oversubscribe` as a launcher.
 fn launcher(mpirun_args: &str, oversubscribe: bool) -> MpiLauncher {
     MpiLauncher { extra_args: mpirun_args.split_whitespace().map(String::from).collect(), oversubscribe }
+}
+
+impl MergeArgs {
+    pub fn config(&self) -> MergeConfig {
+        MergeConfig { sources: self.dirs.clone(), out: self.out.clone() }
+    }
 }
 
 impl TrainArgs {

@@ -53,6 +53,10 @@ pub enum Command {
     Report(ReportArgs),
     /// Check a results directory against the study's claims: one verdict per claim.
     Check(CheckArgs),
+    /// Merge the results directories of several machines (e.g. a GPU machine's and a CPU
+    /// machine's) into one that `report` and `check` read, each cell from the first
+    /// directory that ran it, labelled with its machine.
+    Merge(MergeArgs),
     /// Build paper/paper.pdf (latexmk) from the generated tables and figures.
     Paper {
         /// The paper's directory.
@@ -140,6 +144,17 @@ pub struct ReportArgs {
     pub dir: PathBuf,
     #[command(flatten)]
     pub report: ReportOptions,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// Results directories written by `reproduce` with the same profile and experiments, in
+    /// order of preference: a cell is taken from the first that ran it.
+    #[arg(required = true, num_args = 2..)]
+    pub dirs: Vec<PathBuf>,
+    /// The merged results directory to create (it must not exist).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -5,6 +5,7 @@
 pub mod env;
 pub mod estimate;
 pub mod manifest;
+pub mod merge;
 pub mod plan;
 pub mod raw;
 pub mod runner;

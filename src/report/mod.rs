@@ -15,6 +15,7 @@ use anyhow::Context;
 
 use crate::experiment::env::Environment;
 use crate::experiment::manifest::{Manifest, TableKind};
+use crate::experiment::merge::Machines;
 use crate::experiment::raw::{self, RunMeta};
 use crate::fsutil::write_atomic;
 use table::{Align, Table};
@@ -46,33 +47,76 @@ fn run_of(dir: &Path) -> anyhow::Result<(RunMeta, Manifest)> {
 }
 
 /// The study's tables of a run, the original's findings set beside them (from T1), and the
-/// setup table from `env.json`.
-pub fn build_tables(dir: &Path, meta: &RunMeta, manifest: &Manifest, agg: &aggregate::Aggregate) -> Vec<Table> {
-    let mut out: Vec<Table> =
-        meta.tables.iter().filter_map(|id| manifest.table(id)).map(|s| tables::build(s, agg)).collect();
+/// setup table from `env.json` (from `machines.json`, one column per machine, for a merged
+/// run, whose tables also say which machine ran which cells).
+pub fn build_tables(
+    dir: &Path,
+    meta: &RunMeta,
+    manifest: &Manifest,
+    agg: &aggregate::Aggregate,
+) -> anyhow::Result<Vec<Table>> {
+    let machines = Machines::read(dir)?;
+    let mut out: Vec<Table> = Vec::new();
+    for spec in meta.tables.iter().filter_map(|id| manifest.table(id)) {
+        let mut table = tables::build(spec, agg);
+        if let Some(m) = &machines {
+            table.notes.extend(machines_note(m, agg, &spec.id));
+        }
+        out.push(table);
+    }
     out.extend(findings::Findings::of(agg).map(|f| f.table()));
     if meta.finished.is_none() {
         for t in &mut out {
             t.notes.insert(0, "INCOMPLETE RUN: it did not finish; only the cells done so far are shown.".into());
         }
     }
-    if let Ok(text) = std::fs::read_to_string(dir.join(raw::ENV_FILE))
-        && let Ok(env) = serde_json::from_str::<Environment>(&text)
-    {
-        out.push(setup_table(&env, meta));
+    match &machines {
+        Some(m) => {
+            let envs: Vec<(&str, &Environment)> =
+                m.machines.iter().filter_map(|x| Some((x.label.as_str(), x.env.as_ref()?))).collect();
+            if !envs.is_empty() {
+                out.push(setup_table(&envs, meta));
+            }
+        }
+        None => {
+            if let Ok(text) = std::fs::read_to_string(dir.join(raw::ENV_FILE))
+                && let Ok(env) = serde_json::from_str::<Environment>(&text)
+            {
+                out.push(setup_table(&[("", &env)], meta));
+            }
+        }
     }
-    out
+    Ok(out)
 }
 
-fn setup_table(env: &Environment, meta: &RunMeta) -> Table {
-    let mut t = Table::new(
-        "setup",
-        "environment",
-        "Hardware and software of this run",
-        &[("", Align::Left), ("", Align::Wrap)],
-    );
+/// "Ran on A: seq, mpi allreduce. Ran on B: gpu." for the cells of one table of a merged
+/// run; a mode whose cells came from several machines is listed with its cell ids.
+fn machines_note(machines: &Machines, agg: &aggregate::Aggregate, table: &str) -> Option<String> {
+    let cells: Vec<&aggregate::CellStats> = agg.table(table).collect();
+    let machine_of = |c: &aggregate::CellStats| machines.of_cell(&c.cell).unwrap_or("unknown machine").to_string();
+    let mut parts = Vec::new();
+    for m in &machines.machines {
+        let mine: Vec<&&aggregate::CellStats> = cells.iter().filter(|c| machine_of(c) == m.label).collect();
+        let mut labels: Vec<String> = Vec::new();
+        for c in &mine {
+            let label = c.label();
+            let split = cells.iter().any(|o| o.label() == label && machine_of(o) != m.label);
+            let text = if split { format!("{label} ({})", c.cell) } else { label };
+            if !labels.contains(&text) {
+                labels.push(text);
+            }
+        }
+        if !labels.is_empty() {
+            parts.push(format!("Ran on {}: {}.", m.label, labels.join(", ")));
+        }
+    }
+    (!parts.is_empty()).then(|| format!("Merged run. {}", parts.join(" ")))
+}
+
+/// One machine's lines of the setup table.
+fn setup_rows(env: &Environment, meta: &RunMeta) -> Vec<(&'static str, String)> {
     let gib = env.memory_bytes.map_or("unknown".into(), |b| format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64));
-    for (k, v) in [
+    vec![
         ("CPU", env.cpu_model.clone()),
         ("cores available", env.cores.to_string()),
         ("memory", gib),
@@ -83,8 +127,24 @@ fn setup_table(env: &Environment, meta: &RunMeta) -> Table {
         ("candle", env.candle_version.clone()),
         ("dpstudy", format!("{} ({})", env.dpstudy_version, env.git_revision)),
         ("profile", format!("{} ({} data, {})", meta.profile, meta.data, meta.dtype)),
-    ] {
-        t.push(vec![k.into(), v]);
+    ]
+}
+
+/// The setup table: one value column per machine (the header is its label).
+fn setup_table(envs: &[(&str, &Environment)], meta: &RunMeta) -> Table {
+    let mut cols: Vec<(&str, Align)> = vec![("", Align::Left)];
+    cols.extend(envs.iter().map(|(label, _)| (*label, Align::Wrap)));
+    let title = if envs.len() > 1 {
+        "Hardware and software of the machines of this run"
+    } else {
+        "Hardware and software of this run"
+    };
+    let mut t = Table::new("setup", "environment", title, &cols);
+    let columns: Vec<Vec<(&str, String)>> = envs.iter().map(|(_, env)| setup_rows(env, meta)).collect();
+    for (i, (key, _)) in columns[0].iter().enumerate() {
+        let mut row = vec![key.to_string()];
+        row.extend(columns.iter().map(|c| c[i].1.clone()));
+        t.push(row);
     }
     t
 }
@@ -98,7 +158,7 @@ pub fn report(dir: &Path, config: &ReportConfig) -> anyhow::Result<Written> {
     for id in &meta.tables {
         write_atomic(&dir.join("summary").join(format!("{id}.csv")), &agg.csv(Some(id))?)?;
     }
-    let tables = build_tables(dir, &meta, &manifest, &agg);
+    let tables = build_tables(dir, &meta, &manifest, &agg)?;
     let macros = findings::Findings::of(&agg).map_or_else(findings::Findings::missing_macros, |f| f.latex_macros());
     let kinds: Vec<(String, TableKind)> =
         meta.tables.iter().filter_map(|id| manifest.table(id)).map(|t| (t.id.clone(), t.name)).collect();

@@ -191,6 +191,8 @@ fn evaluate(claim: &Claim, agg: &Aggregate, profile: &str, tables: &[String]) ->
         let why = reason.map_or(format!("no {what} cells in table {}", claim.table), |r| format!("not run: {r}"));
         verdict(Outcome::NotRun, why, String::new())
     };
+    let gpu_not_run =
+        || verdict(Outcome::NotRun, format!("not run: {}", gpu_gap_reason(agg, &claim.table)), String::new());
     let min = threshold(&claim.min, profile);
     let max = threshold(&claim.max, profile);
     let pass = |ok: bool| if ok { Outcome::Pass } else { Outcome::Fail };
@@ -217,6 +219,11 @@ fn evaluate(claim: &Claim, agg: &Aggregate, profile: &str, tables: &[String]) ->
         }
         Kind::LinearInN => {
             let min = min.unwrap_or(f64::NAN);
+            // A GPU's time at these sizes is mostly fixed cost (launches, transfers of the
+            // result), not work: the claim is about the CPU modes unless it names the GPU.
+            if claim.mode != Some(Mode::Gpu) {
+                cells.retain(|c| c.mode != Mode::Gpu);
+            }
             let fits: Vec<(String, f64)> = series(&cells)
                 .iter()
                 .filter(|(_, s)| s.len() >= 3)
@@ -342,6 +349,25 @@ fn evaluate(claim: &Claim, agg: &Aggregate, profile: &str, tables: &[String]) ->
                 Some(worst.1),
             )
         }
+        Kind::GpuCrossover => {
+            let points: Vec<(usize, usize, f64, f64)> = crossover_pairs(&cells)
+                .into_iter()
+                .filter_map(|(h, n, cpu, gpu)| Some((h, n, cpu?.min_s, gpu?.min_s)))
+                .collect();
+            if points.is_empty() {
+                return gpu_not_run();
+            }
+            let by_h = crossovers(&points);
+            let stays_ahead = by_h.iter().all(|c| c.reversal.is_none());
+            let measured = by_h.iter().map(Crossover::describe).collect::<Vec<_>>().join("; ");
+            let at_largest_h = by_h.last().and_then(|c| c.from_n).map_or(f64::NAN, |n| n as f64);
+            valued(
+                pass(stays_ahead),
+                measured,
+                "once ahead, the GPU stays ahead at every larger N".into(),
+                Some(at_largest_h),
+            )
+        }
         Kind::GpuFaster => {
             let pairs = crossover_pairs(&cells);
             let Some((h, n, cpu, gpu)) = pairs.iter().max_by_key(|(h, n, ..)| (*n, *h)) else {
@@ -360,21 +386,89 @@ fn evaluate(claim: &Claim, agg: &Aggregate, profile: &str, tables: &[String]) ->
                     "GPU time < CPU time".into(),
                     Some(g.min_s / c.min_s),
                 ),
-                _ => {
-                    let reason = agg
-                        .gaps_of(&claim.table)
-                        .find(|g| g.mode == Mode::Gpu)
-                        .map_or("no GPU cell".to_string(), |g| g.reason.clone());
-                    verdict(Outcome::NotRun, format!("not run: {reason}"), String::new())
-                }
+                _ => gpu_not_run(),
             }
         }
     }
 }
 
+/// Why a table has no GPU cell to read: the reason its GPU cells did not run.
+fn gpu_gap_reason(agg: &Aggregate, table: &str) -> String {
+    agg.gaps_of(table).find(|g| g.mode == Mode::Gpu).map_or("no GPU cell".to_string(), |g| g.reason.clone())
+}
+
+/// Where the GPU overtakes the fastest CPU mode, for one H (best-of-runs times).
+#[derive(Debug, Clone, PartialEq)]
+struct Crossover {
+    hidden: usize,
+    /// The smallest N from which the GPU is faster at every measured N (None: never).
+    from_n: Option<usize>,
+    /// An N where the GPU was faster, and a larger one where it was slower again.
+    reversal: Option<(usize, usize)>,
+}
+
+impl Crossover {
+    fn describe(&self) -> String {
+        let h = self.hidden;
+        match (self.reversal, self.from_n) {
+            (Some((ahead, behind)), _) => format!("H={h}: GPU faster at N={ahead}, slower again at N={behind}"),
+            (None, Some(n)) => format!("H={h}: GPU faster from N={n}"),
+            (None, None) => format!("H={h}: CPU faster at every N"),
+        }
+    }
+}
+
+/// The crossover of every H, in increasing H, from `(H, N, fastest CPU s, GPU s)` points.
+fn crossovers(points: &[(usize, usize, f64, f64)]) -> Vec<Crossover> {
+    let mut hs: Vec<usize> = points.iter().map(|p| p.0).collect();
+    hs.sort_unstable();
+    hs.dedup();
+    hs.into_iter()
+        .map(|h| {
+            let mut wins: Vec<(usize, bool)> =
+                points.iter().filter(|p| p.0 == h).map(|&(_, n, cpu, gpu)| (n, gpu < cpu)).collect();
+            wins.sort_by_key(|w| w.0);
+            let reversal = wins
+                .iter()
+                .position(|w| w.1)
+                .and_then(|first| wins[first..].iter().find(|w| !w.1).map(|behind| (wins[first].0, behind.0)));
+            // The N after the last loss, if the GPU led there (the first N if it never lost).
+            let from_n = match wins.iter().rposition(|w| !w.1) {
+                None => Some(wins[0].0),
+                Some(last_loss) => wins.get(last_loss + 1).map(|w| w.0),
+            };
+            Crossover { hidden: h, from_n, reversal }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_crossover_is_the_n_from_which_the_gpu_stays_faster() {
+        let found = crossovers(&[
+            (400, 8000, 2.0, 0.4),
+            (50, 2000, 0.1, 0.3),
+            (50, 8000, 0.4, 0.1),
+            (50, 4000, 0.2, 0.1),
+            (400, 2000, 0.5, 0.3),
+        ]);
+        assert_eq!(found[0], Crossover { hidden: 50, from_n: Some(4000), reversal: None });
+        assert_eq!(found[1], Crossover { hidden: 400, from_n: Some(2000), reversal: None });
+        assert_eq!(found[0].describe(), "H=50: GPU faster from N=4000");
+    }
+
+    #[test]
+    fn a_gpu_that_falls_behind_again_or_never_leads_is_reported() {
+        let reversal = crossovers(&[(50, 2000, 0.1, 0.05), (50, 4000, 0.2, 0.3), (50, 8000, 0.4, 0.5)]);
+        assert_eq!(reversal[0], Crossover { hidden: 50, from_n: None, reversal: Some((2000, 4000)) });
+        assert_eq!(reversal[0].describe(), "H=50: GPU faster at N=2000, slower again at N=4000");
+        let never = crossovers(&[(50, 2000, 0.1, 0.3), (50, 4000, 0.2, 0.3)]);
+        assert_eq!(never[0], Crossover { hidden: 50, from_n: None, reversal: None });
+        assert_eq!(never[0].describe(), "H=50: CPU faster at every N");
+    }
 
     #[test]
     fn r_squared_of_a_line_is_one_and_of_noise_is_low() {

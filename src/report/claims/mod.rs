@@ -31,6 +31,7 @@ pub enum Kind {
     TestAccuracy,
     SyncRatio,
     GpuFaster,
+    GpuCrossover,
 }
 
 /// One claim as the file states it.
@@ -84,7 +85,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Claim>, TomlFileError> {
         let needs = match claim.kind {
             Kind::LinearInN | Kind::Speedup | Kind::WeakEfficiency | Kind::TestAccuracy => Some("min"),
             Kind::SameFinalCost | Kind::SyncRatio => Some("max"),
-            Kind::GrowsWithN | Kind::GpuFaster => None,
+            Kind::GrowsWithN | Kind::GpuFaster | Kind::GpuCrossover => None,
         };
         match needs {
             Some("min") if claim.min.is_none() => return Err(invalid(format!("claim `{}` needs `min`", claim.id))),

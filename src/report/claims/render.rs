@@ -35,6 +35,7 @@ pub fn markdown_table(claims: &[Claim], measured: &[CheckRecord], table_times: &
             Kind::TestAccuracy => ("test accuracy, every mode".into(), bound_text(&c.min, "≥")),
             Kind::SyncRatio => ("allreduce / gather-bcast step time".into(), bound_text(&c.max, "≤")),
             Kind::GpuFaster => ("GPU time below the fastest CPU mode's".into(), "strictly".into()),
+            Kind::GpuCrossover => ("the N from which the GPU stays faster, per H".into(), "no reversal".into()),
         };
         let verdicts: String = measured
             .iter()
