@@ -23,9 +23,10 @@ host_results="${1:?usage: image-check.sh HOST_RESULTS_DIR}"
 [ -f "$host_results/check.json" ] || { echo "image-check: $host_results/check.json is missing" >&2; exit 2; }
 root="${DPSTUDY_DOCKER_ROOT:-$HOME/.cache/dpstudy-docker}"
 mnist_dir="$(cd ../shared/data/mnist-full && pwd)"
-command -v dockerd >/dev/null && command -v debootstrap >/dev/null || {
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker.io debootstrap >/dev/null
-}
+missing=()
+command -v dockerd >/dev/null || missing+=(docker.io)
+command -v debootstrap >/dev/null || missing+=(debootstrap)
+artifact/docker/apt-install.sh image-check "${missing[@]}"
 # Debian's client (20.10) drives BuildKit without the buildx plugin.
 docker=/usr/bin/docker
 export DOCKER_HOST="unix://$root/docker.sock" DOCKER_BUILDKIT=1
