@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Builds the real Dockerfile's `cpu`, `paper` and `cuda` targets on a machine without an
 # image registry, runs what a user runs against them, and compares the verdicts with a host
-# run:
+# run. Two phases, so that CI can build while the host's tests run and time the runs on a
+# quiet machine:
 #
-#   artifact/docker/ci/image-check.sh HOST_RESULTS_DIR [GPU_BUNDLE_DIR]
+#   artifact/docker/ci/image-check.sh build [GPU_BUNDLE_DIR]
+#   artifact/docker/ci/image-check.sh run HOST_RESULTS_DIR
 #
-# HOST_RESULTS_DIR is a quick run made on the host (its check.json); the image's quick run
-# must reach the same verdict for every claim. The cuda image runs here without a GPU: its
-# binary must start, train on the CPU, and say "no GPU found" for `--mode gpu`. The
-# gpu-bundle target (the cuda build's bundle for a GPU machine) goes to GPU_BUNDLE_DIR
-# when given: the one CUDA build of CI. What is specific to this machine stays here,
+# build: the three images; the cuda image runs here without a GPU: its binary must start,
+# train on the CPU, and say "no GPU found" for `--mode gpu`; the gpu-bundle target (the
+# cuda build's bundle for a GPU machine) goes to GPU_BUNDLE_DIR when given: the one CUDA
+# build of CI. run: `docker run artifact` (the quick profile) must reach the verdict of
+# HOST_RESULTS_DIR (a quick run made on the host: its check.json) for every claim, and
+# `artifact:paper paper` must build the PDF. What is specific to this machine stays here,
 # never in the Dockerfile: a private Docker engine (started here, always stopped), stand-in
 # base images (stand-in-bases.sh), Debian packages from deb.debian.org instead of the
 # snapshot archive (DEBIAN_ARCHIVE), and MNIST from a loopback HTTP server over the files
@@ -19,8 +22,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 
-host_results="${1:?usage: image-check.sh HOST_RESULTS_DIR}"
-[ -f "$host_results/check.json" ] || { echo "image-check: $host_results/check.json is missing" >&2; exit 2; }
+usage="usage: image-check.sh build [GPU_BUNDLE_DIR] | run HOST_RESULTS_DIR"
+phase="${1:?$usage}"
+case "$phase" in
+  build) bundle_dir="${2:-}" ;;
+  run)
+    host_results="${2:?$usage}"
+    [ -f "$host_results/check.json" ] || { echo "image-check: $host_results/check.json is missing" >&2; exit 2; }
+    ;;
+  *) echo "image-check: $phase: $usage" >&2; exit 2 ;;
+esac
 root="${DPSTUDY_DOCKER_ROOT:-$HOME/.cache/dpstudy-docker}"
 mnist_dir="$(cd ../shared/data/mnist-full && pwd)"
 missing=()
@@ -38,6 +49,8 @@ cleanup() {
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 }
 trap cleanup EXIT
+# A TERM (CI stopping a background build) still stops the engine.
+trap 'exit 143' TERM INT
 # No bridge, no iptables: containers get loopback only, and builds that fetch use the host
 # network (--network host).
 dockerd --data-root "$root/data" --exec-root "$root/exec" -H "$DOCKER_HOST" --pidfile "$root/docker.pid" \
@@ -46,71 +59,7 @@ pids+=($!)
 for _ in $(seq 60); do "$docker" version >/dev/null 2>&1 && break; sleep 0.5; done
 "$docker" version --format 'image-check: Docker engine {{.Server.Version}}' >&2
 
-bases="$(PATH="$(dirname "$docker"):$PATH" artifact/docker/ci/stand-in-bases.sh dpstudy-ci)"
-mapfile -t bases <<<"$bases"
-# Stand-ins of earlier versions of stand-in-bases.sh only take space.
-"$docker" images --format '{{.Repository}}:{{.Tag}}' | grep '^dpstudy-ci/' | grep -vxF -e "${bases[0]}" -e "${bases[1]}" \
-  | xargs -r "$docker" rmi >/dev/null || true
-
-# A free loopback port, then the server on it; the build fails loudly if it did not start.
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-python3 -m http.server "$port" --bind 127.0.0.1 --directory "$mnist_dir" >"$root/mnist-http.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 40); do curl -fsI "http://127.0.0.1:$port/" >/dev/null 2>&1 && break; sleep 0.25; done
-curl -fsI "http://127.0.0.1:$port/" >/dev/null || { echo "image-check: the MNIST server did not start" >&2; exit 1; }
-
-revision="$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
-build_args=(
-  --network host
-  --build-arg "RUNTIME_IMAGE=${bases[0]}"
-  --build-arg "RUST_IMAGE=${bases[1]}"
-  --build-arg DEBIAN_ARCHIVE=http://deb.debian.org
-  --build-arg "MNIST_MIRRORS=http://127.0.0.1:$port"
-  --build-arg "DPSTUDY_GIT_REVISION=$revision"
-)
-for target in cpu paper cuda; do
-  tag=artifact; [ "$target" = cpu ] || tag="artifact:$target"
-  started=$SECONDS
-  "$docker" build -q "${build_args[@]}" --target "$target" -t "$tag" . >/dev/null
-  echo "image-check: built --target $target as $tag in $((SECONDS - started)) s," \
-    "$("$docker" image inspect -f '{{.Size}}' "$tag" | awk '{printf "%.0f MB", $1 / 1e6}')" >&2
-done
-
-# The bundle, out of the gpu-bundle stage (Docker 20.10's client has no `build --output`:
-# tag the stage, create a container of it without starting it, and copy the file out).
-if [ -n "${2:-}" ]; then
-  "$docker" build -q "${build_args[@]}" --target gpu-bundle -t artifact:gpu-bundle . >/dev/null
-  container="$("$docker" create artifact:gpu-bundle /none)"
-  mkdir -p "$2"
-  "$docker" cp "$container:/dpstudy-cuda.tar.xz" "$2/"
-  "$docker" rm "$container" >/dev/null
-  echo "image-check: the GPU bundle: $2/dpstudy-cuda.tar.xz ($(du -h "$2/dpstudy-cuda.tar.xz" | cut -f1))" >&2
-fi
-
-# The cuda image without a GPU: the binary starts (the driver stand-in is loaded), trains on
-# the CPU, and `--mode gpu` names the reason it cannot run.
-"$docker" run --rm artifact:cuda --version >&2
-"$docker" run --rm artifact:cuda train --mode seq --data synthetic --samples 200 --epochs 1 --iters 2 --quiet >/dev/null
-status=0
-gpu_error="$("$docker" run --rm artifact:cuda train --mode gpu --data synthetic --samples 200 --epochs 1 --iters 2 2>&1)" \
-  || status=$?
-if [ "$status" -eq 0 ] || ! grep -q 'no GPU found' <<<"$gpu_error"; then
-  echo "image-check: artifact:cuda --mode gpu without a GPU exited $status with: $gpu_error" >&2
-  exit 1
-fi
-echo "image-check: artifact:cuda without a GPU: $gpu_error" >&2
-
-# What a user runs: the default command (the quick profile) into a mounted results folder.
-out="$(mktemp -d)"
-started=$SECONDS
-status=0
-"$docker" run --rm --shm-size=1g -v "$out:/artifact/results" artifact >"$out/docker-run.log" 2>&1 || status=$?
-tail -3 "$out/docker-run.log" >&2
-echo "image-check: docker run artifact (quick) exited $status in $((SECONDS - started)) s" >&2
-run_dir="$(find "$out" -mindepth 1 -maxdepth 1 -type d -name 'quick-*' | head -1)"
-[ -n "$run_dir" ] && [ -f "$run_dir/check.json" ] || { echo "image-check: no check.json from the image's run" >&2; exit 1; }
-# Same verdict for every claim as the host's run (the measured figures differ, the verdicts
-# must not).
+# The claim ids and outcomes of a check.json, one per line.
 verdicts() {
   python3 - "$1" <<'PY'
 import json, sys
@@ -118,18 +67,94 @@ for v in json.load(open(sys.argv[1]))["verdicts"]:
     print(v["id"], v["outcome"])
 PY
 }
-if ! diff <(verdicts "$host_results/check.json") <(verdicts "$run_dir/check.json") >&2; then
-  echo "image-check: the image's verdicts differ from the host's" >&2
-  exit 1
-fi
-echo "image-check: verdicts equal the host run's: $(verdicts "$run_dir/check.json" | tr '\n' ' ')" >&2
-[ "$status" -eq 0 ] || exit "$status"
 
-# The paper from the image's own tables and figures.
-paper="$(mktemp -d)"
-cp -r paper/. "$paper/"
-"$docker" run --rm -v "$paper:/artifact/paper" artifact:paper paper >"$out/docker-paper.log" 2>&1 \
-  || { tail -20 "$out/docker-paper.log" >&2; exit 1; }
-test -s "$paper/paper.pdf"
-echo "image-check: docker run artifact:paper paper built paper.pdf ($(wc -c <"$paper/paper.pdf") bytes)" >&2
-rm -rf "$out" "$paper"
+build_images() {
+  bases="$(PATH="$(dirname "$docker"):$PATH" artifact/docker/ci/stand-in-bases.sh dpstudy-ci)"
+  mapfile -t bases <<<"$bases"
+  # Stand-ins of earlier versions of stand-in-bases.sh only take space.
+  "$docker" images --format '{{.Repository}}:{{.Tag}}' | grep '^dpstudy-ci/' | grep -vxF -e "${bases[0]}" -e "${bases[1]}" \
+    | xargs -r "$docker" rmi >/dev/null || true
+
+  # A free loopback port, then the server on it; the build fails loudly if it did not start.
+  port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  python3 -m http.server "$port" --bind 127.0.0.1 --directory "$mnist_dir" >"$root/mnist-http.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 40); do curl -fsI "http://127.0.0.1:$port/" >/dev/null 2>&1 && break; sleep 0.25; done
+  curl -fsI "http://127.0.0.1:$port/" >/dev/null || { echo "image-check: the MNIST server did not start" >&2; exit 1; }
+
+  revision="$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
+  build_args=(
+    --network host
+    --build-arg "RUNTIME_IMAGE=${bases[0]}"
+    --build-arg "RUST_IMAGE=${bases[1]}"
+    --build-arg DEBIAN_ARCHIVE=http://deb.debian.org
+    --build-arg "MNIST_MIRRORS=http://127.0.0.1:$port"
+    --build-arg "DPSTUDY_GIT_REVISION=$revision"
+  )
+  for target in cpu paper cuda; do
+    tag=artifact; [ "$target" = cpu ] || tag="artifact:$target"
+    started=$SECONDS
+    "$docker" build -q "${build_args[@]}" --target "$target" -t "$tag" . >/dev/null
+    echo "image-check: built --target $target as $tag in $((SECONDS - started)) s," \
+      "$("$docker" image inspect -f '{{.Size}}' "$tag" | awk '{printf "%.0f MB", $1 / 1e6}')" >&2
+  done
+
+  # The bundle, out of the gpu-bundle stage (Docker 20.10's client has no `build --output`:
+  # tag the stage, create a container of it without starting it, and copy the file out).
+  if [ -n "$bundle_dir" ]; then
+    "$docker" build -q "${build_args[@]}" --target gpu-bundle -t artifact:gpu-bundle . >/dev/null
+    container="$("$docker" create artifact:gpu-bundle /none)"
+    mkdir -p "$bundle_dir"
+    "$docker" cp "$container:/dpstudy-cuda.tar.xz" "$bundle_dir/"
+    "$docker" rm "$container" >/dev/null
+    echo "image-check: the GPU bundle: $bundle_dir/dpstudy-cuda.tar.xz ($(du -h "$bundle_dir/dpstudy-cuda.tar.xz" | cut -f1))" >&2
+  fi
+
+  # The cuda image without a GPU: the binary starts (the driver stand-in is loaded), trains on
+  # the CPU, and `--mode gpu` names the reason it cannot run.
+  "$docker" run --rm artifact:cuda --version >&2
+  "$docker" run --rm artifact:cuda train --mode seq --data synthetic --samples 200 --epochs 1 --iters 2 --quiet >/dev/null
+  status=0
+  gpu_error="$("$docker" run --rm artifact:cuda train --mode gpu --data synthetic --samples 200 --epochs 1 --iters 2 2>&1)" \
+    || status=$?
+  if [ "$status" -eq 0 ] || ! grep -q 'no GPU found' <<<"$gpu_error"; then
+    echo "image-check: artifact:cuda --mode gpu without a GPU exited $status with: $gpu_error" >&2
+    exit 1
+  fi
+  echo "image-check: artifact:cuda without a GPU: $gpu_error" >&2
+}
+
+run_images() {
+  # What a user runs: the default command (the quick profile) into a mounted results folder.
+  out="$(mktemp -d)"
+  started=$SECONDS
+  status=0
+  "$docker" run --rm --shm-size=1g -v "$out:/artifact/results" artifact >"$out/docker-run.log" 2>&1 || status=$?
+  tail -3 "$out/docker-run.log" >&2
+  echo "image-check: docker run artifact (quick) exited $status in $((SECONDS - started)) s" >&2
+  run_dir="$(find "$out" -mindepth 1 -maxdepth 1 -type d -name 'quick-*' | head -1)"
+  [ -n "$run_dir" ] && [ -f "$run_dir/check.json" ] || { echo "image-check: no check.json from the image's run" >&2; exit 1; }
+  # Same verdict for every claim as the host's run (the measured figures differ, the verdicts
+  # must not).
+  if ! diff <(verdicts "$host_results/check.json") <(verdicts "$run_dir/check.json") >&2; then
+    echo "image-check: the image's verdicts differ from the host's" >&2
+    exit 1
+  fi
+  echo "image-check: verdicts equal the host run's: $(verdicts "$run_dir/check.json" | tr '\n' ' ')" >&2
+  [ "$status" -eq 0 ] || exit "$status"
+
+  # The paper from the image's own tables and figures.
+  paper="$(mktemp -d)"
+  cp -r paper/. "$paper/"
+  "$docker" run --rm -v "$paper:/artifact/paper" artifact:paper paper >"$out/docker-paper.log" 2>&1 \
+    || { tail -20 "$out/docker-paper.log" >&2; exit 1; }
+  test -s "$paper/paper.pdf"
+  echo "image-check: docker run artifact:paper paper built paper.pdf ($(wc -c <"$paper/paper.pdf") bytes)" >&2
+  rm -rf "$out" "$paper"
+}
+
+if [ "$phase" = build ]; then
+  build_images
+else
+  run_images
+fi
