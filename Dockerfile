@@ -6,13 +6,15 @@
 #   docker run --gpus all --shm-size=1g -v "$PWD/results:/artifact/results" artifact:cuda reproduce
 #
 # Every RUN step calls a script of artifact/docker/ or artifact/gpu/; each stage copies only
-# the scripts it runs, so that a change elsewhere keeps its layers cached. The file needs BuildKit (the default builder of Docker 23 and later; with Docker
-# 20.10 set DOCKER_BUILDKIT=1) for its cache mounts, and nothing newer than the Dockerfile
-# syntax built into Docker 20.10: no `# syntax` line (which would pull a frontend image) and
-# no `ADD --checksum` (the data stage checks the MNIST files itself). Base images are pinned by digest; artifact/docker/resolve-digests.sh re-resolves
-# them (it needs network and docker buildx). The digests below are the ones public
-# Dockerfiles and lock files on GitHub record for these exact tags (found with a code
-# search in November 2026; no registry is reachable from where this file was written):
+# the scripts it runs, so that a change elsewhere keeps its layers cached. The file needs
+# BuildKit (the default builder of Docker 23 and later; with Docker 20.10 set
+# DOCKER_BUILDKIT=1) for its cache mounts, and nothing newer than the Dockerfile syntax built
+# into Docker 20.10: no `# syntax` line (which would pull a frontend image) and no
+# `ADD --checksum` (the data stage checks the MNIST files itself). Base images are pinned by
+# digest; artifact/docker/resolve-digests.sh re-resolves them (it needs network and docker
+# buildx). The digests below are the ones public Dockerfiles and lock files on GitHub
+# record for these exact tags (found with a code search in November 2026; no registry is
+# reachable from where this file was written):
 #   rust:1.95.0-slim-bookworm               several public Dockerfiles, one "pinned 2026-08-05"
 #   debian:bookworm-20260824-slim           public Dockerfiles and a Go integration test
 # The cuda target needs no NVIDIA image: NVIDIA's CUDA 13.0 wheels on PyPI bring nvcc and
