@@ -31,6 +31,13 @@ ARG DEBIAN_ARCHIVE=
 # files or the decompressed ones (checked against the published SHA-256 either way);
 # empty: the public mirrors.
 ARG MNIST_MIRRORS=
+# An image holding a cargo target directory (release/...) to start the crate's builds from;
+# scratch: an empty one, as for any user. CI passes the target directory its host tests
+# compiled (artifact/docker/ci/target-seed.sh), so the dependencies compile once per run.
+ARG TARGET_SEED=scratch
+
+# ---- target-seed: the first content of the build stages' target-directory cache ------------
+FROM ${TARGET_SEED} AS target-seed
 
 # ---- build: the CPU binary --------------------------------------------------------------
 FROM ${RUST_IMAGE} AS build
@@ -45,9 +52,13 @@ COPY . .
 # DPSTUDY_GIT_REVISION=$(git rev-parse --short=12 HEAD)`), else "unknown".
 ARG DPSTUDY_GIT_REVISION=unknown
 ENV DPSTUDY_GIT_REVISION=${DPSTUDY_GIT_REVISION}
-# The crate registry and the target directory persist between builds of this machine.
-RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
-    --mount=type=cache,target=/src/target,sharing=locked \
+# The crate registry and the target directory persist between builds of this machine; a new
+# target directory starts as the target-seed stage. The registry sits where rustup puts it for
+# root, as on CI's machine: cargo's fingerprints hold the absolute paths of the dependencies'
+# sources, so a seed compiled there is fresh here only with the same path.
+ENV CARGO_HOME=/root/.cargo
+RUN --mount=type=cache,target=/root/.cargo/registry,sharing=locked \
+    --mount=type=cache,target=/src/target,from=target-seed,sharing=locked \
     artifact/docker/build.sh /out --strip
 
 # ---- data: the four MNIST files, each checked against its published SHA-256 --------------
@@ -103,10 +114,10 @@ COPY . .
 ARG CUDA_COMPUTE_CAP=90
 ARG DPSTUDY_GIT_REVISION=unknown
 ENV CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP} DPSTUDY_GIT_REVISION=${DPSTUDY_GIT_REVISION} \
-    DPSTUDY_CUDA_VENV=/opt/cuda-wheels CARGO_TARGET_DIR=/src/target
+    DPSTUDY_CUDA_VENV=/opt/cuda-wheels CARGO_TARGET_DIR=/src/target CARGO_HOME=/root/.cargo
 # The same cache mounts as the CPU build: the dependencies both builds share compile once.
-RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
-    --mount=type=cache,target=/src/target,sharing=locked \
+RUN --mount=type=cache,target=/root/.cargo/registry,sharing=locked \
+    --mount=type=cache,target=/src/target,from=target-seed,sharing=locked \
     artifact/gpu/build.sh /out
 
 # ---- gpu-bundle: only the bundle for a GPU machine without Docker ---------------------------

@@ -109,6 +109,24 @@ fn ci_builds_and_runs_every_target() {
     );
 }
 
+/// A user's build compiles everything from an empty target directory; only CI seeds it (with
+/// what its host tests compiled), and both build stages start from that seed.
+#[test]
+fn only_ci_seeds_the_target_directory() {
+    let ins = instructions(&read("Dockerfile"));
+    assert!(ins.iter().any(|l| l == "ARG TARGET_SEED=scratch"), "the seed defaults to an empty image");
+    assert!(ins.iter().any(|l| l == "FROM ${TARGET_SEED} AS target-seed"));
+    let builds: Vec<&String> =
+        ins.iter().filter(|l| l.starts_with("RUN ") && l.contains("target=/src/target")).collect();
+    assert_eq!(builds.len(), 2, "the cpu and cuda builds: {builds:?}");
+    for run in builds {
+        assert!(run.contains("--mount=type=cache,target=/src/target,from=target-seed,"), "{run}");
+        // The seed's fingerprints name the sources under root's cargo home.
+        assert!(run.contains("--mount=type=cache,target=/root/.cargo/registry,"), "{run}");
+    }
+    assert!(read(".ci/run").contains("image-check.sh build --seed \"$CARGO_TARGET_DIR\""));
+}
+
 /// The image's data stage fetches MNIST with fetch-mnist.sh, which checks each file against
 /// the published SHA-256 of its .gz or decompressed form: the sums the reader verifies.
 #[test]

@@ -4,13 +4,14 @@
 # run. Two phases, so that CI can build while the host's tests run and time the runs on a
 # quiet machine:
 #
-#   artifact/docker/ci/image-check.sh build [GPU_BUNDLE_DIR]
+#   artifact/docker/ci/image-check.sh build [--seed TARGET_DIR] [GPU_BUNDLE_DIR]
 #   artifact/docker/ci/image-check.sh run HOST_RESULTS_DIR
 #
 # build: the three images; the cuda image runs here without a GPU: its binary must start,
 # train on the CPU, and say "no GPU found" for `--mode gpu`; the gpu-bundle target (the
 # cuda build's bundle for a GPU machine) goes to GPU_BUNDLE_DIR when given: the one CUDA
-# build of CI. run: `docker run artifact` (the quick profile) must reach the verdict of
+# build of CI; --seed TARGET_DIR: the builds start from the dependencies the host compiled
+# there (target-seed.sh), so CI compiles them once. run: `docker run artifact` (the quick profile) must reach the verdict of
 # HOST_RESULTS_DIR (a quick run made on the host: its check.json) for every claim, and
 # `artifact:paper paper` must build the PDF. What is specific to this machine stays here,
 # never in the Dockerfile: a private Docker engine (started here, always stopped), stand-in
@@ -22,10 +23,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 
-usage="usage: image-check.sh build [GPU_BUNDLE_DIR] | run HOST_RESULTS_DIR"
+usage="usage: image-check.sh build [--seed TARGET_DIR] [GPU_BUNDLE_DIR] | run HOST_RESULTS_DIR"
 phase="${1:?$usage}"
 case "$phase" in
-  build) bundle_dir="${2:-}" ;;
+  build)
+    seed_dir=""
+    if [ "${2:-}" = --seed ]; then
+      seed_dir="${3:?$usage}"
+      shift 2
+    fi
+    bundle_dir="${2:-}"
+    ;;
   run)
     host_results="${2:?$usage}"
     [ -f "$host_results/check.json" ] || { echo "image-check: $host_results/check.json is missing" >&2; exit 2; }
@@ -72,7 +80,8 @@ build_images() {
   bases="$(PATH="$(dirname "$docker"):$PATH" artifact/docker/ci/stand-in-bases.sh dpstudy-ci)"
   mapfile -t bases <<<"$bases"
   # Stand-ins of earlier versions of stand-in-bases.sh only take space.
-  "$docker" images --format '{{.Repository}}:{{.Tag}}' | grep '^dpstudy-ci/' | grep -vxF -e "${bases[0]}" -e "${bases[1]}" \
+  "$docker" images --format '{{.Repository}}:{{.Tag}}' | grep -E '^dpstudy-ci/(debian|rust):' \
+    | grep -vxF -e "${bases[0]}" -e "${bases[1]}" \
     | xargs -r "$docker" rmi >/dev/null || true
 
   # A free loopback port, then the server on it; the build fails loudly if it did not start.
@@ -91,6 +100,10 @@ build_images() {
     --build-arg "MNIST_MIRRORS=http://127.0.0.1:$port"
     --build-arg "DPSTUDY_GIT_REVISION=$revision"
   )
+  if [ -n "$seed_dir" ]; then
+    seed="$(PATH="$(dirname "$docker"):$PATH" artifact/docker/ci/target-seed.sh "$seed_dir" dpstudy-ci)"
+    build_args+=(--build-arg "TARGET_SEED=$seed")
+  fi
   for target in cpu paper cuda; do
     tag=artifact; [ "$target" = cpu ] || tag="artifact:$target"
     started=$SECONDS
