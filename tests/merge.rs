@@ -137,6 +137,16 @@ fn runs_that_do_not_belong_together_are_refused() {
     let out = dpstudy(&["merge", "a", "b", "--out", "m"], tmp.path());
     assert!(String::from_utf8_lossy(&out.stderr).contains("b: the run did not finish"));
 
+    // Another experiments file.
+    let mut meta: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let toml = meta["experiments_toml"].as_str().expect("run.json records the experiments file").to_string();
+    meta["experiments_toml"] = serde_json::Value::String(format!("{toml}\n# edited\n"));
+    std::fs::write(&run, meta.to_string()).unwrap();
+    let out = dpstudy(&["merge", "a", "b", "--out", "m"], tmp.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("b: its run.json records a different experiments file than a's"), "{stderr}");
+    assert!(!tmp.path().join("m").exists(), "nothing is written");
+
     // An existing output, and a single directory.
     std::fs::write(&run, text).unwrap();
     std::fs::create_dir(tmp.path().join("m")).unwrap();

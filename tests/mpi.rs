@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{assert_fails_with, dpstudy};
+use common::{assert_fails_with, dpstudy, find_rank};
 use dpstudy::model::init;
 
 /// `mpirun -np P dpstudy <args>`, oversubscribing the 2-core machine where P > 2.
@@ -218,22 +218,63 @@ fn a_dead_rank_ends_the_job_quickly_and_leaves_no_result() {
     assert!(!out.exists(), "a result file was written");
 }
 
-/// The pid of the dpstudy process of MPI rank `rank` whose command line mentions `marker`.
-fn find_rank(marker: &str, rank: u32) -> Option<u32> {
-    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
-        let args: Vec<String> = cmdline.split(|&b| b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
-        if !args.first().is_some_and(|a| a.ends_with("dpstudy")) || !args.iter().any(|a| a == marker) {
-            continue;
+/// A rank that stops answering (SIGSTOP: alive, so Open MPI sees nothing wrong) would hang
+/// the job forever; the other rank's watchdog ends it, naming itself and its peer.
+#[test]
+fn a_rank_that_stops_answering_is_ended_by_the_watchdog() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("never.json");
+    let cache = tmp.path().join("cache");
+    let args = [
+        "train",
+        "--mode",
+        "mpi",
+        "--data",
+        "synthetic",
+        "--samples",
+        "20000",
+        "--epochs",
+        "1000",
+        "--quiet",
+        "--cache-dir",
+        cache.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let mut cmd = mpirun(2, &args);
+    cmd.env("DPSTUDY_COLLECTIVE_TIMEOUT", "3");
+    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let rank1 = loop {
+        if let Some(pid) = find_rank(out.to_str().unwrap(), 1) {
+            break pid;
         }
-        let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
-        let wanted = format!("OMPI_COMM_WORLD_RANK={rank}");
-        if environ.split(|&b| b == 0).any(|v| v == wanted.as_bytes()) {
-            return Some(pid);
+        assert!(Instant::now() < deadline, "rank 1 never started");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(child.try_wait().unwrap().is_none(), "the job ended before the stop");
+    let stopped = Instant::now();
+    assert!(Command::new("kill").args(["-STOP", &rank1.to_string()]).status().unwrap().success());
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
         }
-    }
-    None
+        if stopped.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = Command::new("kill").args(["-9", &rank1.to_string()]).status();
+            panic!("mpirun still running 30 s after rank 1 stopped");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _ = Command::new("kill").args(["-9", &rank1.to_string()]).status();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    eprintln!("job ended {:.1} s after the stop, {status}", stopped.elapsed().as_secs_f64());
+    assert!(!status.success(), "mpirun exited 0:\n{stderr}");
+    assert!(stderr.contains("error: rank 0 on host") && stderr.contains("got no answer for 3 s"), "{stderr}");
+    assert!(stopped.elapsed() < Duration::from_secs(12), "took {:?}", stopped.elapsed());
+    assert!(!out.exists(), "a result file was written");
 }
 
 #[test]

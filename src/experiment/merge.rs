@@ -80,6 +80,11 @@ pub enum MergeError {
     TooFew(usize),
     #[error("{dir}: its {field} is {theirs}, but {first}'s is {ours}: only runs of the same experiments merge")]
     Differs { dir: PathBuf, first: PathBuf, field: &'static str, theirs: String, ours: String },
+    #[error(
+        "{dir}: its run.json records a different experiments file than {first}'s: only runs of the same \
+         experiments merge"
+    )]
+    DifferentExperiments { dir: PathBuf, first: PathBuf },
     #[error("{dir}: the run did not finish (run.json has no `finished`): merge finished runs only")]
     Unfinished { dir: PathBuf },
     #[error("{0} exists: merge writes a new directory")]
@@ -112,24 +117,18 @@ fn read_source(dir: &Path) -> anyhow::Result<Source> {
 
 /// The fields two runs must share to be one study: the same cells, measured the same way.
 fn check_compatible(first: &Source, other: &Source) -> Result<(), MergeError> {
-    let fields: [(&'static str, String, String); 4] = [
+    let fields: [(&'static str, String, String); 3] = [
         ("profile", first.meta.profile.clone(), other.meta.profile.clone()),
         ("data", first.meta.data.to_string(), other.meta.data.to_string()),
         ("dtype", first.meta.dtype.to_string(), other.meta.dtype.to_string()),
-        (
-            "experiments file",
-            "the one recorded in its run.json".into(),
-            if first.meta.experiments_toml == other.meta.experiments_toml {
-                "the one recorded in its run.json".into()
-            } else {
-                "a different one".into()
-            },
-        ),
     ];
     for (field, ours, theirs) in fields {
         if ours != theirs {
             return Err(MergeError::Differs { dir: other.dir.clone(), first: first.dir.clone(), field, theirs, ours });
         }
+    }
+    if first.meta.experiments_toml != other.meta.experiments_toml {
+        return Err(MergeError::DifferentExperiments { dir: other.dir.clone(), first: first.dir.clone() });
     }
     Ok(())
 }

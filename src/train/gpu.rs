@@ -130,5 +130,5 @@ fn train_typed<T: Real>(
         epochs.push(record);
     }
     let final_params = crate::model::Params::<T>::from_tensors(&params.theta1, &params.theta2)?;
-    Ok(inputs.result(Trained { params: final_params, step_costs, epochs }, 1, started))
+    Ok(inputs.result(Trained { params: final_params, step_costs, epochs }, vec![super::this_host()], started))
 }

@@ -5,6 +5,7 @@ pub mod descent;
 pub mod gpu;
 pub mod mpi;
 pub mod sync;
+pub mod watchdog;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -206,6 +207,10 @@ pub struct TrainResult {
     pub config: TrainConfig,
     /// Processes that trained (MPI ranks; 1 otherwise).
     pub ranks: usize,
+    /// The host of each process, in rank order: whether a run crossed hosts, and which.
+    /// (Absent from results written before it was recorded.)
+    #[serde(default)]
+    pub hosts: Vec<String>,
     pub data_source: DataSource,
     pub explained_variance_ratio: Option<f64>,
     pub init_weights: PathBuf,
@@ -285,11 +290,12 @@ impl Inputs {
     }
 
     /// The record of a finished run.
-    pub fn result<T: Real>(&self, trained: descent::Trained<T>, ranks: usize, started: Instant) -> TrainingRun {
+    pub fn result<T: Real>(&self, trained: descent::Trained<T>, hosts: Vec<String>, started: Instant) -> TrainingRun {
         let result = TrainResult {
             dpstudy_version: env!("CARGO_PKG_VERSION").to_string(),
             config: self.config.clone(),
-            ranks,
+            ranks: hosts.len(),
+            hosts,
             data_source: self.prepared.source.clone(),
             explained_variance_ratio: self.prepared.explained_variance_ratio,
             init_weights: self.config.init_path(),
@@ -300,6 +306,11 @@ impl Inputs {
         };
         TrainingRun { result, weights: trained.params.cast() }
     }
+}
+
+/// This machine's host name (what a single-process run records as its host).
+pub fn this_host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map_or_else(|_| "unknown".into(), |h| h.trim().to_string())
 }
 
 /// Trains in one process (modes `seq` and `threads`).
@@ -317,5 +328,5 @@ fn run_local_typed<T: Real>(inputs: &Inputs, progress: impl FnMut(&EpochRecord))
     let init = inputs.init.cast::<T>();
     let trained =
         descent::train(&inputs.config, &init, descent::Shard::whole(&train), &test, &mut sync::Local, progress)?;
-    Ok(inputs.result(trained, 1, started))
+    Ok(inputs.result(trained, vec![this_host()], started))
 }

@@ -19,6 +19,7 @@ use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 
 use super::sync::{GradientSync, RankTimes};
+use super::watchdog::{self, RankIdentity, Watchdog};
 use super::{EpochRecord, Inputs, SyncKind, TrainConfig, TrainingRun, descent};
 use crate::data::{FEATURES, Samples, partition};
 use crate::model::Params;
@@ -183,18 +184,41 @@ fn run_typed<T: MpiReal>(
         }
     };
 
-    let mut sync = MpiSync::new(world, config.sync.unwrap_or(SyncKind::Allreduce), config.hidden);
+    let timeout = watchdog::timeout_from_env();
+    let timeout = agree(world, timeout)?;
+    // Every rank gathers the host names, watchdog or not: a collective must be called by all.
+    let hosts = host_names(world);
+    let watchdog = timeout.map(|t| Watchdog::start(RankIdentity { rank, hosts: hosts.clone() }, t));
+    let mut sync = MpiSync::new(world, config.sync.unwrap_or(SyncKind::Allreduce), config.hidden, watchdog.as_ref());
     world.barrier();
     let started = Instant::now();
     let local_shard = descent::Shard { rows: &shard, range: mine, total: samples };
     let trained = descent::train(&config, &init.cast::<T>(), local_shard, &test, &mut sync, progress)?;
-    Ok(inputs.map(|i| i.result(trained, size, started)))
+    Ok(inputs.map(|i| i.result(trained, hosts, started)))
+}
+
+/// Every rank's host name, in rank order (for the watchdog's message).
+fn host_names(world: &SimpleCommunicator) -> Vec<String> {
+    const LEN: usize = 64;
+    let name = mpi::environment::processor_name().unwrap_or_else(|_| "unknown".into());
+    let mut mine = [0u8; LEN];
+    let bytes = name.as_bytes();
+    mine[..bytes.len().min(LEN)].copy_from_slice(&bytes[..bytes.len().min(LEN)]);
+    let mut all = vec![0u8; LEN * world.size() as usize];
+    world.all_gather_into(&mine[..], &mut all[..]);
+    all.chunks_exact(LEN)
+        .map(|c| String::from_utf8_lossy(&c[..c.iter().position(|&b| b == 0).unwrap_or(LEN)]).into_owned())
+        .collect()
 }
 
 /// The two ways of combining gradients across ranks.
 struct MpiSync<'a, T> {
     world: &'a SimpleCommunicator,
     kind: SyncKind,
+    /// Watches every collective of the training loop (None: `DPSTUDY_COLLECTIVE_TIMEOUT=0`).
+    watchdog: Option<&'a Watchdog>,
+    /// Steps taken, for the watchdog's message.
+    steps: u64,
     /// The summed gradient.
     total: Params<T>,
     /// Rank 0's receive buffer for gather-bcast: every rank's gradient, in rank order.
@@ -202,11 +226,16 @@ struct MpiSync<'a, T> {
 }
 
 impl<'a, T: MpiReal> MpiSync<'a, T> {
-    fn new(world: &'a SimpleCommunicator, kind: SyncKind, hidden: usize) -> Self {
+    fn new(world: &'a SimpleCommunicator, kind: SyncKind, hidden: usize, watchdog: Option<&'a Watchdog>) -> Self {
         let len = Params::<T>::len_for(hidden);
         let gathered_len =
             if kind == SyncKind::GatherBcast && world.rank() == 0 { len * world.size() as usize } else { 0 };
-        Self { world, kind, total: Params::zeros(hidden), gathered: vec![T::ZERO; gathered_len] }
+        Self { world, kind, watchdog, steps: 0, total: Params::zeros(hidden), gathered: vec![T::ZERO; gathered_len] }
+    }
+
+    /// Arms the watchdog for one collective (until the guard is dropped).
+    fn watch(&self, what: &'static str) -> Option<watchdog::Armed<'a>> {
+        self.watchdog.map(|w| w.arm(what, self.steps))
     }
 
     fn allreduce_stats(&self, local: PassStats) -> PassStats {
@@ -231,6 +260,11 @@ impl<T: MpiReal> GradientSync<T> for MpiSync<'_, T> {
         lr: f64,
         times: &mut RankTimes,
     ) -> PassStats {
+        self.steps += 1;
+        let _armed = self.watch(match self.kind {
+            SyncKind::Allreduce => "allreduce",
+            SyncKind::GatherBcast => "gather-broadcast",
+        });
         let t0 = Instant::now();
         self.world.barrier();
         let t1 = Instant::now();
@@ -282,10 +316,12 @@ impl<T: MpiReal> GradientSync<T> for MpiSync<'_, T> {
     }
 
     fn reduce_stats(&mut self, local: PassStats) -> PassStats {
+        let _armed = self.watch("evaluation allreduce");
         self.allreduce_stats(local)
     }
 
     fn gather_times(&mut self, local: &[RankTimes]) -> Option<Vec<Vec<RankTimes>>> {
+        let _armed = self.watch("gather of the timings");
         let flat: Vec<f64> = local.iter().flat_map(|t| t.to_array()).collect();
         let root = self.world.process_at_rank(0);
         if self.world.rank() != 0 {

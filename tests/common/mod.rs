@@ -99,3 +99,21 @@ pub fn mnist_full_dir() -> Option<PathBuf> {
          (train-*-idx?-ubyte[.gz], t10k-*-idx?-ubyte.gz), e.g. DPSTUDY_MNIST_FULL_DIR=../shared/data/mnist-full",
     )
 }
+
+/// The pid of the dpstudy process of MPI rank `rank` whose command line mentions `marker`.
+pub fn find_rank(marker: &str, rank: u32) -> Option<u32> {
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let args: Vec<String> = cmdline.split(|&b| b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+        if !args.first().is_some_and(|a| a.ends_with("dpstudy")) || !args.iter().any(|a| a == marker) {
+            continue;
+        }
+        let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+        let wanted = format!("OMPI_COMM_WORLD_RANK={rank}");
+        if environ.split(|&b| b == 0).any(|v| v == wanted.as_bytes()) {
+            return Some(pid);
+        }
+    }
+    None
+}
