@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{assert_fails_with, dpstudy, find_rank};
+use common::{assert_fails_with, dpstudy, wait_at_most, wait_for_rank};
 use dpstudy::model::init;
 
 /// `mpirun -np P dpstudy <args>`, oversubscribing the 2-core machine where P > 2.
@@ -190,27 +190,14 @@ fn a_dead_rank_ends_the_job_quickly_and_leaves_no_result() {
     );
     let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     // Wait for rank 1 to exist, give it time to reach the training loop, then kill it.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let rank1 = loop {
-        if let Some(pid) = find_rank(out.to_str().unwrap(), 1) {
-            break pid;
-        }
-        assert!(Instant::now() < deadline, "rank 1 never started");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let rank1 = wait_for_rank(out.to_str().unwrap(), 1);
     std::thread::sleep(Duration::from_secs(3));
     assert!(child.try_wait().unwrap().is_none(), "the job ended before the kill");
     let killed = Instant::now();
     assert!(Command::new("kill").args(["-9", &rank1.to_string()]).status().unwrap().success());
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if killed.elapsed() > Duration::from_secs(20) {
-            let _ = child.kill();
-            panic!("mpirun still running 20 s after rank 1 died");
-        }
-        std::thread::sleep(Duration::from_millis(100));
+    let Some(status) = wait_at_most(&mut child, Duration::from_secs(20)) else {
+        let _ = child.kill();
+        panic!("mpirun still running 20 s after rank 1 died");
     };
     eprintln!("job ended {:.1} s after the kill, {status}", killed.elapsed().as_secs_f64());
     assert!(!status.success(), "mpirun exited 0 after a rank died");
@@ -244,28 +231,15 @@ fn a_rank_that_stops_answering_is_ended_by_the_watchdog() {
     let mut cmd = mpirun(2, &args);
     cmd.env("DPSTUDY_COLLECTIVE_TIMEOUT", "3");
     let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let rank1 = loop {
-        if let Some(pid) = find_rank(out.to_str().unwrap(), 1) {
-            break pid;
-        }
-        assert!(Instant::now() < deadline, "rank 1 never started");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let rank1 = wait_for_rank(out.to_str().unwrap(), 1);
     std::thread::sleep(Duration::from_secs(3));
     assert!(child.try_wait().unwrap().is_none(), "the job ended before the stop");
     let stopped = Instant::now();
     assert!(Command::new("kill").args(["-STOP", &rank1.to_string()]).status().unwrap().success());
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if stopped.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            let _ = Command::new("kill").args(["-9", &rank1.to_string()]).status();
-            panic!("mpirun still running 30 s after rank 1 stopped");
-        }
-        std::thread::sleep(Duration::from_millis(100));
+    let Some(status) = wait_at_most(&mut child, Duration::from_secs(30)) else {
+        let _ = child.kill();
+        let _ = Command::new("kill").args(["-9", &rank1.to_string()]).status();
+        panic!("mpirun still running 30 s after rank 1 stopped");
     };
     let _ = Command::new("kill").args(["-9", &rank1.to_string()]).status();
     let mut stderr = String::new();

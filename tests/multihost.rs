@@ -116,36 +116,23 @@ fn fault_run(prefix: &str, timeout_s: &str, limit: Duration, fault: impl FnOnce(
     let tmp = tempfile::tempdir().unwrap();
     let never = tmp.path().join("never.json");
     let mut child = long_job(prefix, tmp.path(), timeout_s);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let rank1 = loop {
-        if let Some(pid) = common::find_rank(never.to_str().unwrap(), 1) {
-            break pid;
-        }
-        assert!(Instant::now() < deadline, "rank 1 never started");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let rank1 = common::wait_for_rank(never.to_str().unwrap(), 1);
     std::thread::sleep(Duration::from_secs(4));
     assert!(child.try_wait().unwrap().is_none(), "the job ended before the fault");
     let at = Instant::now();
     fault(rank1);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if at.elapsed() > limit {
-            let ps = Command::new("ps").args(["-eo", "pid,ppid,stat,etime,args", "--forest"]).output().unwrap();
-            // TERM, not KILL: the emulator's teardown ends every process of its hosts.
-            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-            let _ = child.wait();
-            let mut stderr = String::new();
-            let _ = std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr);
-            assert_no_namespaces_left(prefix);
-            panic!(
-                "the job was still running {limit:?} after the fault; its stderr:\n{stderr}\nprocesses:\n{}",
-                String::from_utf8_lossy(&ps.stdout)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
+    let Some(status) = common::wait_at_most(&mut child, limit) else {
+        let ps = Command::new("ps").args(["-eo", "pid,ppid,stat,etime,args", "--forest"]).output().unwrap();
+        // TERM, not KILL: the emulator's teardown ends every process of its hosts.
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let _ = child.wait();
+        let mut stderr = String::new();
+        let _ = std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr);
+        assert_no_namespaces_left(prefix);
+        panic!(
+            "the job was still running {limit:?} after the fault; its stderr:\n{stderr}\nprocesses:\n{}",
+            String::from_utf8_lossy(&ps.stdout)
+        );
     };
     let seconds = at.elapsed().as_secs_f64();
     let mut stderr = String::new();
@@ -258,17 +245,10 @@ fn a_cluster_stopped_mid_command_leaves_nothing_behind() {
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_millis(500));
-    let stopped = Instant::now();
     assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if stopped.elapsed() > Duration::from_secs(10) {
-            let _ = child.kill();
-            panic!("the emulator still ran 10 s after TERM");
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    let Some(status) = common::wait_at_most(&mut child, Duration::from_secs(10)) else {
+        let _ = child.kill();
+        panic!("the emulator still ran 10 s after TERM");
     };
     assert!(!status.success());
     assert_no_namespaces_left(&prefix);

@@ -2,7 +2,8 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, ExitStatus, Output};
+use std::time::{Duration, Instant};
 
 use dpstudy::data::{DataConfig, DataKind};
 use dpstudy::real::Dtype;
@@ -116,4 +117,31 @@ pub fn find_rank(marker: &str, rank: u32) -> Option<u32> {
         }
     }
     None
+}
+
+/// Waits (up to 60 s) for the dpstudy process of MPI rank `rank` whose command line
+/// mentions `marker`, and returns its pid.
+pub fn wait_for_rank(marker: &str, rank: u32) -> u32 {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(pid) = find_rank(marker, rank) {
+            return pid;
+        }
+        assert!(Instant::now() < deadline, "rank {rank} never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The child's exit status once it ends, or `None` if it still runs `limit` after the call.
+pub fn wait_at_most(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if started.elapsed() > limit {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
