@@ -197,7 +197,7 @@ fn run_typed<T: MpiReal>(
     Ok(inputs.map(|i| i.result(trained, hosts, started)))
 }
 
-/// Every rank's host name, in rank order (for the watchdog's message).
+/// Every rank's host name, in rank order: for the watchdog's message and the result's `hosts`.
 fn host_names(world: &SimpleCommunicator) -> Vec<String> {
     const LEN: usize = 64;
     let name = mpi::environment::processor_name().unwrap_or_else(|_| "unknown".into());
