@@ -164,30 +164,34 @@ fn per_epoch_snapshot_mpi_equals_the_sequential_one() {
     insta::assert_snapshot!("mnist_f64_per_epoch_3x10", per_epoch_text(&run.json));
 }
 
+/// `mpirun -np 2 dpstudy train` on synthetic data for far longer than any test waits, its
+/// cache in `dir`, and the result file it would write (it must never appear).
+fn two_ranks_training_for_ever(dir: &Path) -> (Command, PathBuf) {
+    let out = dir.join("never.json");
+    let cache = dir.join("cache");
+    let args = [
+        "train",
+        "--mode",
+        "mpi",
+        "--data",
+        "synthetic",
+        "--samples",
+        "20000",
+        "--epochs",
+        "1000",
+        "--quiet",
+        "--cache-dir",
+        cache.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    (mpirun(2, &args), out)
+}
+
 #[test]
 fn a_dead_rank_ends_the_job_quickly_and_leaves_no_result() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("never.json");
-    let cache = tmp.path().join("cache");
-    let mut cmd = mpirun(
-        2,
-        &[
-            "train",
-            "--mode",
-            "mpi",
-            "--data",
-            "synthetic",
-            "--samples",
-            "20000",
-            "--epochs",
-            "1000",
-            "--quiet",
-            "--cache-dir",
-            cache.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    );
+    let (mut cmd, out) = two_ranks_training_for_ever(tmp.path());
     let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     // Wait for rank 1 to exist, give it time to reach the training loop, then kill it.
     let rank1 = wait_for_rank(out.to_str().unwrap(), 1);
@@ -210,25 +214,7 @@ fn a_dead_rank_ends_the_job_quickly_and_leaves_no_result() {
 #[test]
 fn a_rank_that_stops_answering_is_ended_by_the_watchdog() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("never.json");
-    let cache = tmp.path().join("cache");
-    let args = [
-        "train",
-        "--mode",
-        "mpi",
-        "--data",
-        "synthetic",
-        "--samples",
-        "20000",
-        "--epochs",
-        "1000",
-        "--quiet",
-        "--cache-dir",
-        cache.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    let mut cmd = mpirun(2, &args);
+    let (mut cmd, out) = two_ranks_training_for_ever(tmp.path());
     cmd.env("DPSTUDY_COLLECTIVE_TIMEOUT", "3");
     let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     let rank1 = wait_for_rank(out.to_str().unwrap(), 1);
