@@ -7,6 +7,7 @@ mod common;
 use candle_core::Device;
 use common::{assert_fails_with, dpstudy, mnist_dir, shared_cache};
 use dpstudy::data::DataKind;
+use dpstudy::model::gpu_options::GpuOptions;
 use dpstudy::real::Dtype;
 use dpstudy::train::{self, Mode};
 
@@ -26,10 +27,26 @@ fn compare(dtype: Dtype, tolerance: f64) {
     config.dtype = dtype;
     let cpu = train::run_local(&config, |_| {}).unwrap();
     config.mode = Mode::Gpu;
-    let tensor = train::gpu::train_on_device(&config, &Device::Cpu, |_| {}).unwrap();
+    // The fused, aligned step the GPU runs by default, and candle's own operations.
+    for options in [GpuOptions::all(), GpuOptions::with_off("align,fuse").unwrap()] {
+        let tensor = train::gpu::train_on_device(&config, &Device::Cpu, &options, |_| {}).unwrap();
+        same_training(dtype, tolerance, &options, &tensor, &cpu);
+    }
+}
+
+fn same_training(
+    dtype: Dtype,
+    tolerance: f64,
+    options: &GpuOptions,
+    tensor: &train::TrainingRun,
+    cpu: &train::TrainingRun,
+) {
     let d = rel_diff(tensor.weights.as_slice(), cpu.weights.as_slice());
-    eprintln!("{dtype}: tensor trainer on the CPU vs CPU trainer, 50 iterations: max relative weight difference {d:e}");
-    assert!(d <= tolerance, "{dtype}: weights after 50 iterations differ by {d:e} (allowed {tolerance:e})");
+    let options = options.describe();
+    eprintln!(
+        "{dtype} ({options}): tensor trainer on the CPU vs CPU trainer, 50 iterations: max relative weight difference {d:e}"
+    );
+    assert!(d <= tolerance, "{dtype} ({options}): weights after 50 iterations differ by {d:e} (allowed {tolerance:e})");
     for (a, b) in tensor.result.step_costs.iter().zip(&cpu.result.step_costs) {
         assert!((a - b).abs() <= tolerance * b.abs(), "{dtype}: step costs {a} vs {b}");
     }

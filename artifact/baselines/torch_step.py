@@ -66,6 +66,8 @@ def main():
         "samples": args.samples,
         "hidden": args.hidden,
         "dtype": args.dtype,
+        # PyTorch's default is False: f32 products in full f32, as dpstudy's.
+        "tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
         "steps": args.steps,
         "median_step_s": statistics.median(times),
         "min_step_s": min(times),

@@ -8,7 +8,8 @@
 # test files; default ../shared/data/mnist, else shared/data/mnist).
 # Writes into OUTDIR: the weight comparisons, the T1/T7 results, and the N = 70,000 step
 # times of dpstudy's GPU trainer beside PyTorch's (f32 and f64, H = 50, 400, 1600) with the
-# arithmetic floor, measured in this one run.
+# arithmetic floor and what each of the GPU path's optimisations buys, measured in this one
+# run.
 #
 # From this project's machine, through the device tool (about 5 minutes there): CI leaves
 # the bundle in ~/.cache/dpstudy-gpu-bundle (the Dockerfile's gpu-bundle stage), then
@@ -50,53 +51,58 @@ export DPSTUDY_CACHE_DIR="$out/cache" OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/nvidia-smi.txt"
 "$bin" --version
 
-# 1. Parity: 50 iterations on the 10,000 real images, GPU against the CPU trainer.
-for dtype in f64 f32; do
-  for mode in seq gpu; do
-    "$bin" train --mode "$mode" --dtype "$dtype" --data-dir "$data" --samples 10000 --epochs 5 --iters 10 \
-      --quiet --out "$out/parity-$mode-$dtype.json" --save-weights "$out/parity-$mode-$dtype.safetensors"
-  done
-done
+# 1. Parity: 50 iterations on the 10,000 real images, GPU against the CPU trainer, for the
+#    GPU path as it runs by default and with candle's own operations and layout instead of
+#    the fused kernels and aligned inputs (src/model/gpu_options.rs). Should the default
+#    fail, the rest runs without the optimisation that broke it, and tuning.txt says so.
 tol_f64=1e-9 tol_f32=1e-3
-python3 artifact/gpu/compare_weights.py "$out/parity-gpu-f64.safetensors" "$out/parity-seq-f64.safetensors" $tol_f64 | tee "$out/parity.txt"
-python3 artifact/gpu/compare_weights.py "$out/parity-gpu-f32.safetensors" "$out/parity-seq-f32.safetensors" $tol_f32 | tee -a "$out/parity.txt"
+for dtype in f64 f32; do
+  "$bin" train --mode seq --dtype "$dtype" --data-dir "$data" --samples 10000 --epochs 5 --iters 10 \
+    --quiet --out "$out/parity-seq-$dtype.json" --save-weights "$out/parity-seq-$dtype.safetensors"
+done
+parity() { # OFF-LIST NAME: trains on the GPU with DPSTUDY_GPU_OFF=OFF-LIST, compares both dtypes
+  local ok=0
+  for dtype in f64 f32; do
+    DPSTUDY_GPU_OFF="$1" "$bin" train --mode gpu --dtype "$dtype" --data-dir "$data" --samples 10000 --epochs 5 \
+      --iters 10 --quiet --out "$out/parity-gpu-$2-$dtype.json" --save-weights "$out/parity-gpu-$2-$dtype.safetensors" || ok=1
+    local tol="tol_$dtype"
+    echo "GPU path with DPSTUDY_GPU_OFF='$1', $dtype:" | tee -a "$out/parity.txt"
+    python3 artifact/gpu/compare_weights.py "$out/parity-gpu-$2-$dtype.safetensors" "$out/parity-seq-$dtype.safetensors" \
+      "${!tol}" | tee -a "$out/parity.txt" || ok=1
+  done
+  return $ok
+}
+parity "align,fuse" unfused || echo "run-on-device: the GPU path fails parity even without fused kernels" >&2
+off=""
+for candidate in "" "fuse" "align,fuse"; do
+  if parity "$candidate" "off-${candidate//,/-}"; then off="$candidate"; break; fi
+  echo "run-on-device: parity FAILED with DPSTUDY_GPU_OFF='$candidate'" | tee -a "$out/parity.txt" >&2
+  off="align,fuse"
+done
+export DPSTUDY_GPU_OFF="$off"
+echo "DPSTUDY_GPU_OFF='$off' for the step table's first dpstudy column and for T1/T7" | tee "$out/tuning.txt"
 
-# 2. The step at N = 70,000 for H = 50, 400, 1600 in f32 and f64: dpstudy's GPU trainer and
-#    PyTorch one after the other in this command (synthetic data of the study's shape),
-#    beside the floor: the step's FLOPs over the GPU's peak for the dtype.
+# 2. The step at N = 70,000 for H = 50, 400, 1600 in f32 and f64: dpstudy's GPU trainer
+#    (as it runs, then with each optimisation off and with all off) and PyTorch one after
+#    the other in this command (synthetic data of the study's shape), beside the floor: the
+#    step's FLOPs over the GPU's peak for the dtype.
+variants=("$off" pool events align fuse "pool,events,align,fuse")
+mkdir -p "$out/step"
 for dtype in f32 f64; do
   for hidden in 50 400 1600; do
-    "$bin" train --mode gpu --dtype "$dtype" --data synthetic --samples 70000 --hidden "$hidden" --epochs 3 \
-      --iters 20 --quiet --out "$out/step-gpu-$dtype-h$hidden.json"
+    for i in "${!variants[@]}"; do
+      DPSTUDY_GPU_OFF="${variants[$i]}" "$bin" train --mode gpu --dtype "$dtype" --data synthetic --samples 70000 \
+        --hidden "$hidden" --epochs 3 --iters 20 --quiet --out "$out/step/step-gpu$i-$dtype-h$hidden.json" \
+        || echo "run-on-device: step run DPSTUDY_GPU_OFF='${variants[$i]}' $dtype H=$hidden failed" >&2
+    done
     python3 artifact/baselines/torch_step.py --samples 70000 --hidden "$hidden" --dtype "$dtype" \
-      > "$out/step-torch-$dtype-h$hidden.json"
+      > "$out/step/step-torch-$dtype-h$hidden.json"
   done
 done
-python3 - "$out" <<'PY' | tee "$out/step.txt"
-import json, statistics, subprocess, sys
-out = sys.argv[1]
-name = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader", "--id=0"],
-                      capture_output=True, text=True).stdout.strip()
-# Dense peak TFLOP/s (NVIDIA's data sheets): FP32 without tensor cores, FP64 with them.
-peaks = {"H200": (67.0, 67.0), "H100 80GB HBM3": (67.0, 67.0), "H100 PCIe": (51.0, 51.0), "A100": (19.5, 19.5)}
-peak = next((v for k, v in peaks.items() if k in name), None)
-n = 70000
-print(f"{name}; N = {n}; medians of epochs 2-3 of 20 steps (dpstudy) and of torch_step.py's timed steps")
-print("| dtype | H | dpstudy ms | PyTorch ms | dpstudy / PyTorch | floor ms |")
-print("| --- | --- | --- | --- | --- | --- |")
-for dtype in ("f32", "f64"):
-    for h in (50, 400, 1600):
-        r = json.load(open(f"{out}/step-gpu-{dtype}-h{h}.json"))
-        steps = [(e["ranks"][0]["compute_s"] + e["ranks"][0]["update_s"]) / e["iterations"] for e in r["epochs"][1:]]
-        ours = statistics.median(steps)
-        torch = json.load(open(f"{out}/step-torch-{dtype}-h{h}.json"))["median_step_s"]
-        # Forward (x W1^T, a1 W2^T) and backward (d2^T a1, d2 W2, d1^T x): 2 n (2 * 401 H + 3 * 10 (H + 1)).
-        flops = 2 * n * (2 * 401 * h + 3 * 10 * (h + 1))
-        floor = f"{flops / (peak[0 if dtype == 'f32' else 1] * 1e12) * 1e3:.3f}" if peak else "unknown GPU"
-        print(f"| {dtype} | {h} | {ours * 1e3:.3f} | {torch * 1e3:.3f} | {ours / torch:.2f} | {floor} |")
-PY
+python3 artifact/gpu/step_table.py "$out" "${variants[@]}" | tee "$out/step.txt"
 
-# 3. T1 and T7 with the GPU cells filled (quick profile, the 10,000 real images).
-"$bin" reproduce --profile quick --tables T1,T7 --data-dir "$data" --results-dir "$out/results" \
-  --max-ranks "${MAX_RANKS:-4}" --paper-dir "$out/paper" || echo "run-on-device: reproduce exited $?" >&2
+# 3. T1 and T7 with the GPU cells filled, and T3 (strong scaling) up to P = 4 on this
+#    machine's cores, as the study's 4 processes (quick profile, the 10,000 real images).
+"$bin" reproduce --profile quick --tables "${TABLES:-T1,T3,T7}" --data-dir "$data" --results-dir "$out/results" \
+  --max-ranks "${MAX_RANKS:-4}" --no-paper || echo "run-on-device: reproduce exited $?" >&2
 echo "run-on-device: done; results in $out" >&2

@@ -17,6 +17,7 @@ use candle_core::{DType, Device};
 use super::descent::Trained;
 use super::sync::RankTimes;
 use super::{EpochRecord, Inputs, TrainConfig, TrainingRun};
+use crate::model::gpu_options::GpuOptions;
 use crate::model::tensor::{DeviceData, DeviceParams};
 use crate::real::{Dtype, Real};
 
@@ -44,6 +45,43 @@ pub fn device() -> Result<Device, GpuUnavailable> {
     }
 }
 
+/// Sets up the CUDA runtime for the trainer as `options` say (the optimisations `Pool` and
+/// `Events` of [`crate::model::gpu_options::Optimization`]), before any of its buffers
+/// exist; nothing to do on the CPU.
+fn tune(device: &Device, options: &GpuOptions) -> anyhow::Result<()> {
+    #[cfg(feature = "cuda")]
+    if let Device::Cuda(cuda) = device {
+        use crate::model::gpu_options::Optimization;
+        use candle_core::cuda_backend::cudarc::driver::sys;
+        if options.is_on(Optimization::Events) {
+            // SAFETY: candle issues all work of this process on the device's one stream, so
+            // no buffer needs events to order its uses across streams.
+            unsafe { cuda.disable_event_tracking() };
+        }
+        if options.is_on(Optimization::Pool) {
+            let stream = cuda.cuda_stream();
+            let mut pool: sys::CUmemoryPool = std::ptr::null_mut();
+            let mut keep_all = u64::MAX;
+            // SAFETY: plain driver calls on the device's default pool; the value pointer is a
+            // u64, as CU_MEMPOOL_ATTR_RELEASE_THRESHOLD takes.
+            unsafe {
+                sys::cuDeviceGetDefaultMemPool(&mut pool, stream.context().cu_device())
+                    .result()
+                    .map_err(|e| anyhow::anyhow!("--mode gpu: the device's memory pool: {e:?}"))?;
+                sys::cuMemPoolSetAttribute(
+                    pool,
+                    sys::CUmemPool_attribute::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD,
+                    (&mut keep_all as *mut u64).cast(),
+                )
+                .result()
+                .map_err(|e| anyhow::anyhow!("--mode gpu: the memory pool's release threshold: {e:?}"))?;
+            }
+        }
+    }
+    let _ = (device, options);
+    Ok(())
+}
+
 /// A description of the GPU this process would train on, or why there is none.
 pub fn availability() -> Result<String, GpuUnavailable> {
     device()?;
@@ -58,9 +96,12 @@ pub fn availability() -> Result<String, GpuUnavailable> {
 }
 
 /// Trains on the GPU.
+/// Trains on the GPU, with the optimisations `DPSTUDY_GPU_OFF` leaves on.
 pub fn run(config: &TrainConfig, progress: impl FnMut(&EpochRecord)) -> anyhow::Result<TrainingRun> {
+    let options = GpuOptions::from_env()?;
     let device = device()?;
-    train_on_device(config, &device, progress)
+    tune(&device, &options)?;
+    train_on_device(config, &device, &options, progress)
 }
 
 /// Trains `config` on `device` with the tensor form of the network; the record has the
@@ -68,6 +109,7 @@ pub fn run(config: &TrainConfig, progress: impl FnMut(&EpochRecord)) -> anyhow::
 pub fn train_on_device(
     config: &TrainConfig,
     device: &Device,
+    options: &GpuOptions,
     progress: impl FnMut(&EpochRecord),
 ) -> anyhow::Result<TrainingRun> {
     if let Some(b) = config.batch_size {
@@ -75,8 +117,8 @@ pub fn train_on_device(
     }
     let inputs = Inputs::load(config)?;
     match inputs.config.dtype {
-        Dtype::F32 => train_typed::<f32>(&inputs, device, progress),
-        Dtype::F64 => train_typed::<f64>(&inputs, device, progress),
+        Dtype::F32 => train_typed::<f32>(&inputs, device, options, progress),
+        Dtype::F64 => train_typed::<f64>(&inputs, device, options, progress),
     }
 }
 
@@ -87,13 +129,14 @@ fn scalar(t: &candle_core::Tensor) -> candle_core::Result<f64> {
 fn train_typed<T: Real>(
     inputs: &Inputs,
     device: &Device,
+    options: &GpuOptions,
     mut progress: impl FnMut(&EpochRecord),
 ) -> anyhow::Result<TrainingRun> {
     let config = &inputs.config;
     let (train, test) = inputs.split::<T>()?;
-    let data = DeviceData::new(&train, device)?;
-    let test_data = if test.is_empty() { None } else { Some(DeviceData::new(&test, device)?) };
-    let mut params = DeviceParams::new(&inputs.init.cast::<T>(), device)?;
+    let data = DeviceData::new(&train, device, options)?;
+    let test_data = if test.is_empty() { None } else { Some(DeviceData::new(&test, device, options)?) };
+    let mut params = DeviceParams::new(&inputs.init.cast::<T>(), device, options)?;
     drop((train, test));
     device.synchronize()?;
 
@@ -129,6 +172,6 @@ fn train_typed<T: Real>(
         progress(&record);
         epochs.push(record);
     }
-    let final_params = crate::model::Params::<T>::from_tensors(&params.theta1, &params.theta2)?;
+    let final_params = params.to_params::<T>()?;
     Ok(inputs.result(Trained { params: final_params, step_costs, epochs }, vec![super::this_host()], started))
 }
