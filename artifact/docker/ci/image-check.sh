@@ -91,7 +91,9 @@ build_images() {
   for _ in $(seq 40); do curl -fsI "http://127.0.0.1:$port/" >/dev/null 2>&1 && break; sleep 0.25; done
   curl -fsI "http://127.0.0.1:$port/" >/dev/null || { echo "image-check: the MNIST server did not start" >&2; exit 1; }
 
+  # As build.rs says it: uncommitted changes to tracked files make the revision "-dirty".
   revision="$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
+  if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then revision="$revision-dirty"; fi
   build_args=(
     --network host
     --build-arg "RUNTIME_IMAGE=${bases[0]}"
