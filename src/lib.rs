@@ -9,6 +9,7 @@
 pub mod bench;
 pub mod build_info;
 pub mod cli;
+pub mod cluster;
 pub mod data;
 pub mod experiment;
 pub mod fsutil;

@@ -10,11 +10,14 @@
 #
 #   --hosts N    hosts h1..hN (default 2)
 #   --rate RATE  shape every host's outgoing link with a token bucket (tc tbf), e.g. 1gbit,
-#                100mbit; default: unshaped (the kernel's veth speed)
+#                100mbit (kbit, mbit, gbit); its bucket holds 1 ms of the rate (at least
+#                16 kB), so a message leaves at the rate however long the link was idle;
+#                default: unshaped (the kernel's veth speed)
 #   --prefix P   namespace prefix, machine-wide unique (default d<pid mod 100000>); at most 6 chars
 #
 # Inside COMMAND: $DPSTUDY_HOSTFILE (h1..hN, with slots=$DPSTUDY_SLOTS_PER_HOST, default 2),
-# the OMPI_MCA_* settings below, and DPSTUDY_CLUSTER_DIR (a work directory). Needs root.
+# also mpirun's default hostfile, with ranks mapped by node; the OMPI_MCA_* settings below;
+# and DPSTUDY_CLUSTER_DIR (a work directory). Needs root.
 # Facts this rests on: Open MPI calls the agent as `AGENT [options] HOST COMMAND...`; without
 # --bind-to none every host pins its first rank to core 0; this kernel has tbf but no netem,
 # so bandwidth can be shaped and latency cannot.
@@ -30,6 +33,20 @@ while (($# > 0)); do
     *) echo "emulate-hosts: unknown argument $1 (usage: emulate-hosts.sh [--hosts N] [--rate R] [--prefix P] -- COMMAND...)" >&2; exit 2 ;;
   esac
 done
+# The bucket: 1 ms of the rate, at least 16 kB. A bigger one (256 kB was the first choice)
+# lets a message smaller than the bucket leave at the veth's speed after a pause, which hid
+# the 100 Mbit/s link from a 160 kB allreduce.
+burst=""
+if [ -n "$rate" ]; then
+  [[ "$rate" =~ ^[1-9][0-9]{0,5}[kmg]bit$ ]] \
+    || { echo "emulate-hosts: --rate $rate: expected a whole number with kbit, mbit or gbit (e.g. 100mbit)" >&2; exit 2; }
+  case "$rate" in
+    *kbit) per_s=$((${rate%kbit} * 1000 / 8)) ;;
+    *mbit) per_s=$((${rate%mbit} * 1000000 / 8)) ;;
+    *gbit) per_s=$((${rate%gbit} * 1000000000 / 8)) ;;
+  esac
+  burst=$((per_s / 1000 > 16384 ? per_s / 1000 : 16384))
+fi
 (($# > 0)) || { echo "emulate-hosts: no command after --" >&2; exit 2; }
 [[ "$hosts" =~ ^[1-9][0-9]?$ ]] || { echo "emulate-hosts: --hosts $hosts: expected 1 to 99" >&2; exit 2; }
 [[ "$prefix" =~ ^[a-z][a-z0-9]{0,5}$ ]] || { echo "emulate-hosts: --prefix $prefix: 1 to 6 lower-case letters and digits" >&2; exit 2; }
@@ -68,7 +85,7 @@ for i in $(seq 1 "$hosts"); do
   ip -n "$ns" link set eth0 up
   ip -n "$bridge_ns" link set "${prefix}p$i" master br0 up
   if [ -n "$rate" ]; then
-    tc -n "$ns" qdisc add dev eth0 root tbf rate "$rate" burst 256kb latency 50ms
+    tc -n "$ns" qdisc add dev eth0 root tbf rate "$rate" burst "$burst" latency 50ms
   fi
 done
 
@@ -92,6 +109,9 @@ export OMPI_MCA_plm_rsh_agent="$work/rsh-agent"
 export OMPI_MCA_oob_tcp_if_include="$subnet.0/24" OMPI_MCA_btl_tcp_if_include="$subnet.0/24"
 export OMPI_MCA_hwloc_base_binding_policy=none OMPI_MCA_mpi_yield_when_idle=1
 export OMPI_MCA_orte_tmpdir_base="$work/tmp"
+# The hosts as mpirun's default hostfile, ranks placed one host after another: a plain
+# `mpirun -np P ...` spreads over the hosts.
+export OMPI_MCA_orte_default_hostfile="$work/hostfile" OMPI_MCA_rmaps_base_mapping_policy=node
 echo "emulate-hosts: $hosts hosts (${prefix}h1..${prefix}h$hosts, $subnet.1-$hosts)${rate:+, links shaped to $rate}" >&2
 # In the background and waited for, so that a TERM or INT reaches the trap (and the
 # teardown, which kills every process of the namespaces) at once, not when COMMAND ends.

@@ -101,6 +101,7 @@ pub fn calibrate(plan: &Plan, settings: &RunnerSettings, cores: usize) -> anyhow
         ranks: 1,
         threads: 1,
         sync: None,
+        link: None,
     };
     let rows_for = |h: usize| (CALIBRATION_WORK / h.max(1)).clamp(MIN_CALIBRATION_ROWS.min(largest_n), largest_n);
     let mut samples = BTreeMap::new();
@@ -323,7 +324,7 @@ mod tests {
     }
 
     fn cell(mode: Mode, ranks: usize, threads: usize) -> Cell {
-        Cell { n: 10_000, hidden: 50, test_n: 0, epochs: 2, iters: 50, mode, ranks, threads, sync: None }
+        Cell { n: 10_000, hidden: 50, test_n: 0, epochs: 2, iters: 50, mode, ranks, threads, sync: None, link: None }
     }
 
     #[test]

@@ -122,6 +122,8 @@ pub enum TableKind {
     SyncPatterns,
     /// Where the GPU overtakes the CPU.
     GpuCrossover,
+    /// MPI across emulated hosts, by the link between them.
+    Network,
 }
 
 impl TableKind {
@@ -135,6 +137,7 @@ impl TableKind {
             TableKind::Parity => "parity",
             TableKind::SyncPatterns => "sync-patterns",
             TableKind::GpuCrossover => "gpu-crossover",
+            TableKind::Network => "network",
         }
     }
 }
@@ -157,6 +160,10 @@ pub struct TableSpec {
     /// Syncs of the MPI cells (default: allreduce).
     #[serde(default)]
     pub syncs: Option<Vec<SyncKind>>,
+    /// MPI cells across emulated hosts, one per rank, for each of these links (default: one
+    /// host, shared memory).
+    #[serde(default)]
+    pub links: Option<Vec<crate::cluster::Link>>,
     pub parallel: Parallel,
     /// Training sizes (strong sweeps).
     #[serde(default)]
@@ -348,7 +355,7 @@ mod tests {
     fn the_shipped_manifest_parses() {
         let m = Manifest::parse(BUILTIN, Path::new("experiments.toml")).unwrap();
         let ids: Vec<_> = m.tables.iter().map(|t| t.id.as_str()).collect();
-        assert_eq!(ids, ["T1", "T2", "T3", "T4", "T5", "T6", "T7"]);
+        assert_eq!(ids, ["T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8"]);
         assert!(m.profiles.contains_key("quick") && m.profiles.contains_key("full"));
     }
 

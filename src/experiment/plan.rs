@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::manifest::{Manifest, ManifestError, Profile, TableSpec};
+use crate::cluster::Link;
 use crate::data::DataConfig;
 use crate::train::{Mode, SyncKind, TrainConfig};
 
@@ -26,6 +27,10 @@ pub struct Cell {
     pub threads: usize,
     /// Gradient sync of MPI cells.
     pub sync: Option<SyncKind>,
+    /// MPI cells across emulated hosts: the link between them (`None`: one host, shared
+    /// memory between the ranks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<Link>,
 }
 
 impl Cell {
@@ -33,7 +38,10 @@ impl Cell {
     /// evaluates on held-out images).
     pub fn id(&self) -> String {
         let how = match (self.mode, self.sync) {
-            (Mode::Mpi, Some(sync)) => format!("mpi-{}-p{}", sync.as_str(), self.ranks),
+            (Mode::Mpi, Some(sync)) => match self.link {
+                None => format!("mpi-{}-p{}", sync.as_str(), self.ranks),
+                Some(link) => format!("mpi-{}-p{}-{link}", sync.as_str(), self.ranks),
+            },
             (Mode::Threads, _) => format!("threads-t{}", self.threads),
             (mode, _) => mode.to_string(),
         };
@@ -152,6 +160,8 @@ fn expand(table: &TableSpec, profile_name: &str, profile: &Profile, max_ranks: u
     let hidden = table.hidden.get(profile_name).unwrap_or_default();
     let ps = table.parallel.values(max_ranks);
     let syncs = table.syncs.clone().unwrap_or_else(|| vec![SyncKind::Allreduce]);
+    // MPI cells on one host, or across emulated hosts for each link the table names.
+    let links: Vec<Option<Link>> = table.links.as_ref().map_or(vec![None], |l| l.iter().copied().map(Some).collect());
     // (P, N) pairs: strong sweeps take every size for every P; weak ones N = n_per_rank P.
     let sizes = |p: usize| -> Vec<usize> {
         match (&table.n, &table.n_per_rank) {
@@ -163,8 +173,18 @@ fn expand(table: &TableSpec, profile_name: &str, profile: &Profile, max_ranks: u
     let mut out = Vec::new();
     for &mode in &table.modes {
         for &h in &hidden {
-            let cell =
-                |n, ranks, threads, sync| Cell { n, hidden: h, test_n, epochs, iters, mode, ranks, threads, sync };
+            let cell = |n, ranks, threads, sync| Cell {
+                n,
+                hidden: h,
+                test_n,
+                epochs,
+                iters,
+                mode,
+                ranks,
+                threads,
+                sync,
+                link: None,
+            };
             match mode {
                 Mode::Seq | Mode::Gpu => out.extend(sizes(1).into_iter().map(|n| cell(n, 1, 1, None))),
                 Mode::Threads => {
@@ -175,7 +195,9 @@ fn expand(table: &TableSpec, profile_name: &str, profile: &Profile, max_ranks: u
                 Mode::Mpi => {
                     for &sync in &syncs {
                         for &p in &ps {
-                            out.extend(sizes(p).into_iter().map(|n| cell(n, p, 1, Some(sync))));
+                            for &link in &links {
+                                out.extend(sizes(p).into_iter().map(|n| Cell { link, ..cell(n, p, 1, Some(sync)) }));
+                            }
                         }
                     }
                 }
@@ -212,6 +234,33 @@ mod tests {
         // T1: 4 sizes x (seq, threads, mpi, gpu); T2 adds H = 25.
         assert_eq!(p.cells.len(), 4 * 4 * 2);
         assert_eq!(p.cells_of("T1").count(), 16);
+    }
+
+    #[test]
+    fn a_table_with_links_runs_its_mpi_cells_once_per_link() {
+        let text = format!(
+            "{BUILTIN}\n[[tables]]\nid = \"TL\"\nname = \"sync-patterns\"\ntitle = \"links\"\nmodes = [\"seq\", \"mpi\"]\n\
+             parallel = \"max\"\nn = [2000]\nhidden = [50]\nlinks = [\"tcp\", \"tcp-100mbit\"]\n"
+        );
+        let m = Manifest::parse(&text, Path::new("e.toml")).unwrap();
+        let options = PlanOptions { profile: "quick".into(), tables: vec!["TL".into()], max_ranks: None, reps: None };
+        let p = Plan::new(&m, &options).unwrap();
+        let ids: Vec<String> = p.cells.iter().map(|c| c.cell.id()).collect();
+        assert_eq!(
+            ids,
+            [
+                "seq-n2000-h50-e2x20",
+                "mpi-allreduce-p2-tcp-n2000-h50-e2x20",
+                "mpi-allreduce-p2-tcp-100mbit-n2000-h50-e2x20"
+            ]
+        );
+        let shaped = &p.cells[2].cell;
+        assert_eq!(shaped.link, Some(Link::TcpShaped { mbit_per_s: 100 }));
+        // The plan's record keeps the link, and a cell without one reads as before.
+        let json = serde_json::to_string(shaped).unwrap();
+        assert!(json.contains("\"link\":\"tcp-100mbit\""), "{json}");
+        assert_eq!(serde_json::from_str::<Cell>(&json).unwrap(), *shaped);
+        assert!(!serde_json::to_string(&p.cells[0].cell).unwrap().contains("link"));
     }
 
     #[test]

@@ -77,6 +77,10 @@ pub struct RawRow {
     pub train_acc: Option<f64>,
     pub test_cost: Option<f64>,
     pub test_acc: Option<f64>,
+    /// MPI cells across emulated hosts: the link between them (empty: one host). Last, so
+    /// that raw.csv files written before it existed still read.
+    #[serde(default)]
+    pub link: Option<crate::cluster::Link>,
 }
 
 /// What every row of one run of one cell shares.
@@ -131,6 +135,7 @@ impl RunKey<'_> {
             train_acc: None,
             test_cost: None,
             test_acc: None,
+            link: c.link,
         }
     }
 
@@ -265,6 +270,7 @@ mod tests {
             ranks: 1,
             threads: 1,
             sync: None,
+            link: None,
         };
         let key = RunKey {
             profile: "quick",

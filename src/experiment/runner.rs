@@ -68,6 +68,9 @@ pub fn not_run_reason(plan: &Plan, planned: &PlannedCell, settings: &RunnerSetti
             return Some(format!("{} needs a GPU to compare with: {why}", planned.tables.join(", ")));
         }
     }
+    if let Some(why) = planned.cell.link.and_then(crate::cluster::unavailable) {
+        return Some(why);
+    }
     if settings.data.kind == DataKind::Synthetic && tables.iter().all(|t| t.real_data) {
         return Some(format!("{} needs real MNIST; this run uses synthetic data", planned.tables.join(", ")));
     }
@@ -102,6 +105,11 @@ pub fn run_process(
     let command =
         if cell.mode == Mode::Mpi { settings.launcher.command(cell.ranks, &args) } else { local_command(&args) };
     let mut command = command.map_err(|e| format!("{e:#}"))?;
+    if let Some(link) = cell.link {
+        // One rank per emulated host: the emulator's hosts are mpirun's default hostfile.
+        let emulator = crate::cluster::install_emulator(&dir.join("cluster")).map_err(|e| format!("{e:#}"))?;
+        command = crate::cluster::across_hosts(&emulator, cell.ranks, link, &command);
+    }
     let log = File::create(&log_path).map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
     let log_err = log.try_clone().map_err(|e| format!("cannot share {}: {e}", log_path.display()))?;
     let started = Instant::now();

@@ -9,16 +9,18 @@ use anyhow::Context;
 use polars::prelude::*;
 use serde::de::DeserializeOwned;
 
+use crate::cluster::Link;
 use crate::data::SourceLabel;
 use crate::experiment::raw::{RawRow, Status};
 use crate::train::{Mode, SyncKind};
 
 /// The columns that identify a cell.
-const CELL_KEYS: [&str; 13] = [
+const CELL_KEYS: [&str; 14] = [
     "cell",
     "tables",
     "mode",
     "sync",
+    "link",
     "ranks",
     "threads",
     "oversubscribed",
@@ -39,6 +41,8 @@ pub struct CellStats {
     pub tables: String,
     pub mode: Mode,
     pub sync: Option<SyncKind>,
+    /// MPI cells across emulated hosts: the link between them.
+    pub link: Option<Link>,
     pub ranks: usize,
     pub threads: usize,
     pub oversubscribed: bool,
@@ -138,6 +142,7 @@ fn frame_of(rows: &[RawRow]) -> PolarsResult<DataFrame> {
         Column::new("tables".into(), s(|r| r.tables.clone())),
         Column::new("mode".into(), s(|r| r.mode.to_string())),
         Column::new("sync".into(), s(|r| r.sync.map(|s| s.to_string()).unwrap_or_default())),
+        Column::new("link".into(), s(|r| r.link.map(|l| l.to_string()).unwrap_or_default())),
         Column::new("ranks".into(), i(|r| r.ranks)),
         Column::new("threads".into(), i(|r| r.threads)),
         Column::new("oversubscribed".into(), rows.iter().map(|r| r.oversubscribed).collect::<Vec<_>>()),
@@ -315,6 +320,7 @@ fn stats_of(df: &DataFrame) -> anyhow::Result<Vec<CellStats>> {
     let (cell, tables) = (c.strs("cell")?, c.strs("tables")?);
     let (mode, sync, source) =
         (c.enums::<Mode>("mode")?, c.optional_enums::<SyncKind>("sync")?, c.enums::<SourceLabel>("data_source")?);
+    let link = c.optional_enums::<Link>("link")?;
     let (ranks, threads, over) = (c.ints("ranks")?, c.ints("threads")?, c.bools("oversubscribed")?);
     let (n, test_n, hidden, epochs, iters) =
         (c.ints("n")?, c.ints("test_n")?, c.ints("hidden")?, c.ints("epochs")?, c.ints("iters")?);
@@ -340,6 +346,7 @@ fn stats_of(df: &DataFrame) -> anyhow::Result<Vec<CellStats>> {
             tables: tables[i].clone(),
             mode: mode[i],
             sync: sync[i],
+            link: link[i],
             ranks: ranks[i],
             threads: threads[i],
             oversubscribed: over[i],

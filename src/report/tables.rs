@@ -355,6 +355,51 @@ fn gpu_crossover(spec: &TableSpec, agg: &Aggregate) -> Table {
     t
 }
 
+/// MPI across emulated hosts by link, beside the sequential cells of the same sizes: how
+/// speedup and the communication share change as the network slows.
+fn network(spec: &TableSpec, agg: &Aggregate) -> Table {
+    let cols = [
+        ("H", Align::Right),
+        ("link", Align::Left),
+        ("mode", Align::Left),
+        ("P", Align::Right),
+        ("step ms", Align::Right),
+        ("comm ms/step", Align::Right),
+        ("comm %", Align::Right),
+        ("speedup", Align::Right),
+        ("efficiency", Align::Right),
+        ("runs", Align::Right),
+    ];
+    let mut t = Table::new(&spec.id, spec.name.as_str(), &spec.title, &cols);
+    let mut cells: Vec<&CellStats> = agg.table(&spec.id).collect();
+    cells.sort_by_key(|c| (c.hidden, c.mode != Mode::Seq, c.sync, c.link.map(|l| l.fastest_first()), c.p()));
+    for c in &cells {
+        t.push(vec![
+            c.hidden.to_string(),
+            c.link.map_or("one host".into(), |l| l.to_string()),
+            c.label(),
+            p(c),
+            ms(c.step_s),
+            ms(c.comm_step_s),
+            percent(c.comm_share),
+            ratio(c.speedup),
+            ratio(c.efficiency),
+            c.runs.to_string(),
+        ]);
+    }
+    if let Some(c) = cells.first() {
+        t.notes.push(format!(
+            "N = {}; one rank per emulated host (a network namespace each, joined by a bridge); link: tcp unshaped, or \
+             tcp-R with every host's outgoing traffic shaped to R by tc's token bucket; no latency is added. Medians \
+             over runs of the mean step (rank 0, {} epochs of {} steps); comm: rank 0's time in the collectives; \
+             speedup over the sequential cell of the same size.",
+            c.n, c.epochs, c.iters
+        ));
+    }
+    notes(&mut t, agg, &cells);
+    t
+}
+
 /// The table `spec` declares, drawn from `agg`.
 pub fn build(spec: &TableSpec, agg: &Aggregate) -> Table {
     match spec.name {
@@ -365,5 +410,6 @@ pub fn build(spec: &TableSpec, agg: &Aggregate) -> Table {
         TableKind::Parity => parity(spec, agg),
         TableKind::SyncPatterns => sync_patterns(spec, agg),
         TableKind::GpuCrossover => gpu_crossover(spec, agg),
+        TableKind::Network => network(spec, agg),
     }
 }

@@ -263,6 +263,38 @@ fn gpu_crossover(agg: &Aggregate, id: &str) -> Chart {
     chart
 }
 
+/// Where an unshaped link sits on the bandwidth axis (the figure's x label says so): above
+/// every shaped rate the tables use.
+pub const UNSHAPED_AT_GBIT: f64 = 100.0;
+
+fn network(agg: &Aggregate, id: &str) -> Chart {
+    let cells: Vec<&CellStats> = agg.table(id).filter(|c| c.mode == Mode::Mpi && c.link.is_some()).collect();
+    let mut chart = Chart::new(
+        &format!("fig-{id}-network"),
+        "Parallel efficiency by link between the hosts",
+        &format!("link bandwidth, Gbit/s (unshaped TCP drawn at {UNSHAPED_AT_GBIT})"),
+        "efficiency (speedup / P)",
+    );
+    chart.log_x = true;
+    chart.series = series_by(
+        &cells,
+        |c| format!("H={} {} P={}", c.hidden, sync_name(c), c.p()),
+        |c| {
+            let x = c.link.and_then(|l| l.gbit_per_s()).unwrap_or(UNSHAPED_AT_GBIT);
+            point(x, c.efficiency.unwrap_or(f64::NAN))
+        },
+    );
+    if chart.has_points() {
+        let (lo, hi) = chart.x_extent();
+        chart.series.push(Series {
+            label: "ideal".into(),
+            points: vec![point(lo, 1.0), point(hi, 1.0)],
+            reference: true,
+        });
+    }
+    chart
+}
+
 /// Every figure the tables of `agg` support, by table name.
 pub fn charts(agg: &Aggregate, tables: &[(String, TableKind)]) -> Vec<Chart> {
     let mut out = Vec::new();
@@ -276,6 +308,7 @@ pub fn charts(agg: &Aggregate, tables: &[(String, TableKind)]) -> Vec<Chart> {
             TableKind::WeakScaling => out.push(Chart { integer_x: true, ..weak_scaling(agg, id) }),
             TableKind::SyncPatterns => out.push(sync_patterns(agg, id)),
             TableKind::GpuCrossover => out.push(gpu_crossover(agg, id)),
+            TableKind::Network => out.push(network(agg, id)),
             // The parity table's figures are numbers of equal value: a table says it better.
             TableKind::Parity => {}
         }
