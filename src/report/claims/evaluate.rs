@@ -135,6 +135,30 @@ fn series<'a>(cells: &[&'a CellStats]) -> Vec<(SeriesKey, Vec<&'a CellStats>)> {
     out
 }
 
+/// The MPI cells across emulated hosts by (H, sync, P), each ordered fastest link first;
+/// only groups with two links or more.
+#[allow(clippy::type_complexity)]
+fn link_series<'a>(cells: &[&'a CellStats]) -> Vec<((usize, Option<SyncKind>, usize), Vec<&'a CellStats>)> {
+    let mut out: Vec<((usize, Option<SyncKind>, usize), Vec<&CellStats>)> = Vec::new();
+    for c in cells.iter().copied().filter(|c| c.mode == Mode::Mpi && c.link.is_some()) {
+        let key = (c.hidden, c.sync, c.p());
+        match out.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => v.push(c),
+            None => out.push((key, vec![c])),
+        }
+    }
+    for (_, v) in &mut out {
+        v.sort_by_key(|c| c.link.map(|l| l.fastest_first()));
+    }
+    out.retain(|(_, v)| v.len() >= 2);
+    out.sort_by_key(|(k, _)| *k);
+    out
+}
+
+fn link_name(c: &CellStats) -> String {
+    c.link.map_or("one host".into(), |l| l.to_string())
+}
+
 /// Coefficient of determination of the least-squares line through `points`.
 pub fn r_squared(points: &[(f64, f64)]) -> f64 {
     let n = points.len() as f64;
@@ -354,6 +378,67 @@ fn evaluate(claim: &Claim, agg: &Aggregate, profile: &str, tables: &[String]) ->
                 Some(worst.1),
             )
         }
+        Kind::CommGrowsAsLinkSlows => {
+            let series = link_series(&cells);
+            if series.is_empty() {
+                return not_run("two or more links of");
+            }
+            let mut worst: Option<(String, f64)> = None;
+            let mut parts = vec![];
+            for ((h, sync, p), s) in &series {
+                let (fast, slow) = (s[0], s[s.len() - 1]);
+                let name = format!("H={h} {} P={p}", sync.map(|s| s.to_string()).unwrap_or_default());
+                parts.push(format!(
+                    "{name}: {:.1}% ({}) to {:.1}% ({})",
+                    100.0 * fast.comm_share,
+                    link_name(fast),
+                    100.0 * slow.comm_share,
+                    link_name(slow)
+                ));
+                let growth = slow.comm_share / fast.comm_share;
+                if worst.as_ref().is_none_or(|w| growth < w.1) {
+                    worst = Some((name, growth));
+                }
+            }
+            let (_, growth) = worst.expect("not empty");
+            valued(
+                pass(series.iter().all(|(_, s)| s[s.len() - 1].comm_share > s[0].comm_share)),
+                parts.join("; "),
+                "a larger comm share on the slowest link than on the fastest".into(),
+                Some(growth),
+            )
+        }
+        Kind::GatherBcastLosesMore => {
+            let min = min.unwrap_or(f64::NAN);
+            let linked: Vec<&CellStats> = cells.iter().copied().filter(|c| c.link.is_some()).collect();
+            let Some(slowest) = linked.iter().filter_map(|c| c.link).max_by_key(|l| l.fastest_first()) else {
+                return not_run("link");
+            };
+            let ratios: Vec<(String, f64)> = linked
+                .iter()
+                .filter(|a| a.link == Some(slowest) && a.sync == Some(SyncKind::Allreduce))
+                .filter_map(|a| {
+                    let g = linked.iter().find(|g| {
+                        g.link == Some(slowest)
+                            && g.sync == Some(SyncKind::GatherBcast)
+                            && g.p() == a.p()
+                            && g.hidden == a.hidden
+                    })?;
+                    Some((format!("H={} P={}", a.hidden, a.p()), a.efficiency? / g.efficiency?))
+                })
+                .collect();
+            if ratios.is_empty() {
+                return not_run("paired sync");
+            }
+            let worst = ratios.iter().min_by(|a, b| a.1.total_cmp(&b.1)).expect("not empty");
+            let all: Vec<String> = ratios.iter().map(|(k, r)| format!("{k}: {r:.2}")).collect();
+            valued(
+                pass(ratios.iter().all(|r| r.1 >= min)),
+                format!("on {slowest}: allreduce / gather-bcast efficiency {}", all.join(", ")),
+                format!("≥ {min}"),
+                Some(worst.1),
+            )
+        }
         Kind::GpuCrossover => {
             let points: Vec<(usize, usize, f64, f64)> = crossover_pairs(&cells)
                 .into_iter()
@@ -473,6 +558,108 @@ mod tests {
         let never = crossovers(&[(50, 2000, 0.1, 0.3), (50, 4000, 0.2, 0.3)]);
         assert_eq!(never[0], Crossover { hidden: 50, from_n: None, reversal: None });
         assert_eq!(never[0].describe(), "H=50: CPU faster at every N");
+    }
+
+    /// An MPI cell across emulated hosts with the figures the network claims read.
+    fn linked(hidden: usize, sync: SyncKind, link: &str, comm_share: f64, efficiency: f64) -> CellStats {
+        CellStats {
+            cell: format!("mpi-{sync}-p2-{link}-h{hidden}"),
+            tables: "T8".into(),
+            mode: Mode::Mpi,
+            sync: Some(sync),
+            link: Some(link.parse().unwrap()),
+            ranks: 2,
+            threads: 1,
+            oversubscribed: false,
+            data_source: SourceLabel::Mnist,
+            n: 8000,
+            test_n: 0,
+            hidden,
+            epochs: 1,
+            iters: 5,
+            runs: 3,
+            median_s: 1.0,
+            min_s: 1.0,
+            max_s: 1.0,
+            q1_s: 1.0,
+            q3_s: 1.0,
+            outliers: 0,
+            step_s: 0.2,
+            comm_step_s: 0.2 * comm_share,
+            comm_share,
+            wait_share: 0.0,
+            epoch_median_s: 1.0,
+            epoch_min_s: 1.0,
+            epoch_max_s: 1.0,
+            epoch_q1_s: 1.0,
+            epoch_q3_s: 1.0,
+            final_cost: 1.0,
+            final_train_acc: 0.5,
+            final_test_acc: None,
+            seq_median_s: Some(2.0 * efficiency),
+            seq_min_s: Some(2.0 * efficiency),
+            speedup: Some(2.0 * efficiency),
+            efficiency: Some(efficiency),
+        }
+    }
+
+    fn network_claim(kind: Kind, min: Option<f64>) -> Claim {
+        Claim {
+            id: "C".into(),
+            claim: "network".into(),
+            kind,
+            table: "T8".into(),
+            mode: None,
+            sync: None,
+            min: min.map(PerProfile::All),
+            max: None,
+        }
+    }
+
+    fn evaluate_on(claim: &Claim, cells: Vec<CellStats>) -> Verdict {
+        let agg = Aggregate { cells, gaps: vec![], frame: polars::prelude::DataFrame::empty() };
+        evaluate(claim, &agg, "quick", &["T8".to_string()])
+    }
+
+    #[test]
+    fn the_comm_share_must_grow_from_the_fastest_link_to_the_slowest() {
+        use SyncKind::{Allreduce, GatherBcast};
+        let claim = network_claim(Kind::CommGrowsAsLinkSlows, None);
+        // Links in any order: the claim orders them, unshaped first.
+        let growing = vec![
+            linked(50, Allreduce, "tcp-100mbit", 0.5, 0.5),
+            linked(50, Allreduce, "tcp", 0.03, 0.95),
+            linked(50, Allreduce, "tcp-1gbit", 0.05, 0.9),
+            linked(50, GatherBcast, "tcp", 0.04, 0.95),
+            linked(50, GatherBcast, "tcp-100mbit", 0.55, 0.45),
+        ];
+        let v = evaluate_on(&claim, growing.clone());
+        assert_eq!(v.outcome, Outcome::Pass, "{}", v.measured);
+        assert!(v.measured.starts_with("H=50 allreduce P=2: 3.0% (tcp) to 50.0% (tcp-100mbit)"), "{}", v.measured);
+        let mut shrinking = growing;
+        shrinking[4].comm_share = 0.02;
+        assert_eq!(evaluate_on(&claim, shrinking).outcome, Outcome::Fail);
+        let one_link = vec![linked(50, Allreduce, "tcp", 0.03, 0.95)];
+        assert_eq!(evaluate_on(&claim, one_link).outcome, Outcome::NotRun);
+    }
+
+    #[test]
+    fn gather_bcast_must_lose_more_on_the_slowest_link() {
+        use SyncKind::{Allreduce, GatherBcast};
+        let claim = network_claim(Kind::GatherBcastLosesMore, Some(1.1));
+        let cells = |gather_efficiency: f64| {
+            vec![
+                linked(400, Allreduce, "tcp", 0.02, 0.9),
+                linked(400, GatherBcast, "tcp", 0.02, 0.95),
+                linked(400, Allreduce, "tcp-100mbit", 0.5, 0.6),
+                linked(400, GatherBcast, "tcp-100mbit", 0.6, gather_efficiency),
+            ]
+        };
+        let v = evaluate_on(&claim, cells(0.5));
+        assert_eq!(v.outcome, Outcome::Pass, "{}", v.measured);
+        assert_eq!(v.measured, "on tcp-100mbit: allreduce / gather-bcast efficiency H=400 P=2: 1.20");
+        // Only the slowest link counts: the unshaped pair, where gather-bcast leads, does not.
+        assert_eq!(evaluate_on(&claim, cells(0.58)).outcome, Outcome::Fail);
     }
 
     #[test]

@@ -32,6 +32,12 @@ pub enum Kind {
     SyncRatio,
     GpuFaster,
     GpuCrossover,
+    /// MPI across emulated hosts: the communication share is larger on the slowest link than
+    /// on the fastest, for every H, sync and P.
+    CommGrowsAsLinkSlows,
+    /// On the slowest link, allreduce's efficiency over gather-broadcast's, for every H and
+    /// P, is at least `min`.
+    GatherBcastLosesMore,
 }
 
 /// One claim as the file states it.
@@ -84,8 +90,9 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Claim>, TomlFileError> {
         }
         let needs = match claim.kind {
             Kind::LinearInN | Kind::Speedup | Kind::WeakEfficiency | Kind::TestAccuracy => Some("min"),
+            Kind::GatherBcastLosesMore => Some("min"),
             Kind::SameFinalCost | Kind::SyncRatio => Some("max"),
-            Kind::GrowsWithN | Kind::GpuFaster | Kind::GpuCrossover => None,
+            Kind::GrowsWithN | Kind::GpuFaster | Kind::GpuCrossover | Kind::CommGrowsAsLinkSlows => None,
         };
         match needs {
             Some("min") if claim.min.is_none() => return Err(invalid(format!("claim `{}` needs `min`", claim.id))),

@@ -36,6 +36,12 @@ pub fn markdown_table(claims: &[Claim], measured: &[CheckRecord], table_times: &
             Kind::SyncRatio => ("allreduce / gather-bcast step time".into(), bound_text(&c.max, "≤")),
             Kind::GpuFaster => ("GPU time below the fastest CPU mode's".into(), "strictly".into()),
             Kind::GpuCrossover => ("the N from which the GPU stays faster, per H".into(), "no reversal".into()),
+            Kind::CommGrowsAsLinkSlows => {
+                ("comm share, slowest link against fastest, per H, sync, P".into(), "larger, every series".into())
+            }
+            Kind::GatherBcastLosesMore => {
+                ("allreduce / gather-bcast efficiency on the slowest link".into(), bound_text(&c.min, "≥"))
+            }
         };
         let verdicts: String = measured
             .iter()
