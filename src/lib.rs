@@ -100,6 +100,21 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Model(args) => {
+            let model = report::model::model_command(&args.dirs, &args.out, args.paper_dir.as_deref())?;
+            for t in model.tables() {
+                println!("{}", t.markdown());
+            }
+            if let Some(worst) = model.worst_prediction() {
+                eprintln!(
+                    "model: {} predictions; the worst {:+.1}% ({})",
+                    model.predictions.len(),
+                    100.0 * worst.relative_error(),
+                    worst.cell
+                );
+            }
+            Ok(())
+        }
         Command::Paper { paper_dir } => {
             let pdf = paper::build(&paper_dir)?;
             eprintln!("paper: {}", pdf.display());

@@ -57,6 +57,9 @@ pub enum Command {
     /// machine's) into one that `report` and `check` read, each cell from the first
     /// directory that ran it, labelled with its machine.
     Merge(MergeArgs),
+    /// Fit the cost model (compute per sample, latency and bandwidth of each collective) to
+    /// the cells of results directories, predict each MPI cell, and extrapolate to 1024 ranks.
+    Model(ModelArgs),
     /// Build paper/paper.pdf (latexmk) from the generated tables and figures.
     Paper {
         /// The paper's directory.
@@ -155,6 +158,20 @@ pub struct MergeArgs {
     /// The merged results directory to create (it must not exist).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ModelArgs {
+    /// Results directories written by `reproduce` (e.g. a full-short run and a T8 run); a
+    /// cell found in several is taken from the first.
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Where the model's tables and figure go (`tables/`, `figures/`).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Also write them into this paper directory.
+    #[arg(long, value_name = "DIR")]
+    pub paper_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -6,6 +6,7 @@ pub mod aggregate;
 pub mod claims;
 pub mod figures;
 pub mod findings;
+pub mod model;
 pub mod table;
 pub mod tables;
 

@@ -439,6 +439,30 @@ fn evaluate(claim: &Claim, agg: &Aggregate, profile: &str, tables: &[String]) ->
                 Some(worst.1),
             )
         }
+        Kind::ModelPredicts => {
+            let max = max.unwrap_or(f64::NAN);
+            // The model reads every cell of the run: compute from the sequential cells, the
+            // collectives from the MPI cells of T3, T6 and T8, whichever ran.
+            let all: Vec<&CellStats> = agg.cells.iter().collect();
+            let model = crate::report::model::Model::of(&all);
+            let Some(worst) = model.worst_prediction() else {
+                return not_run(
+                    "MPI cells that the model covers (sequential cells at two sizes, MPI cells at two H) in",
+                );
+            };
+            let error = worst.relative_error();
+            valued(
+                pass(error.abs() <= max),
+                format!(
+                    "{} MPI cells predicted; largest error {:+.1}% ({})",
+                    model.predictions.len(),
+                    100.0 * error,
+                    worst.cell
+                ),
+                format!("≤ {:.0}%", 100.0 * max),
+                Some(error.abs()),
+            )
+        }
         Kind::GpuCrossover => {
             let points: Vec<(usize, usize, f64, f64)> = crossover_pairs(&cells)
                 .into_iter()

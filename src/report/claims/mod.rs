@@ -38,6 +38,9 @@ pub enum Kind {
     /// On the slowest link, allreduce's efficiency over gather-broadcast's, for every H and
     /// P, is at least `min`.
     GatherBcastLosesMore,
+    /// The cost model fitted to the run's cells ([`crate::report::model`]) predicts every MPI
+    /// cell it covers within a relative `max`.
+    ModelPredicts,
 }
 
 /// One claim as the file states it.
@@ -91,7 +94,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Claim>, TomlFileError> {
         let needs = match claim.kind {
             Kind::LinearInN | Kind::Speedup | Kind::WeakEfficiency | Kind::TestAccuracy => Some("min"),
             Kind::GatherBcastLosesMore => Some("min"),
-            Kind::SameFinalCost | Kind::SyncRatio => Some("max"),
+            Kind::SameFinalCost | Kind::SyncRatio | Kind::ModelPredicts => Some("max"),
             Kind::GrowsWithN | Kind::GpuFaster | Kind::GpuCrossover | Kind::CommGrowsAsLinkSlows => None,
         };
         match needs {

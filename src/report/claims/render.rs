@@ -39,6 +39,9 @@ pub fn markdown_table(claims: &[Claim], measured: &[CheckRecord], table_times: &
             Kind::CommGrowsAsLinkSlows => {
                 ("comm share, slowest link against fastest, per H, sync, P".into(), "larger, every series".into())
             }
+            Kind::ModelPredicts => {
+                ("largest relative error of the cost model's step, every MPI cell".into(), bound_text(&c.max, "≤"))
+            }
             Kind::GatherBcastLosesMore => {
                 ("allreduce / gather-bcast efficiency on the slowest link".into(), bound_text(&c.min, "≥"))
             }
