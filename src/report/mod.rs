@@ -150,6 +150,21 @@ fn setup_table(envs: &[(&str, &Environment)], meta: &RunMeta) -> Table {
     t
 }
 
+/// Writes each table as `DIR/tables/STEM.md` and `.tex`, and each chart as
+/// `DIR/figures/STEM.svg` and `.png` (`report`'s and `model`'s outputs alike).
+pub fn write_tables_and_figures(dir: &Path, tables: &[Table], charts: &[figures::Chart]) -> anyhow::Result<()> {
+    let (tdir, fdir) = (dir.join("tables"), dir.join("figures"));
+    for t in tables {
+        write_atomic(&tdir.join(format!("{}.md", t.stem)), t.markdown().as_bytes())?;
+        write_atomic(&tdir.join(format!("{}.tex", t.stem)), t.latex().as_bytes())?;
+    }
+    for chart in charts {
+        write_atomic(&fdir.join(format!("{}.svg", chart.stem)), figures::draw::svg(chart)?.as_bytes())?;
+        write_atomic(&fdir.join(format!("{}.png", chart.stem)), &figures::draw::png(chart)?)?;
+    }
+    Ok(())
+}
+
 /// `dpstudy report DIR`: aggregates DIR's raw rows and writes `summary/`, `tables/` and
 /// `figures/` into DIR, and the tables and figures into the paper directory too.
 pub fn report(dir: &Path, config: &ReportConfig) -> anyhow::Result<Written> {
@@ -169,22 +184,16 @@ pub fn report(dir: &Path, config: &ReportConfig) -> anyhow::Result<Written> {
     targets.extend(config.paper_dir.clone());
     let mut figures_written = vec![];
     for target in &targets {
-        let (tdir, fdir) = (target.join("tables"), target.join("figures"));
+        let tdir = target.join("tables");
         let mut all = String::new();
+        write_tables_and_figures(target, &tables, &charts)?;
         for t in &tables {
-            write_atomic(&tdir.join(format!("{}.md", t.stem)), t.markdown().as_bytes())?;
-            write_atomic(&tdir.join(format!("{}.tex", t.stem)), t.latex().as_bytes())?;
             all += &t.markdown();
             all += "\n";
         }
         write_atomic(&tdir.join("all.md"), all.as_bytes())?;
         write_atomic(&tdir.join(findings::MACROS_FILE), macros.as_bytes())?;
-        figures_written.clear();
-        for chart in &charts {
-            write_atomic(&fdir.join(format!("{}.svg", chart.stem)), figures::draw::svg(chart)?.as_bytes())?;
-            write_atomic(&fdir.join(format!("{}.png", chart.stem)), &figures::draw::png(chart)?)?;
-            figures_written.push(chart.stem.clone());
-        }
+        figures_written = charts.iter().map(|c| c.stem.clone()).collect();
     }
     Ok(Written {
         tables: tables.iter().map(|t| t.stem.clone()).collect(),

@@ -215,7 +215,7 @@ pub fn speedup(compute: &ComputeFit, samples: f64, ranks: usize, comm_s: f64) ->
 
 /// The P (a power of two up to `max_ranks`) of the largest modelled speedup, and that speedup.
 pub fn best_ranks(max_ranks: usize, speedup_at: impl Fn(usize) -> f64) -> (usize, f64) {
-    std::iter::successors(Some(1usize), |p| (p * 2 <= max_ranks).then_some(p * 2))
+    powers_of_two(max_ranks)
         .map(|p| (p, speedup_at(p)))
         .fold((1, 1.0), |best, (p, s)| if s > best.1 { (p, s) } else { best })
 }
@@ -228,6 +228,19 @@ pub struct Interconnect {
     pub latency_s: f64,
     pub bytes_per_s: f64,
     pub source: String,
+}
+
+impl Interconnect {
+    /// The modelled speedup of `sync` on `ranks` ranks of this interconnect.
+    pub fn speedup(&self, compute: &ComputeFit, sync: SyncKind, samples: f64, ranks: usize) -> f64 {
+        let comm = collective_s(sync, ranks, self.latency_s, self.bytes_per_s, gradient_bytes(compute.hidden));
+        speedup(compute, samples, ranks, comm)
+    }
+}
+
+/// 1, 2, 4, ... up to `max_ranks`.
+fn powers_of_two(max_ranks: usize) -> impl Iterator<Item = usize> {
+    std::iter::successors(Some(1usize), move |p| (p * 2 <= max_ranks).then_some(p * 2))
 }
 
 /// The three interconnects of the extrapolation: this machine's shared memory (fitted, if
@@ -388,8 +401,7 @@ impl Model {
         for net in &nets {
             for sync in [SyncKind::Allreduce, SyncKind::GatherBcast] {
                 for &n in &EXTRAPOLATED_SAMPLES {
-                    let at =
-                        |p: usize| speedup(compute, n, p, collective_s(sync, p, net.latency_s, net.bytes_per_s, bytes));
+                    let at = |p: usize| net.speedup(compute, sync, n, p);
                     let (best, s) = best_ranks(MAX_RANKS, at);
                     t.push(vec![
                         net.name.clone(),
@@ -423,19 +435,13 @@ impl Model {
         );
         chart.log_x = true;
         chart.log_y = true;
-        let bytes = gradient_bytes(compute.hidden);
-        let ranks: Vec<usize> =
-            std::iter::successors(Some(1usize), |p| (p * 2 <= MAX_RANKS).then_some(p * 2)).collect();
+
         // The largest size is within a few per cent of ideal on every interconnect (M3 says by
         // how much); six lines keep the palette's colours apart.
         for net in interconnects(self.shared_memory()) {
             for &n in &EXTRAPOLATED_SAMPLES[..2] {
-                let points = ranks
-                    .iter()
-                    .map(|&p| {
-                        let comm = collective_s(SyncKind::Allreduce, p, net.latency_s, net.bytes_per_s, bytes);
-                        point(p as f64, speedup(compute, n, p, comm))
-                    })
+                let points = powers_of_two(MAX_RANKS)
+                    .map(|p| point(p as f64, net.speedup(compute, SyncKind::Allreduce, n, p)))
                     .collect();
                 chart.series.push(Series { label: format!("{}, N={n:.0e}", net.name), points, reference: false });
             }
@@ -475,25 +481,9 @@ pub fn model_command(
     );
     let mut targets = vec![out.to_path_buf()];
     targets.extend(paper_dir.map(std::path::Path::to_path_buf));
+    let (tables, charts): (Vec<Table>, Vec<Chart>) = (model.tables(), model.chart().into_iter().collect());
     for target in &targets {
-        for t in model.tables() {
-            crate::fsutil::write_atomic(
-                &target.join("tables").join(format!("{}.md", t.stem)),
-                t.markdown().as_bytes(),
-            )?;
-            crate::fsutil::write_atomic(&target.join("tables").join(format!("{}.tex", t.stem)), t.latex().as_bytes())?;
-        }
-        if let Some(chart) = model.chart() {
-            let figures = target.join("figures");
-            crate::fsutil::write_atomic(
-                &figures.join(format!("{}.svg", chart.stem)),
-                crate::report::figures::draw::svg(&chart)?.as_bytes(),
-            )?;
-            crate::fsutil::write_atomic(
-                &figures.join(format!("{}.png", chart.stem)),
-                &crate::report::figures::draw::png(&chart)?,
-            )?;
-        }
+        crate::report::write_tables_and_figures(target, &tables, &charts)?;
     }
     Ok(model)
 }
