@@ -429,7 +429,7 @@ impl Model {
         let compute = self.study_compute()?;
         let mut chart = Chart::new(
             "fig-M3-model-speedup",
-            "MODEL: allreduce speedup by ranks, interconnect and data size (N = 7e4, 7e6)",
+            "MODEL: allreduce speedup by ranks (N = 7e4, 7e6)",
             "P (ranks)",
             "modelled speedup",
         );
