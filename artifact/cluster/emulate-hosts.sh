@@ -57,9 +57,12 @@ bridge_ns="${prefix}br"
 work="$(mktemp -d "${TMPDIR:-/tmp}/dpstudy-cluster.XXXXXX")"
 
 teardown() {
-  local ns
+  local ns namespaces
+  # Listed once, into a variable: `ip netns list | grep -q` under pipefail fails whenever
+  # grep's early exit kills ip with SIGPIPE, and a namespace would be left behind.
+  namespaces="$(ip netns list)"
   for ns in "$bridge_ns" $(seq -f "${prefix}h%g" 1 "$hosts"); do
-    if ip netns list | grep -qw "$ns"; then
+    if grep -qw "$ns" <<<"$namespaces"; then
       ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
       ip netns del "$ns" 2>/dev/null || true
     fi

@@ -23,7 +23,7 @@ artifact/gpu/install-cuda-toolchain.sh "$venv"
 # The wheels install into site-packages/nvidia/cu13 (bin, include, lib); assemble a
 # CUDA_HOME with the layout build scripts expect, and unversioned .so names to link with.
 site="$("$venv/bin/python" -c 'import site; print(site.getsitepackages()[0])')"
-cu="$(find "$site/nvidia" -maxdepth 2 -name bin -path '*nvidia/*' -printf '%h\n' | head -1)"
+cu="$(find "$site/nvidia" -maxdepth 2 -name bin -path '*nvidia/*' -printf '%h\n' -quit)"
 [ -x "$cu/bin/nvcc" ] || { echo "gpu/build: nvcc not found under $site/nvidia" >&2; exit 1; }
 mkdir -p "$CARGO_TARGET_DIR"
 home="$(realpath "$CARGO_TARGET_DIR")/cuda-home"

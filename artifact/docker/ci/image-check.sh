@@ -147,7 +147,7 @@ run_images() {
   "$docker" run --rm --shm-size=1g -v "$out:/artifact/results" artifact >"$out/docker-run.log" 2>&1 || status=$?
   tail -3 "$out/docker-run.log" >&2
   echo "image-check: docker run artifact (quick) exited $status in $((SECONDS - started)) s" >&2
-  run_dir="$(find "$out" -mindepth 1 -maxdepth 1 -type d -name 'quick-*' | head -1)"
+  run_dir="$(find "$out" -mindepth 1 -maxdepth 1 -type d -name 'quick-*' -print -quit)"
   [ -n "$run_dir" ] && [ -f "$run_dir/check.json" ] || { echo "image-check: no check.json from the image's run" >&2; exit 1; }
   # Same verdict for every claim as the host's run (the measured figures differ, the verdicts
   # must not), except the claims of emulated hosts (T8): a container without NET_ADMIN and
