@@ -2,6 +2,7 @@
 #   docker build -t artifact .                       # target `cpu` (the default)
 #   docker run --shm-size=1g -v "$PWD/results:/artifact/results" artifact reproduce
 #   docker build --target paper -t artifact:paper .  # plus the LaTeX toolchain
+#   docker build --target baselines -t artifact:baselines .   # plus numpy, mpi4py, PyTorch
 #   docker build --target cuda --build-arg CUDA_COMPUTE_CAP=90 -t artifact:cuda .   # H100/H200
 #   docker run --gpus all --shm-size=1g -v "$PWD/results:/artifact/results" artifact:cuda reproduce
 #
@@ -131,6 +132,17 @@ COPY --from=cuda-build /out/cuda-lib/ /usr/local/lib/dpstudy/cuda/
 COPY --from=cuda-build /out/no-driver/ /usr/local/lib/dpstudy/no-driver/
 COPY --from=cuda-build /out/dpstudy /usr/local/lib/dpstudy/dpstudy
 COPY artifact/docker/cuda-entrypoint.sh /usr/local/bin/dpstudy
+
+# ---- baselines: the CPU image plus the baselines' Python environment ----------------------
+# numpy, mpi4py and PyTorch from PyPI, pinned (artifact/baselines/requirements.txt; about
+# 4.7 GB, PyPI's torch wheel brings NVIDIA's libraries along), so that `reproduce` runs the
+# baseline cells too: `docker build --target baselines -t artifact:baselines .`
+FROM cpu-base AS baselines
+COPY artifact/baselines/install.sh artifact/baselines/requirements.txt /artifact/artifact/baselines/
+RUN --mount=type=cache,target=/root/.cache/pip,sharing=locked \
+    /artifact/artifact/baselines/install.sh /opt/dpstudy-python
+ENV DPSTUDY_PYTHON=/opt/dpstudy-python/bin/python3
+COPY --from=build /out/dpstudy /usr/local/bin/dpstudy
 
 # ---- cpu: the default target ---------------------------------------------------------------
 FROM cpu-base AS cpu

@@ -38,6 +38,12 @@ impl MpiLauncher {
     /// `mpirun -np ranks [options] dpstudy <args>`. Fails if mpirun is missing, or if
     /// `ranks` exceeds the cores without `oversubscribe` (unless a hostfile spreads them).
     pub fn command(&self, ranks: usize, args: &[String]) -> anyhow::Result<Command> {
+        self.program_command(ranks, &current_binary()?, args)
+    }
+
+    /// `mpirun -np ranks [options] program <args>`, with the checks of [`Self::command`]:
+    /// how the baselines start their Python ranks.
+    pub fn program_command(&self, ranks: usize, program: &Path, args: &[String]) -> anyhow::Result<Command> {
         let mpirun = find_on_path("mpirun").with_context(|| format!("mpirun is not on PATH: {INSTALL_HINT}"))?;
         if ranks > available_cores() && !self.oversubscribe && !self.spreads_over_hosts() {
             anyhow::bail!(
@@ -56,7 +62,7 @@ impl MpiLauncher {
         if self.oversubscribe {
             cmd.args(["--oversubscribe", "--bind-to", "none"]);
         }
-        cmd.args(&self.extra_args).arg(current_binary()?).args(args);
+        cmd.args(&self.extra_args).arg(program).args(args);
         Ok(cmd)
     }
 }
@@ -106,6 +112,9 @@ pub fn train_args(config: &TrainConfig, out: &Path) -> Vec<String> {
     }
     push("--seed", config.seed.to_string());
     push("--threads", config.threads.to_string());
+    if config.ranks != 1 {
+        push("--ranks", config.ranks.to_string());
+    }
     if let Some(init) = &config.init {
         push("--init", init.display().to_string());
     }

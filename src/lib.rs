@@ -6,6 +6,7 @@
 //! a plain config ([`cli::config`]) before any module below runs, and nothing below imports
 //! [`cli`].
 
+pub mod baseline;
 pub mod bench;
 pub mod build_info;
 pub mod cli;
@@ -239,6 +240,17 @@ fn train_command(args: &TrainArgs) -> anyhow::Result<()> {
         },
         Mode::Seq | Mode::Threads => train::run_local(&config, progress)?,
         Mode::Gpu => train::gpu::run(&config, progress)?,
+        Mode::Original | Mode::OriginalFixed | Mode::Torch | Mode::TorchDdp => {
+            if let Some(path) = &args.save_weights {
+                return Err(Failed(format!(
+                    "--save-weights {}: the baseline {} does not hand its weights back (only dpstudy's own modes save them)",
+                    path.display(),
+                    config.mode
+                ))
+                .into());
+            }
+            baseline::run(&config)?
+        }
     };
     let last = run.result.final_epoch();
     eprintln!(

@@ -53,6 +53,7 @@ fn every_field_set() -> TrainConfig {
         batch_size: Some(64),
         seed: 987_654_321_012,
         threads: 3,
+        ranks: 1,
         init: Some("/weights/init h37.safetensors".into()),
     }
 }
@@ -60,6 +61,12 @@ fn every_field_set() -> TrainConfig {
 #[test]
 fn a_config_with_every_field_set_survives_the_command_line() {
     round_trip(&every_field_set());
+}
+
+#[test]
+fn a_baselines_processes_survive_the_command_line() {
+    round_trip(&TrainConfig { mode: Mode::Original, sync: None, ranks: 3, ..every_field_set() });
+    round_trip(&TrainConfig { mode: Mode::TorchDdp, sync: None, ranks: 2, ..every_field_set() });
 }
 
 #[test]

@@ -100,6 +100,7 @@ impl ScalingSpec {
             batch_size: None,
             seed: 1,
             threads: case.threads,
+            ranks: 1,
             init: None,
         }
     }

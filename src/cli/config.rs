@@ -56,6 +56,7 @@ impl TrainArgs {
             batch_size: self.batch_size,
             seed: self.seed,
             threads: self.threads,
+            ranks: self.ranks,
             init: self.init.clone(),
         };
         config.validate()?;

@@ -266,6 +266,10 @@ pub struct TrainArgs {
     /// Compute threads of each process, exactly (candle and rayon are pinned to this).
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// Processes of the baselines original, original-fixed and torch-ddp (started under
+    /// mpirun by dpstudy; dpstudy's own `--mode mpi` takes P from mpirun -np).
+    #[arg(long, default_value_t = 1)]
+    pub ranks: usize,
     /// Initial weights (safetensors); created from --seed if missing [default: in the cache dir].
     #[arg(long, value_name = "FILE")]
     pub init: Option<PathBuf>,

@@ -24,6 +24,10 @@ pub struct Environment {
     /// The GPU `--mode gpu` uses, or why there is none.
     pub gpu: String,
     pub hostname: String,
+    /// The baselines' Python environment (interpreter and package versions), or why there
+    /// is none; filled in by `reproduce` (absent from runs recorded before baselines).
+    #[serde(default)]
+    pub baselines: String,
 }
 
 fn first_line(cmd: &str, args: &[&str]) -> Option<String> {
@@ -72,6 +76,7 @@ impl Environment {
                 Err(why) => format!("none: {why}"),
             },
             hostname: read("/proc/sys/kernel/hostname").trim().to_string(),
+            baselines: String::new(),
         }
     }
 }

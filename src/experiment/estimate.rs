@@ -170,9 +170,9 @@ fn fit_line(points: impl Iterator<Item = (f64, f64)>) -> (f64, f64) {
 
 impl Calibration {
     /// Estimated seconds of one run of `cell`, `None` for a cell the calibration does not
-    /// cover (a GPU cell).
+    /// cover (a GPU cell, a baseline: the calibration times dpstudy, not Python).
     pub fn run_s(&self, cell: &Cell) -> Option<f64> {
-        if cell.mode == Mode::Gpu {
+        if cell.mode == Mode::Gpu || cell.mode.is_baseline() {
             return None;
         }
         let step = *self.step_s_per_row.get(&cell.hidden)?;
@@ -280,7 +280,8 @@ pub fn describe(
     for warning in &calibration.warnings {
         let _ = writeln!(text, "calibration: {warning}");
     }
-    let caveat = if uncovered > 0 { format!(" ({uncovered} GPU cell(s) not included)") } else { String::new() };
+    let caveat =
+        if uncovered > 0 { format!(" ({uncovered} GPU or baseline cell(s) not included)") } else { String::new() };
     let _ = writeln!(text, "estimate: {} for {runs_total} runs{caveat}", duration(total_s));
     Estimate { text, total_s }
 }

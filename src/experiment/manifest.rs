@@ -171,6 +171,11 @@ pub struct TableSpec {
     /// Training rows per rank (weak scaling): N = n_per_rank x P.
     #[serde(default)]
     pub n_per_rank: Option<PerProfile<usize>>,
+    /// The sizes at which the table's baseline modes (original, torch, ...) run, a subset
+    /// of `n` (default: every size): a Python process costs seconds to start, so the quick
+    /// profile runs them at one size.
+    #[serde(default)]
+    pub baseline_n: Option<PerProfile<Vec<usize>>>,
     pub hidden: PerProfile<Vec<usize>>,
     /// Evaluate on the profile's held-out images.
     #[serde(default)]
@@ -303,7 +308,8 @@ fn check_table(table: &TableSpec, profiles: &BTreeMap<String, Profile>, earlier:
         return Err(format!("table `{id}`: `syncs` is empty"));
     }
     // Every per-profile value names known profiles and covers every profile.
-    let per_profile: [(&str, Vec<&str>, bool); 7] = [
+    let per_profile: [(&str, Vec<&str>, bool); 8] = [
+        ("baseline_n", table.baseline_n.as_ref().map(|v| v.profile_names()).unwrap_or_default(), false),
         ("n", table.n.as_ref().map(|v| v.profile_names()).unwrap_or_default(), table.n.is_some()),
         (
             "n_per_rank",
@@ -333,6 +339,19 @@ fn check_table(table: &TableSpec, profiles: &BTreeMap<String, Profile>, earlier:
         }
         if table.n.is_some() && sizes.is_empty() {
             return Err(format!("table `{id}`: `n` is empty for profile `{profile}`"));
+        }
+        if let Some(extra) = table
+            .baseline_n
+            .as_ref()
+            .and_then(|b| b.get(profile))
+            .unwrap_or_default()
+            .into_iter()
+            .find(|b| !sizes.contains(b))
+        {
+            return Err(format!("table `{id}`: `baseline_n` size {extra} is not one of `n` for profile `{profile}`"));
+        }
+        if table.baseline_n.is_some() && !table.modes.iter().any(|m| m.is_baseline()) {
+            return Err(format!("table `{id}`: `baseline_n` is given but no baseline mode is listed in `modes`"));
         }
         let hidden = table.hidden.get(profile).unwrap_or_default();
         if hidden.is_empty() || hidden.contains(&0) {

@@ -126,8 +126,9 @@ pub fn dry_run(config: &ReproduceConfig) -> anyhow::Result<DryRun> {
         }
     };
     let gpu = crate::train::gpu::availability().map_err(|e| e.to_string());
+    let python = runner::probe_python(&plan);
     let scratch = std::env::temp_dir().join(format!("dpstudy-dry-run-{}", std::process::id()));
-    let settings = runner::RunnerSettings { data, launcher, dir: scratch.clone(), gpu };
+    let settings = runner::RunnerSettings { data, launcher, dir: scratch.clone(), gpu, python };
     let calibration_settings = runner::RunnerSettings { data: calibration_data, ..settings.clone() };
     let calibration = estimate::calibrate(&plan, &calibration_settings, available_cores());
     let _ = std::fs::remove_dir_all(&scratch);
@@ -189,7 +190,12 @@ pub fn reproduce(config: &ReproduceConfig) -> anyhow::Result<Reproduced> {
         cells_not_run: 0,
     };
     meta.write(&dir)?;
-    let environment = env::Environment::probe();
+    let python = runner::probe_python(&plan);
+    let mut environment = env::Environment::probe();
+    environment.baselines = match &python {
+        Ok(env) => env.describe(),
+        Err(why) => format!("none: {why}"),
+    };
     crate::fsutil::write_atomic(&dir.join(raw::ENV_FILE), serde_json::to_string_pretty(&environment)?.as_bytes())?;
     eprintln!(
         "reproduce: profile {}, tables {}, {} cells, max P = {}, data {}; results in {}",
@@ -200,7 +206,8 @@ pub fn reproduce(config: &ReproduceConfig) -> anyhow::Result<Reproduced> {
         data.dir.display(),
         dir.display()
     );
-    let settings = runner::RunnerSettings { data, launcher, dir: dir.clone(), gpu };
+    eprintln!("reproduce: baselines: {}", environment.baselines);
+    let settings = runner::RunnerSettings { data, launcher, dir: dir.clone(), gpu, python };
     let calibration_settings = runner::RunnerSettings { dir: dir.join("calibration"), ..settings.clone() };
     let calibration = estimate::calibrate(&plan, &calibration_settings, available_cores());
     let kept: Vec<String> = previous

@@ -43,6 +43,8 @@ impl Cell {
                 Some(link) => format!("mpi-{}-p{}-{link}", sync.as_str(), self.ranks),
             },
             (Mode::Threads, _) => format!("threads-t{}", self.threads),
+            (Mode::Torch, _) => format!("torch-t{}", self.threads),
+            (Mode::Original | Mode::OriginalFixed | Mode::TorchDdp, _) => format!("{}-p{}", self.mode, self.ranks),
             (mode, _) => mode.to_string(),
         };
         let test = if self.test_n > 0 { format!("-test{}", self.test_n) } else { String::new() };
@@ -75,6 +77,7 @@ impl Cell {
             batch_size: None,
             seed: profile.seed,
             threads: self.threads,
+            ranks: if self.mode.is_baseline() { self.ranks } else { 1 },
             init: None,
         }
     }
@@ -170,6 +173,17 @@ fn expand(table: &TableSpec, profile_name: &str, profile: &Profile, max_ranks: u
             (None, None) => vec![],
         }
     };
+    // Baselines run at `baseline_n` only (a subset of the sizes), and with P = 1 beside the
+    // table's P, so that each has its own one-process time (the original's sequential
+    // program, PyTorch on one thread) in every table it appears in.
+    let baseline_sizes = |p: usize| -> Vec<usize> {
+        let only = table.baseline_n.as_ref().and_then(|b| b.get(profile_name));
+        sizes(p).into_iter().filter(|n| only.as_ref().is_none_or(|o| o.contains(n))).collect()
+    };
+    let mut baseline_ps: Vec<usize> = ps.clone();
+    if !baseline_ps.contains(&1) {
+        baseline_ps.insert(0, 1);
+    }
     let mut out = Vec::new();
     for &mode in &table.modes {
         for &h in &hidden {
@@ -190,6 +204,16 @@ fn expand(table: &TableSpec, profile_name: &str, profile: &Profile, max_ranks: u
                 Mode::Threads => {
                     for &p in &ps {
                         out.extend(sizes(p).into_iter().map(|n| cell(n, 1, p, None)));
+                    }
+                }
+                Mode::Original | Mode::OriginalFixed | Mode::TorchDdp => {
+                    for &p in &baseline_ps {
+                        out.extend(baseline_sizes(p).into_iter().map(|n| cell(n, p, 1, None)));
+                    }
+                }
+                Mode::Torch => {
+                    for &p in &baseline_ps {
+                        out.extend(baseline_sizes(p).into_iter().map(|n| cell(n, 1, p, None)));
                     }
                 }
                 Mode::Mpi => {
@@ -231,9 +255,10 @@ mod tests {
         let seq_8000_h50 =
             p.cells.iter().find(|c| c.cell.mode == Mode::Seq && c.cell.n == 8000 && c.cell.hidden == 50).unwrap();
         assert_eq!(seq_8000_h50.tables, ["T1", "T2"]);
-        // T1: 4 sizes x (seq, threads, mpi, gpu); T2 adds H = 25.
-        assert_eq!(p.cells.len(), 4 * 4 * 2);
-        assert_eq!(p.cells_of("T1").count(), 16);
+        // T1: 4 sizes x (seq, threads, mpi, gpu) and 4 baselines x P = 1, 2 at N = 8000;
+        // T2 adds H = 25.
+        assert_eq!(p.cells.len(), 4 * 4 * 2 + 8);
+        assert_eq!(p.cells_of("T1").count(), 16 + 8);
     }
 
     #[test]
@@ -261,6 +286,42 @@ mod tests {
         assert!(json.contains("\"link\":\"tcp-100mbit\""), "{json}");
         assert_eq!(serde_json::from_str::<Cell>(&json).unwrap(), *shaped);
         assert!(!serde_json::to_string(&p.cells[0].cell).unwrap().contains("link"));
+    }
+
+    #[test]
+    fn baselines_run_at_their_sizes_with_one_process_and_p() {
+        let p = plan(&["T1", "T3"], None);
+        let baselines: Vec<String> =
+            p.cells.iter().filter(|c| c.cell.mode.is_baseline()).map(|c| c.cell.id()).collect();
+        assert_eq!(
+            baselines,
+            [
+                "original-p1-n8000-h50-e2x20",
+                "original-p2-n8000-h50-e2x20",
+                "original-fixed-p1-n8000-h50-e2x20",
+                "original-fixed-p2-n8000-h50-e2x20",
+                "torch-t1-n8000-h50-e2x20",
+                "torch-t2-n8000-h50-e2x20",
+                "torch-ddp-p1-n8000-h50-e2x20",
+                "torch-ddp-p2-n8000-h50-e2x20"
+            ]
+        );
+        // T1 and T3 share them (same N and steps), and each process count reaches the child.
+        let ddp = p.cells.iter().find(|c| c.cell.id() == "torch-ddp-p2-n8000-h50-e2x20").unwrap();
+        assert_eq!(ddp.tables, ["T1", "T3"]);
+        let profile = p.profile.clone();
+        let data =
+            DataConfig { kind: crate::data::DataKind::Synthetic, dir: ".".into(), cache_dir: ".".into(), verify: true };
+        assert_eq!(ddp.cell.train_config(&profile, &data).ranks, 2);
+        let torch = p.cells.iter().find(|c| c.cell.id() == "torch-t2-n8000-h50-e2x20").unwrap();
+        assert_eq!((torch.cell.train_config(&profile, &data).ranks, torch.cell.threads), (1, 2));
+    }
+
+    #[test]
+    fn baseline_sizes_outside_the_tables_sizes_are_refused() {
+        let text = BUILTIN.replacen("baseline_n = { quick = [8000]", "baseline_n = { quick = [9000]", 1);
+        let e = Manifest::parse(&text, Path::new("e.toml")).unwrap_err().to_string();
+        assert!(e.contains("T1") && e.contains("baseline_n") && e.contains("9000"), "{e}");
     }
 
     #[test]

@@ -28,6 +28,18 @@ pub struct RunnerSettings {
     pub dir: PathBuf,
     /// The GPU's name, or why there is none.
     pub gpu: Result<String, String>,
+    /// The baselines' Python environment, or why there is none.
+    pub python: Result<crate::baseline::python::Environment, String>,
+}
+
+/// The baselines' Python environment, probed only when the plan has baseline cells
+/// (importing torch takes seconds).
+pub fn probe_python(plan: &Plan) -> Result<crate::baseline::python::Environment, String> {
+    if plan.cells.iter().any(|c| c.cell.mode.is_baseline()) {
+        crate::baseline::python::Environment::probe()
+    } else {
+        Err("no baseline cells in this plan".into())
+    }
 }
 
 /// One process to start.
@@ -66,6 +78,16 @@ pub fn not_run_reason(plan: &Plan, planned: &PlannedCell, settings: &RunnerSetti
         }
         if tables.iter().all(|t| t.needs_gpu) {
             return Some(format!("{} needs a GPU to compare with: {why}", planned.tables.join(", ")));
+        }
+    }
+    if planned.cell.mode.is_baseline() {
+        match &settings.python {
+            Err(why) => return Some(format!("no baseline Python environment: {why}")),
+            Ok(env) => {
+                if let Some(why) = env.missing_for(planned.cell.mode) {
+                    return Some(why);
+                }
+            }
         }
     }
     if let Some(why) = planned.cell.link.and_then(crate::cluster::unavailable) {

@@ -97,11 +97,12 @@ impl CellStats {
         self.tables.split(' ').any(|t| t == id)
     }
 
-    /// `mpi allreduce`, `threads`, `seq`, ...
+    /// `mpi allreduce`, `threads`, `seq`, ...; a baseline says so: `original (baseline)`.
     pub fn label(&self) -> String {
-        match self.sync {
-            Some(sync) => format!("{} {sync}", self.mode),
-            None => self.mode.to_string(),
+        match (self.sync, self.mode.is_baseline()) {
+            (Some(sync), _) => format!("{} {sync}", self.mode),
+            (None, true) => format!("{} (baseline)", self.mode),
+            (None, false) => self.mode.to_string(),
         }
     }
 }

@@ -89,6 +89,19 @@ fn timing_note(table: &mut Table, cells: &[&CellStats]) {
     );
 }
 
+/// What the baseline rows are, when the table has any.
+fn baseline_note(table: &mut Table, cells: &[&CellStats]) {
+    if cells.iter().any(|c| c.mode.is_baseline()) {
+        table.notes.push(
+            "(baseline): Python programs run beside dpstudy on the same rows and initial weights: original = the \
+             original study's implementation (numpy, mpi4py object gather and broadcast, BLAS threads at numpy's \
+             default), original-fixed = the same with a buffer Allreduce and one BLAS thread per rank, torch = \
+             PyTorch with P threads, torch-ddp = DistributedDataParallel (gloo) over P processes."
+                .into(),
+        );
+    }
+}
+
 fn time_vs_size(spec: &TableSpec, agg: &Aggregate) -> Table {
     let cols = [
         ("N", Align::Right),
@@ -103,7 +116,7 @@ fn time_vs_size(spec: &TableSpec, agg: &Aggregate) -> Table {
     ];
     let mut t = Table::new(&spec.id, spec.name.as_str(), &spec.title, &cols);
     let mut cells: Vec<&CellStats> = agg.table(&spec.id).collect();
-    cells.sort_by_key(|c| (c.hidden, c.n, c.mode != Mode::Seq, c.label(), c.p()));
+    cells.sort_by_key(|c| (c.hidden, c.n, c.mode.is_baseline(), c.mode != Mode::Seq, c.label(), c.p()));
     for c in &cells {
         t.push(vec![
             c.n.to_string(),
@@ -119,6 +132,7 @@ fn time_vs_size(spec: &TableSpec, agg: &Aggregate) -> Table {
     }
     timing_note(&mut t, &cells);
     t.notes.push("Speedup: the sequential median at the same N over the cell's median.".into());
+    baseline_note(&mut t, &cells);
     notes(&mut t, agg, &cells);
     t
 }
@@ -165,13 +179,22 @@ fn strong_scaling(spec: &TableSpec, agg: &Aggregate) -> Table {
         ("time s", Align::Right),
         ("speedup", Align::Right),
         ("efficiency", Align::Right),
+        ("own speedup", Align::Right),
         ("comm %", Align::Right),
         ("wait %", Align::Right),
         ("runs", Align::Right),
     ];
     let mut t = Table::new(&spec.id, spec.name.as_str(), &spec.title, &cols);
     let mut cells: Vec<&CellStats> = agg.table(&spec.id).collect();
-    cells.sort_by_key(|c| (c.mode != Mode::Seq, c.label(), c.p()));
+    cells.sort_by_key(|c| (c.mode.is_baseline(), c.mode != Mode::Seq, c.label(), c.p()));
+    // Each mode over its own one-process cell: how much parallelism buys an implementation,
+    // whatever its speed (the original's P ranks over the original's sequential program).
+    let own = |c: &CellStats| {
+        cells
+            .iter()
+            .find(|b| b.mode == c.mode && b.sync == c.sync && b.p() == 1 && b.n == c.n && b.hidden == c.hidden)
+            .map(|b| b.median_s / c.median_s)
+    };
     for c in &cells {
         t.push(vec![
             c.label(),
@@ -180,6 +203,7 @@ fn strong_scaling(spec: &TableSpec, agg: &Aggregate) -> Table {
             secs(c.median_s),
             ratio(c.speedup),
             ratio(c.efficiency),
+            ratio(own(c)),
             percent(c.comm_share),
             percent(c.wait_share),
             c.runs.to_string(),
@@ -187,10 +211,12 @@ fn strong_scaling(spec: &TableSpec, agg: &Aggregate) -> Table {
     }
     timing_note(&mut t, &cells);
     t.notes.push(
-        "Speedup over the sequential median at the same N; efficiency = speedup / P; comm and wait: shares of the \
-         ranks' training time in collectives and at the barrier before them."
+        "Speedup over the sequential median at the same N; efficiency = speedup / P; own speedup: over the same \
+         mode's one-process median; comm and wait: shares of the ranks' training time in collectives and at the \
+         barrier before them."
             .into(),
     );
+    baseline_note(&mut t, &cells);
     notes(&mut t, agg, &cells);
     t
 }
@@ -232,8 +258,15 @@ fn weak_scaling(spec: &TableSpec, agg: &Aggregate) -> Table {
 }
 
 /// The sequential cell of a parity table, the reference every mode is compared with.
-pub fn parity_reference<'a>(cells: &[&'a CellStats]) -> Option<&'a CellStats> {
-    cells.iter().copied().find(|c| c.mode == Mode::Seq)
+/// The sequential cell of the same work as `like` (N, H, test rows, epochs, iterations);
+/// with `like` absent, the first sequential cell.
+pub fn parity_reference<'a>(cells: &[&'a CellStats], like: Option<&CellStats>) -> Option<&'a CellStats> {
+    cells.iter().copied().find(|c| {
+        c.mode == Mode::Seq
+            && like.is_none_or(|l| {
+                (c.n, c.hidden, c.test_n, c.epochs, c.iters) == (l.n, l.hidden, l.test_n, l.epochs, l.iters)
+            })
+    })
 }
 
 fn parity(spec: &TableSpec, agg: &Aggregate) -> Table {
@@ -250,7 +283,7 @@ fn parity(spec: &TableSpec, agg: &Aggregate) -> Table {
     let mut t = Table::new(&spec.id, spec.name.as_str(), &spec.title, &cols);
     let mut cells: Vec<&CellStats> = agg.table(&spec.id).collect();
     cells.sort_by_key(|c| (c.mode != Mode::Seq, c.label(), c.p()));
-    let reference = parity_reference(&cells).map(|c| c.final_cost);
+    let reference = parity_reference(&cells, None).map(|c| c.final_cost);
     for c in &cells {
         let delta = reference.map(|r| (c.final_cost - r).abs() / r.abs());
         t.push(vec![
@@ -319,7 +352,11 @@ pub fn crossover_pairs<'a>(
     keys.into_iter()
         .map(|(h, n)| {
             let here = cells.iter().copied().filter(|c| c.hidden == h && c.n == n);
-            let cpu = here.clone().filter(|c| c.mode != Mode::Gpu).min_by(|a, b| a.median_s.total_cmp(&b.median_s));
+            // dpstudy's CPU modes: a baseline in the table is set beside, not raced.
+            let cpu = here
+                .clone()
+                .filter(|c| c.mode != Mode::Gpu && !c.mode.is_baseline())
+                .min_by(|a, b| a.median_s.total_cmp(&b.median_s));
             let gpu = here.clone().find(|c| c.mode == Mode::Gpu);
             (h, n, cpu, gpu)
         })

@@ -30,6 +30,21 @@ pub enum Mode {
     Mpi,
     /// One NVIDIA GPU through candle's CUDA backend (a binary built with `--features cuda`).
     Gpu,
+    /// Baseline: the original study's implementation (Python, numpy, mpi4py), written from
+    /// its description: `--ranks P` processes, gradients gathered on rank 0 as Python
+    /// objects, weights broadcast back; numpy's BLAS threads left at their default.
+    Original,
+    /// Baseline: the original with the obvious fixes: one buffer `Allreduce` of the
+    /// gradients, numpy's BLAS pinned to one thread per process.
+    #[serde(rename = "original-fixed")]
+    #[value(name = "original-fixed")]
+    OriginalFixed,
+    /// Baseline: PyTorch on the CPU, autograd, one process with `--threads` threads.
+    Torch,
+    /// Baseline: PyTorch DistributedDataParallel (gloo) over `--ranks P` processes.
+    #[serde(rename = "torch-ddp")]
+    #[value(name = "torch-ddp")]
+    TorchDdp,
 }
 
 impl Mode {
@@ -39,7 +54,23 @@ impl Mode {
             Mode::Threads => "threads",
             Mode::Mpi => "mpi",
             Mode::Gpu => "gpu",
+            Mode::Original => "original",
+            Mode::OriginalFixed => "original-fixed",
+            Mode::Torch => "torch",
+            Mode::TorchDdp => "torch-ddp",
         }
+    }
+
+    /// Whether the mode is one of the baselines dpstudy is compared with (a Python program
+    /// it starts, [`crate::baseline`]), not one of dpstudy's own trainers.
+    pub fn is_baseline(self) -> bool {
+        matches!(self, Mode::Original | Mode::OriginalFixed | Mode::Torch | Mode::TorchDdp)
+    }
+
+    /// Whether the mode runs `ranks` processes of its own (dpstudy's MPI takes them from
+    /// mpirun; the baselines from `--ranks`).
+    pub fn has_ranks(self) -> bool {
+        matches!(self, Mode::Mpi | Mode::Original | Mode::OriginalFixed | Mode::TorchDdp)
     }
 }
 
@@ -100,8 +131,16 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Compute threads of each process.
     pub threads: usize,
+    /// Processes a baseline starts (`original`, `original-fixed`, `torch-ddp`); 1 for the
+    /// other modes (dpstudy's MPI mode takes its ranks from mpirun).
+    #[serde(default = "one")]
+    pub ranks: usize,
     /// Initial weights file; `None`: `<data.cache_dir>/init-h<H>-seed<S>.safetensors`.
     pub init: Option<PathBuf>,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// A configuration value that cannot be trained with, naming the flag.
@@ -132,6 +171,16 @@ impl TrainConfig {
         }
         if self.threads == 0 {
             return invalid("--threads", "0".into(), "must be at least 1");
+        }
+        if self.ranks == 0 {
+            return invalid("--ranks", "0".into(), "must be at least 1");
+        }
+        if self.ranks > 1 && !(self.mode.is_baseline() && self.mode.has_ranks()) {
+            return invalid(
+                "--ranks",
+                self.ranks.to_string(),
+                "only the baselines original, original-fixed and torch-ddp start processes (mpi: mpirun -np P)",
+            );
         }
         match self.batch_size {
             Some(0) => return invalid("--batch-size", "0".into(), "must be at least 1"),
@@ -222,6 +271,9 @@ pub struct TrainResult {
     pub total_compute_s: f64,
     /// From the start of training (after loading) to the end, on rank 0.
     pub total_train_s: f64,
+    /// A baseline's program and package versions (absent for dpstudy's own modes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<crate::baseline::Runtime>,
 }
 
 impl TrainResult {
@@ -303,6 +355,7 @@ impl Inputs {
             total_train_s: started.elapsed().as_secs_f64(),
             step_costs: trained.step_costs,
             epochs: trained.epochs,
+            baseline: None,
         };
         TrainingRun { result, weights: trained.params.cast() }
     }

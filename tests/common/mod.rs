@@ -34,6 +34,24 @@ fn data_missing(msg: &str) -> Option<PathBuf> {
     }
 }
 
+/// The baselines' Python interpreter (`DPSTUDY_PYTHON`, else the install script's default
+/// location). Missing, it is a failure, loudly, unless `DPSTUDY_SKIP_BASELINES=1` says the
+/// caller knowingly runs without it (then `None`, and the test says it did not run).
+pub fn baseline_python() -> Option<PathBuf> {
+    match dpstudy::baseline::python::interpreter() {
+        Ok(python) => Some(python),
+        Err(why) => {
+            let msg = format!("BASELINE TEST NOT RUN: {why}");
+            if std::env::var("DPSTUDY_SKIP_BASELINES").as_deref() == Ok("1") {
+                eprintln!("\n!!!!!!!! {msg} (skipped because DPSTUDY_SKIP_BASELINES=1) !!!!!!!!\n");
+                None
+            } else {
+                panic!("\n!!!!!!!! {msg} !!!!!!!!\n(set DPSTUDY_SKIP_BASELINES=1 to skip these tests knowingly)");
+            }
+        }
+    }
+}
+
 /// A cache directory shared by the tests of one build (the PCA runs once).
 pub fn shared_cache() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("dpstudy-test-cache")
@@ -55,6 +73,7 @@ pub fn config(kind: DataKind, data_dir: &Path, cache_dir: &Path) -> TrainConfig 
         batch_size: None,
         seed: 1,
         threads: 1,
+        ranks: 1,
         init: None,
     }
 }

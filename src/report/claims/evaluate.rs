@@ -194,24 +194,34 @@ fn evaluate(claim: &Claim, agg: &Aggregate, profile: &str, tables: &[String]) ->
         return verdict(Outcome::NotRun, format!("table {} was not part of this run", claim.table), String::new());
     }
     let mut cells: Vec<&CellStats> = agg.table(&claim.table).collect();
-    if let Some(mode) = claim.mode {
-        cells.retain(|c| c.mode == mode);
+    // A comparison with a baseline reads both modes' cells; other claims one mode's, or
+    // dpstudy's own modes' unless they name a baseline (the baselines are measured beside
+    // dpstudy, not claimed about).
+    let compared: Vec<Mode> = claim.mode.into_iter().chain(claim.baseline).collect();
+    match claim.mode {
+        Some(_) => cells.retain(|c| compared.contains(&c.mode)),
+        None if claim.kind != Kind::SameFinalCost => cells.retain(|c| !c.mode.is_baseline()),
+        None => {}
     }
     if let Some(sync) = claim.sync {
-        cells.retain(|c| c.sync == Some(sync));
+        // The sync is dpstudy's MPI mode's; a compared baseline has its own.
+        cells.retain(|c| c.sync == Some(sync) || Some(c.mode) == claim.baseline);
     }
     // Cells that failed make the claim fail: the run did not show it.
     let failed: Vec<String> = agg
         .gaps_of(&claim.table)
         .filter(|g| g.status == Status::Failed)
-        .filter(|g| claim.mode.is_none_or(|m| g.mode == m))
+        .filter(|g| claim.mode.is_none_or(|_| compared.contains(&g.mode)))
+        .filter(|g| claim.mode.is_some() || claim.kind == Kind::SameFinalCost || !g.mode.is_baseline())
         .map(|g| format!("{}: {}", g.cell, g.reason))
         .collect();
     if !failed.is_empty() {
         return verdict(Outcome::Fail, format!("cells failed: {}", failed.join("; ")), "every cell runs".into());
     }
     let not_run = |what: &str| -> Verdict {
-        let reason = agg.gaps_of(&claim.table).map(|g| g.reason.clone()).next();
+        // The reason of a cell the claim reads, else of any cell of the table.
+        let gaps = || agg.gaps_of(&claim.table);
+        let reason = gaps().find(|g| compared.contains(&g.mode)).or_else(|| gaps().next()).map(|g| g.reason.clone());
         let why = reason.map_or(format!("no {what} cells in table {}", claim.table), |r| format!("not run: {r}"));
         verdict(Outcome::NotRun, why, String::new())
     };
@@ -308,15 +318,30 @@ fn evaluate(claim: &Claim, agg: &Aggregate, profile: &str, tables: &[String]) ->
         }
         Kind::SameFinalCost => {
             let max = max.unwrap_or(f64::NAN);
-            let Some(reference) = parity_reference(&cells) else { return not_run("sequential") };
+            let Some(reference) = parity_reference(&cells, None) else {
+                return not_run("sequential");
+            };
+            let mut unmatched = vec![];
             let devs: Vec<(String, f64)> = cells
                 .iter()
                 .filter(|c| c.mode != Mode::Seq)
-                .map(|c| {
-                    let d = (c.final_cost - reference.final_cost).abs() / reference.final_cost.abs();
-                    (format!("{} P={}", c.label(), c.p()), d)
+                .filter_map(|c| {
+                    // Each cell against the sequential run of the same work (N, H, steps).
+                    let Some(seq) = parity_reference(&cells, Some(c)) else {
+                        unmatched.push(c.cell.clone());
+                        return None;
+                    };
+                    let d = (c.final_cost - seq.final_cost).abs() / seq.final_cost.abs();
+                    Some((format!("{} P={} N={}", c.label(), c.p(), c.n), d))
                 })
                 .collect();
+            if !unmatched.is_empty() {
+                return verdict(
+                    Outcome::Fail,
+                    format!("no sequential cell of the same N and H for {}", unmatched.join(", ")),
+                    "every cell has its sequential reference".into(),
+                );
+            }
             if devs.is_empty() {
                 return not_run("parallel");
             }
@@ -463,6 +488,63 @@ fn evaluate(claim: &Claim, agg: &Aggregate, profile: &str, tables: &[String]) ->
                 Some(error.abs()),
             )
         }
+        Kind::FasterThanBaseline => {
+            let min = min.unwrap_or(f64::NAN);
+            let (Some(mode), Some(baseline)) = (claim.mode, claim.baseline) else { return not_run("compared") };
+            let alone = |m: Mode| cells.iter().copied().filter(move |c| c.mode == m && c.p() == 1);
+            let pair = alone(baseline)
+                .filter_map(|b| alone(mode).find(|c| same_work(c, b)).map(|c| (c, b)))
+                .max_by_key(|(c, _)| (c.n, c.hidden));
+            let Some((ours, theirs)) = pair else { return not_run(&format!("one-process {mode} and {baseline}")) };
+            let ratio = theirs.min_s / ours.min_s;
+            valued(
+                pass(ratio >= min),
+                format!(
+                    "at N={}, H={}: {} {} s, {} {} s: {ratio:.2} times faster (best of runs)",
+                    ours.n,
+                    ours.hidden,
+                    ours.label(),
+                    secs(ours.min_s),
+                    theirs.label(),
+                    secs(theirs.min_s)
+                ),
+                format!("≥ {min} times faster"),
+                Some(ratio),
+            )
+        }
+        Kind::ScalesBetterThanBaseline => {
+            let min = min.unwrap_or(f64::NAN);
+            let (Some(mode), Some(baseline)) = (claim.mode, claim.baseline) else { return not_run("compared") };
+            // Each mode's efficiency at P against its own one-process cell of the same work.
+            let efficiency = |c: &CellStats| -> Option<f64> {
+                let one =
+                    cells.iter().find(|b| b.mode == c.mode && b.sync == c.sync && b.p() == 1 && same_work(b, c))?;
+                Some(one.min_s / (c.p() as f64 * c.min_s))
+            };
+            let parallel = |m: Mode| cells.iter().copied().filter(move |c| c.mode == m && c.p() > 1);
+            let pair = parallel(baseline)
+                .filter_map(|b| parallel(mode).find(|c| same_work(c, b) && c.p() == b.p()).map(|c| (c, b)))
+                .max_by_key(|(c, _)| (c.n, c.p(), c.hidden));
+            let Some((ours, theirs)) = pair else { return not_run(&format!("parallel {mode} and {baseline}")) };
+            let (Some(e_ours), Some(e_theirs)) = (efficiency(ours), efficiency(theirs)) else {
+                return not_run(&format!("one-process {mode} and {baseline}"));
+            };
+            let ratio = e_ours / e_theirs;
+            let mark = if ours.oversubscribed { " (oversubscribed)" } else { "" };
+            valued(
+                pass(ratio >= min),
+                format!(
+                    "P={}{mark}, N={}: efficiency {} {e_ours:.2}, {} {e_theirs:.2}: ratio {ratio:.2} (best of runs, each \
+                     over its own P=1)",
+                    ours.p(),
+                    ours.n,
+                    ours.label(),
+                    theirs.label()
+                ),
+                format!("efficiency ratio ≥ {min}"),
+                Some(ratio),
+            )
+        }
         Kind::GpuCrossover => {
             let points: Vec<(usize, usize, f64, f64)> = crossover_pairs(&cells)
                 .into_iter()
@@ -504,6 +586,11 @@ fn evaluate(claim: &Claim, agg: &Aggregate, profile: &str, tables: &[String]) ->
             }
         }
     }
+}
+
+/// Whether two cells train on the same work: N, H, test rows, epochs and iterations.
+fn same_work(a: &CellStats, b: &CellStats) -> bool {
+    (a.n, a.hidden, a.test_n, a.epochs, a.iters) == (b.n, b.hidden, b.test_n, b.epochs, b.iters)
 }
 
 /// Why a table has no GPU cell to read: the reason its GPU cells did not run.
@@ -635,6 +722,7 @@ mod tests {
             table: "T8".into(),
             mode: None,
             sync: None,
+            baseline: None,
             min: min.map(PerProfile::All),
             max: None,
         }
@@ -643,6 +731,86 @@ mod tests {
     fn evaluate_on(claim: &Claim, cells: Vec<CellStats>) -> Verdict {
         let agg = Aggregate { cells, gaps: vec![], frame: polars::prelude::DataFrame::empty() };
         evaluate(claim, &agg, "quick", &["T8".to_string()])
+    }
+
+    /// A T3 cell of `mode` with P processes (threads for torch), its best time and final cost.
+    fn t3(mode: Mode, p: usize, min_s: f64, final_cost: f64) -> CellStats {
+        let threads = if matches!(mode, Mode::Torch | Mode::Threads) { p } else { 1 };
+        let mut c = linked(50, SyncKind::Allreduce, "tcp", 0.0, 1.0);
+        c.cell = format!("{mode}-p{p}");
+        c.tables = "T3".into();
+        c.link = None;
+        c.sync = (mode == Mode::Mpi).then_some(SyncKind::Allreduce);
+        c.mode = mode;
+        (c.ranks, c.threads) = (p / threads, threads);
+        (c.min_s, c.median_s, c.final_cost) = (min_s, min_s, final_cost);
+        c
+    }
+
+    fn baseline_claim(kind: Kind, mode: Mode, baseline: Option<Mode>, bound: f64) -> Claim {
+        let bound = Some(PerProfile::All(bound));
+        let (min, max) = if kind == Kind::SameFinalCost { (None, bound) } else { (bound, None) };
+        Claim { table: "T3".into(), mode: Some(mode), baseline, min, max, ..network_claim(kind, None) }
+    }
+
+    fn evaluate_t3(claim: &Claim, cells: Vec<CellStats>) -> Verdict {
+        let agg = Aggregate { cells, gaps: vec![], frame: polars::prelude::DataFrame::empty() };
+        evaluate(claim, &agg, "quick", &["T3".to_string()])
+    }
+
+    #[test]
+    fn dpstudy_against_a_baseline_compares_one_process_times_and_own_efficiencies() {
+        let cells = vec![
+            t3(Mode::Seq, 1, 1.0, 3.0),
+            t3(Mode::Mpi, 1, 1.05, 3.0),
+            t3(Mode::Mpi, 2, 0.55, 3.0),
+            t3(Mode::Original, 1, 4.0, 3.0),
+            t3(Mode::Original, 2, 1.6, 3.0),
+            t3(Mode::TorchDdp, 1, 2.0, 3.0),
+            t3(Mode::TorchDdp, 2, 1.25, 3.0),
+        ];
+        let faster = baseline_claim(Kind::FasterThanBaseline, Mode::Seq, Some(Mode::Original), 3.0);
+        let v = evaluate_t3(&faster, cells.clone());
+        assert_eq!((v.outcome, v.value), (Outcome::Pass, Some(4.0)), "{}", v.measured);
+        assert!(v.measured.contains("4.00 times faster"), "{}", v.measured);
+        let v = evaluate_t3(&Claim { min: Some(PerProfile::All(5.0)), ..faster.clone() }, cells.clone());
+        assert_eq!(v.outcome, Outcome::Fail);
+
+        // mpi: 1.05 / (2 x 0.55) = 0.955; torch-ddp: 2.0 / (2 x 1.25) = 0.8.
+        let scales = baseline_claim(Kind::ScalesBetterThanBaseline, Mode::Mpi, Some(Mode::TorchDdp), 1.0);
+        let v = evaluate_t3(&scales, cells.clone());
+        assert_eq!(v.outcome, Outcome::Pass, "{}", v.measured);
+        assert!((v.value.unwrap() - (1.05 / 1.1) / 0.8).abs() < 1e-12, "{:?}", v.value);
+        // Without the baseline's P = 1 cell there is nothing to compare with.
+        let no_ddp_p1: Vec<CellStats> = cells.iter().filter(|c| c.cell != "torch-ddp-p1").cloned().collect();
+        assert_eq!(evaluate_t3(&scales, no_ddp_p1).outcome, Outcome::NotRun);
+        let no_baseline: Vec<CellStats> = cells.iter().filter(|c| !c.mode.is_baseline()).cloned().collect();
+        assert_eq!(evaluate_t3(&faster, no_baseline).outcome, Outcome::NotRun);
+    }
+
+    #[test]
+    fn baselines_must_reach_the_sequential_cost_and_are_left_out_of_claims_about_dpstudy() {
+        let cells =
+            vec![t3(Mode::Seq, 1, 1.0, 3.0), t3(Mode::Mpi, 2, 0.5, 3.0), t3(Mode::Original, 2, 0.9, 3.0 + 6e-9)];
+        let same = Claim { mode: None, ..baseline_claim(Kind::SameFinalCost, Mode::Seq, None, 1e-9) };
+        let v = evaluate_t3(&same, cells.clone());
+        assert_eq!(v.outcome, Outcome::Fail, "the baseline is 2e-9 off: {}", v.measured);
+        assert!(v.measured.contains("original (baseline) P=2"), "{}", v.measured);
+        let mut close = cells.clone();
+        close[2].final_cost = 3.0 + 1e-12;
+        assert_eq!(evaluate_t3(&same, close).outcome, Outcome::Pass);
+        // A claim about every mode of dpstudy (no `mode`) does not read the baselines: a slow
+        // baseline does not make time "not rise" in C1's sense.
+        let grows = Claim { mode: None, ..baseline_claim(Kind::GrowsWithN, Mode::Seq, None, 0.0) };
+        let mut bigger = cells.clone();
+        for c in &mut bigger {
+            c.n = 16000;
+            c.min_s *= 2.0;
+        }
+        let mut slow_baseline = bigger.clone();
+        slow_baseline[2].min_s = 0.1;
+        let all: Vec<CellStats> = cells.into_iter().chain(slow_baseline).collect();
+        assert_eq!(evaluate_t3(&grows, all).outcome, Outcome::Pass);
     }
 
     #[test]

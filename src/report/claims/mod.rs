@@ -41,6 +41,12 @@ pub enum Kind {
     /// The cost model fitted to the run's cells ([`crate::report::model`]) predicts every MPI
     /// cell it covers within a relative `max`.
     ModelPredicts,
+    /// At the largest N both have with one process, the `baseline`'s best time over the
+    /// `mode`'s is at least `min`: dpstudy is at least `min` times faster.
+    FasterThanBaseline,
+    /// At the largest N and the largest P both have, the `mode`'s parallel efficiency over
+    /// the `baseline`'s is at least `min`, each against its own one-process time.
+    ScalesBetterThanBaseline,
 }
 
 /// One claim as the file states it.
@@ -56,6 +62,9 @@ pub struct Claim {
     pub mode: Option<Mode>,
     #[serde(default)]
     pub sync: Option<SyncKind>,
+    /// The baseline a comparison claim sets `mode` beside.
+    #[serde(default)]
+    pub baseline: Option<Mode>,
     #[serde(default)]
     pub min: Option<PerProfile<f64>>,
     #[serde(default)]
@@ -93,7 +102,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Claim>, TomlFileError> {
         }
         let needs = match claim.kind {
             Kind::LinearInN | Kind::Speedup | Kind::WeakEfficiency | Kind::TestAccuracy => Some("min"),
-            Kind::GatherBcastLosesMore => Some("min"),
+            Kind::GatherBcastLosesMore | Kind::FasterThanBaseline | Kind::ScalesBetterThanBaseline => Some("min"),
             Kind::SameFinalCost | Kind::SyncRatio | Kind::ModelPredicts => Some("max"),
             Kind::GrowsWithN | Kind::GpuFaster | Kind::GpuCrossover | Kind::CommGrowsAsLinkSlows => None,
         };
@@ -104,6 +113,18 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Claim>, TomlFileError> {
         }
         if matches!(claim.kind, Kind::Speedup | Kind::WeakEfficiency) && claim.mode.is_none() {
             return Err(invalid(format!("claim `{}` needs `mode`", claim.id)));
+        }
+        if matches!(claim.kind, Kind::FasterThanBaseline | Kind::ScalesBetterThanBaseline) {
+            match (claim.mode, claim.baseline) {
+                (Some(m), Some(b)) if !m.is_baseline() && b.is_baseline() => {}
+                _ => {
+                    return Err(invalid(format!(
+                        "claim `{}` needs `mode` (one of dpstudy's) and `baseline` (original, original-fixed, torch \
+                         or torch-ddp)",
+                        claim.id
+                    )));
+                }
+            }
         }
         claims.push(claim);
     }

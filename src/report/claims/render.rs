@@ -45,6 +45,13 @@ pub fn markdown_table(claims: &[Claim], measured: &[CheckRecord], table_times: &
             Kind::GatherBcastLosesMore => {
                 ("allreduce / gather-bcast efficiency on the slowest link".into(), bound_text(&c.min, "≥"))
             }
+            Kind::FasterThanBaseline => {
+                ("baseline's best one-process time / dpstudy's, largest N".into(), bound_text(&c.min, "≥"))
+            }
+            Kind::ScalesBetterThanBaseline => (
+                "dpstudy's efficiency / baseline's at the largest P and N, each over its own P = 1".into(),
+                bound_text(&c.min, "≥"),
+            ),
         };
         let verdicts: String = measured
             .iter()
