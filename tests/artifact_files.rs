@@ -82,7 +82,8 @@ fn every_run_step_is_a_script_of_the_repository() {
             let program =
                 command.split_whitespace().find(|w| !w.starts_with("--mount=") && !w.contains("=\"")).unwrap();
             let script = program.trim_start_matches("/src/").trim_start_matches("/artifact/");
-            let ours = script.starts_with("artifact/docker/") || script.starts_with("artifact/gpu/");
+            let ours =
+                ["artifact/docker/", "artifact/gpu/", "artifact/baselines/"].iter().any(|d| script.starts_with(d));
             assert!(ours && script.ends_with(".sh"), "RUN calls {program}: {run}");
             let path = root().join(script);
             let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions());
@@ -98,9 +99,13 @@ fn ci_builds_and_runs_every_target() {
     let targets: Vec<&str> =
         ins.iter().filter_map(|l| l.strip_prefix("FROM ")).filter_map(|l| l.split(" AS ").nth(1)).collect();
     let check = read("artifact/docker/ci/image-check.sh");
-    assert!(check.contains("for target in cpu paper cuda; do"), "image-check.sh builds cpu, paper and cuda");
+    assert!(
+        check.contains("for target in cpu paper cuda baselines; do"),
+        "image-check.sh builds cpu, paper, cuda and baselines"
+    );
     assert!(check.contains("--target gpu-bundle"));
-    for user_target in ["cpu", "paper", "cuda", "gpu-bundle"] {
+    assert!(check.contains("artifact:baselines train"), "image-check.sh runs the baselines image");
+    for user_target in ["cpu", "paper", "cuda", "gpu-bundle", "baselines"] {
         assert!(targets.contains(&user_target), "no stage {user_target}: {targets:?}");
     }
     assert!(

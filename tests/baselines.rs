@@ -83,6 +83,10 @@ fn fake_python(dir: &Path, body: &str) -> std::path::PathBuf {
 }
 
 fn train_with(python: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    train_with_env(python, out, extra, &[])
+}
+
+fn train_with_env(python: &Path, out: &Path, extra: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let mut args = vec!["train", "--data", "synthetic", "--samples", "200", "--hidden", "5", "--epochs", "1"];
     args.extend(["--iters", "2", "--out", out.to_str().unwrap()]);
     args.extend(extra);
@@ -91,6 +95,7 @@ fn train_with(python: &Path, out: &Path, extra: &[&str]) -> std::process::Output
         .args(&args)
         .args(["--cache-dir", cache.path().to_str().unwrap()])
         .env("DPSTUDY_PYTHON", python)
+        .envs(env.iter().copied())
         .output()
         .unwrap()
 }
@@ -132,4 +137,24 @@ fn a_missing_interpreter_and_misused_flags_are_named() {
     let failed = train_with(&missing, &out, &["--mode", "original", "--save-weights", weights.to_str().unwrap()]);
     common::assert_fails_with(&failed, &["--save-weights", "does not hand its weights back"]);
     assert!(!out.exists() && !weights.exists());
+}
+
+#[test]
+fn a_baseline_that_hangs_is_stopped_at_its_limit_with_its_children() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("result.json");
+    let marker = tmp.path().join("child-alive");
+    // The program starts a child that would write a file after 4 s, then hangs.
+    let hanging = fake_python(tmp.path(), &format!("(sleep 4; touch {}) & sleep 60", marker.display()));
+    let started = std::time::Instant::now();
+    let failed = train_with_env(&hanging, &out, &["--mode", "original"], &[("DPSTUDY_BASELINE_TIMEOUT", "1")]);
+    let took = started.elapsed().as_secs_f64();
+    common::assert_fails_with(&failed, &["baseline original", "ran longer than 1 s", "DPSTUDY_BASELINE_TIMEOUT"]);
+    assert!(took < 8.0, "stopped after {took:.1} s");
+    assert!(!out.exists());
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    assert!(!marker.exists(), "the program's child outlived it: its process group was not stopped");
+
+    let failed = train_with_env(&hanging, &out, &["--mode", "torch"], &[("DPSTUDY_BASELINE_TIMEOUT", "soon")]);
+    common::assert_fails_with(&failed, &["DPSTUDY_BASELINE_TIMEOUT=soon", "whole seconds"]);
 }

@@ -145,6 +145,9 @@ def main():
         with open(args.out, "w") as f:
             json.dump(result, f)
     if args.ddp:
+        # Every rank is done with the group before any tears it down (rank 0's store
+        # goes away with it).
+        dist.barrier()
         dist.destroy_process_group()
 
 

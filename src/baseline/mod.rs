@@ -15,11 +15,11 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::Context;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::launch::MpiLauncher;
 use crate::real::{Dtype, Real};
-use crate::train::{EpochRecord, Inputs, Mode, TrainConfig, TrainResult, TrainingRun};
+use crate::train::{BaselineRuntime as Runtime, EpochRecord, Inputs, Mode, TrainConfig, TrainResult, TrainingRun};
 
 /// The original's implementation, rewritten from its description.
 pub const ORIGINAL_PY: &str = include_str!("../../artifact/baselines/original.py");
@@ -35,23 +35,6 @@ struct ProgramResult {
     epochs: Vec<EpochRecord>,
     total_train_s: f64,
     runtime: Runtime,
-}
-
-/// The baseline's program and package versions, recorded in its result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Runtime {
-    pub program: String,
-    pub python: String,
-    pub numpy: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mpi4py: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub torch: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub torch_threads: Option<usize>,
-    /// numpy's BLAS threads as dpstudy set them (`None`: left at numpy's default).
-    #[serde(default)]
-    pub blas_threads: Option<usize>,
 }
 
 /// Trains `config` (a baseline mode) by its Python program.
@@ -74,7 +57,9 @@ pub fn run(config: &TrainConfig) -> anyhow::Result<TrainingRun> {
     let out = work.path().join("result.json");
     let mut command = program_command(config, &python, &script_path, work.path(), &out, blas_threads)?;
     let started = Instant::now();
-    let status = command.status().with_context(|| format!("cannot start {:?}", command.get_program()))?;
+    let limit = timeout()?;
+    let status =
+        run_with_limit(&mut command, limit).with_context(|| format!("baseline {} ({})", config.mode, script.0))?;
     anyhow::ensure!(
         status.success(),
         "baseline {} ({}) failed: {status}; its error is above",
@@ -125,6 +110,9 @@ fn program_command(
             env.push((var, t.to_string()));
         }
     }
+    // The baselines run on this host only (DDP meets at 127.0.0.1): a default hostfile in
+    // the environment (an emulated cluster sets one, with mapping by node) must not spread
+    // their ranks.
     let under_mpirun = config.ranks > 1 || config.mode == Mode::TorchDdp;
     let mut command = if under_mpirun {
         let launcher = MpiLauncher {
@@ -138,7 +126,66 @@ fn program_command(
         c
     };
     command.envs(env);
+    for var in HOST_SPREADING_VARS {
+        command.env_remove(var);
+    }
     Ok(command)
+}
+
+/// Open MPI settings that would place a baseline's ranks on other hosts.
+const HOST_SPREADING_VARS: [&str; 3] =
+    ["OMPI_MCA_orte_default_hostfile", "OMPI_MCA_rmaps_base_mapping_policy", "OMPI_MCA_plm_rsh_agent"];
+
+/// The environment variable limiting a baseline program's run, in seconds.
+pub const TIMEOUT_VAR: &str = "DPSTUDY_BASELINE_TIMEOUT";
+/// The default limit: the slowest baseline cell of the full profile (PyTorch DDP with one
+/// process, 10 x 100 steps at N = 70,000) takes about 7 minutes on the 2-core development
+/// machine; an hour leaves room for slower machines and still ends a program that hangs
+/// (a DDP rendezvous that never completes waits forever).
+pub const DEFAULT_TIMEOUT_S: u64 = 3600;
+
+/// The limit `DPSTUDY_BASELINE_TIMEOUT` sets (seconds, at least 1), else the default.
+fn timeout() -> anyhow::Result<std::time::Duration> {
+    let seconds = match std::env::var(TIMEOUT_VAR) {
+        Err(_) => DEFAULT_TIMEOUT_S,
+        Ok(v) => v.trim().parse::<u64>().ok().filter(|s| *s > 0).ok_or_else(|| {
+            anyhow::anyhow!("{TIMEOUT_VAR}={v}: give the limit of a baseline's run in whole seconds (at least 1)")
+        })?,
+    };
+    Ok(std::time::Duration::from_secs(seconds))
+}
+
+/// Runs `command` in a process group of its own; past `limit`, the whole group (mpirun and
+/// its ranks, or Python and its threads) gets SIGTERM, then SIGKILL 5 s later, and this is
+/// an error saying so.
+fn run_with_limit(command: &mut Command, limit: std::time::Duration) -> anyhow::Result<std::process::ExitStatus> {
+    use std::os::unix::process::CommandExt;
+    command.process_group(0);
+    let mut child = command.spawn().with_context(|| format!("cannot start {:?}", command.get_program()))?;
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        if started.elapsed() > limit {
+            let group = format!("-{}", child.id());
+            let signal = |name: &str| Command::new("kill").args([name, "--", &group]).status();
+            let _ = signal("-TERM");
+            for _ in 0..50 {
+                if child.try_wait()?.is_some() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            let _ = signal("-KILL");
+            let _ = child.wait();
+            anyhow::bail!(
+                "ran longer than {} s ({TIMEOUT_VAR}) and was stopped (SIGTERM, then SIGKILL, to its process group)",
+                limit.as_secs()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 /// A TCP port nobody listens on now, for DDP's rendezvous on this host.
@@ -153,7 +200,7 @@ fn export<T: Real + npy::NpyElement>(inputs: &Inputs, dir: &Path) -> anyhow::Res
     let (train, test) = inputs.split::<T>()?;
     npy::write(&dir.join("x_train.npy"), &train.features, &[train.len(), train.dim])?;
     npy::write(&dir.join("y_train.npy"), &train.labels, &[train.len()])?;
-    if test.len() > 0 {
+    if !test.is_empty() {
         npy::write(&dir.join("x_test.npy"), &test.features, &[test.len(), test.dim])?;
         npy::write(&dir.join("y_test.npy"), &test.labels, &[test.len()])?;
     }
@@ -238,5 +285,72 @@ impl WorkDir {
 impl Drop for WorkDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{DataConfig, DataKind};
+
+    fn config(mode: Mode, ranks: usize) -> TrainConfig {
+        TrainConfig {
+            mode,
+            sync: None,
+            data: DataConfig { kind: DataKind::Synthetic, dir: ".".into(), cache_dir: ".".into(), verify: true },
+            samples: Some(100),
+            test_samples: 0,
+            hidden: 5,
+            epochs: 1,
+            iters: 2,
+            lr: 0.1,
+            dtype: Dtype::F64,
+            batch_size: None,
+            seed: 1,
+            threads: 1,
+            ranks,
+            init: None,
+        }
+    }
+
+    /// An emulated cluster's default hostfile would put DDP's second rank on another host,
+    /// where the rendezvous at 127.0.0.1 never completes (it hung a test for minutes).
+    #[test]
+    fn a_baselines_ranks_stay_on_this_host_whatever_the_environment_says() {
+        let Ok(command) = program_command(
+            &config(Mode::TorchDdp, 2),
+            Path::new("/venv/bin/python3"),
+            Path::new("/w/torch_train.py"),
+            Path::new("/w"),
+            Path::new("/w/result.json"),
+            None,
+        ) else {
+            return; // no mpirun on this machine: nothing to start
+        };
+        let envs: Vec<(String, Option<String>)> = command
+            .get_envs()
+            .map(|(k, v)| (k.to_string_lossy().into(), v.map(|v| v.to_string_lossy().into())))
+            .collect();
+        for var in HOST_SPREADING_VARS {
+            assert!(envs.contains(&(var.to_string(), None)), "{var} is not removed: {envs:?}");
+        }
+        assert!(envs.contains(&("MASTER_ADDR".into(), Some("127.0.0.1".into()))), "{envs:?}");
+        let args: Vec<String> = command.get_args().map(|a| a.to_string_lossy().into()).collect();
+        assert!(args.starts_with(&["-np".into(), "2".into()]), "{args:?}");
+        assert!(args.iter().any(|a| a == "--ddp") && !args.iter().any(|a| a.contains("hostfile")), "{args:?}");
+    }
+
+    #[test]
+    fn one_process_of_the_original_runs_without_mpirun_and_the_fixed_one_pins_blas() {
+        let python = Path::new("/venv/bin/python3");
+        let (script, dir, out) = (Path::new("/w/original.py"), Path::new("/w"), Path::new("/w/r.json"));
+        let alone = program_command(&config(Mode::Original, 1), python, script, dir, out, None).unwrap();
+        assert_eq!(alone.get_program(), python);
+        assert!(!alone.get_envs().any(|(k, _)| k == "OPENBLAS_NUM_THREADS"));
+        let fixed = program_command(&config(Mode::OriginalFixed, 1), python, script, dir, out, Some(1)).unwrap();
+        let pinned: Vec<_> = fixed.get_envs().filter(|(_, v)| v.is_some_and(|v| v == "1")).map(|(k, _)| k).collect();
+        assert!(pinned.contains(&std::ffi::OsStr::new("OPENBLAS_NUM_THREADS")), "{pinned:?}");
+        let args: Vec<String> = fixed.get_args().map(|a| a.to_string_lossy().into()).collect();
+        assert!(args.windows(2).any(|w| w == ["--variant", "fixed"]), "{args:?}");
     }
 }

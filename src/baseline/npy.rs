@@ -52,7 +52,7 @@ pub fn encode<T: NpyElement>(data: &[T], shape: &[usize]) -> anyhow::Result<Vec<
     header.push_str(&" ".repeat(unpadded.next_multiple_of(64) - unpadded));
     header.push('\n');
     let header_len = u16::try_from(header.len()).context("npy: header longer than 65535 bytes")?;
-    let mut out = Vec::with_capacity(10 + header.len() + data.len() * std::mem::size_of::<T>());
+    let mut out = Vec::with_capacity(10 + header.len() + std::mem::size_of_val(data));
     out.extend_from_slice(b"\x93NUMPY\x01\x00");
     out.extend_from_slice(&header_len.to_le_bytes());
     out.extend_from_slice(header.as_bytes());

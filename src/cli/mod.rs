@@ -72,12 +72,13 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         claims: Option<PathBuf>,
         /// Reference results whose check.json gives a "measured here" column each (named by
-        /// its profile); the quick run's table-times.txt gives the time column.
+        /// its profile, and by the directory where its name is not the profile's); the quick
+        /// run's table-times.txt gives the time column.
         #[arg(
             long,
             value_name = "DIR",
             value_delimiter = ',',
-            default_value = "artifact/expected/full-short,artifact/expected/quick"
+            default_value = "artifact/expected/full-short,artifact/expected/baselines,artifact/expected/quick"
         )]
         expected: Vec<PathBuf>,
     },

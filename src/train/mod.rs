@@ -273,7 +273,25 @@ pub struct TrainResult {
     pub total_train_s: f64,
     /// A baseline's program and package versions (absent for dpstudy's own modes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub baseline: Option<crate::baseline::Runtime>,
+    pub baseline: Option<BaselineRuntime>,
+}
+
+/// What ran a baseline (`crate::baseline`): its program and package versions, recorded in
+/// its result. Part of the result's schema, so it lives here; the baselines fill it in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaselineRuntime {
+    pub program: String,
+    pub python: String,
+    pub numpy: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mpi4py: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub torch: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub torch_threads: Option<usize>,
+    /// numpy's BLAS threads as dpstudy set them (`None`: left at numpy's default).
+    #[serde(default)]
+    pub blas_threads: Option<usize>,
 }
 
 impl TrainResult {

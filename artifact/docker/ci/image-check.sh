@@ -106,7 +106,7 @@ build_images() {
     seed="$(PATH="$(dirname "$docker"):$PATH" artifact/docker/ci/target-seed.sh "$seed_dir" dpstudy-ci)"
     build_args+=(--build-arg "TARGET_SEED=$seed")
   fi
-  for target in cpu paper cuda; do
+  for target in cpu paper cuda baselines; do
     tag=artifact; [ "$target" = cpu ] || tag="artifact:$target"
     started=$SECONDS
     "$docker" build -q "${build_args[@]}" --target "$target" -t "$tag" . >/dev/null
@@ -137,6 +137,25 @@ build_images() {
     exit 1
   fi
   echo "image-check: artifact:cuda without a GPU: $gpu_error" >&2
+
+  # The baselines image: the original's program over two ranks and PyTorch DDP over two
+  # processes follow the sequential run's costs (synthetic data, a few steps).
+  small=(--data synthetic --samples 600 --hidden 8 --epochs 1 --iters 3 --quiet)
+  for mode in "seq" "original --ranks 2" "torch-ddp --ranks 2"; do
+    # shellcheck disable=SC2086 # the mode's words are separate arguments
+    "$docker" run --rm --shm-size=1g artifact:baselines train --mode $mode "${small[@]}" >"$root/baseline-${mode%% *}.json"
+  done
+  python3 - "$root"/baseline-{seq,original,torch-ddp}.json <<'PY'
+import json, sys
+seq, *others = (json.load(open(p)) for p in sys.argv[1:])
+for run in others:
+    mode, runtime = run["config"]["mode"], run["baseline"]
+    worst = max(abs(a - b) / b for a, b in zip(run["step_costs"], seq["step_costs"]))
+    assert run["ranks"] == 2 and worst <= 1e-9, f"{mode}: ranks {run['ranks']}, worst relative cost {worst:.1e}"
+    print(f"image-check: artifact:baselines {mode} over 2 processes ({runtime['program']}, numpy {runtime['numpy']},"
+          f" {'torch ' + runtime['torch'] if 'torch' in runtime else 'mpi4py ' + runtime['mpi4py']}): costs within"
+          f" {worst:.0e} of dpstudy's sequential run", file=sys.stderr)
+PY
 }
 
 run_images() {

@@ -17,10 +17,10 @@ fn bound_text(value: &Option<PerProfile<f64>>, op: &str) -> String {
 
 /// The claims as the appendix's Markdown table: claim, command, expected value and
 /// tolerance, what this machine measured in each reference run (the check records of
-/// the runs, one column each, named by profile), and the time of the table's quick run
-/// (from `table-times.txt`: lines `T1 64`, seconds).
-pub fn markdown_table(claims: &[Claim], measured: &[CheckRecord], table_times: &str) -> String {
-    let columns: String = measured.iter().map(|r| format!(" measured here ({}) |", r.profile)).collect();
+/// the runs, one column each, named by the given name), and the time of the table's quick
+/// run (from `table-times.txt`: lines `T1 64`, seconds).
+pub fn markdown_table(claims: &[Claim], measured: &[(String, CheckRecord)], table_times: &str) -> String {
+    let columns: String = measured.iter().map(|(name, _)| format!(" measured here ({name}) |")).collect();
     let mut out = format!(
         "| id | claim | command | expected | tolerance |{columns} time (quick, here) |\n| --- | --- | --- | --- | --- |{} --- |\n",
         " --- |".repeat(measured.len())
@@ -55,7 +55,7 @@ pub fn markdown_table(claims: &[Claim], measured: &[CheckRecord], table_times: &
         };
         let verdicts: String = measured
             .iter()
-            .map(|record| {
+            .map(|(_, record)| {
                 let verdict = record
                     .verdict(&c.id)
                     .map_or_else(|| "–".into(), |v| format!("{}: {}", v.outcome.as_str(), v.measured));
