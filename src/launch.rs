@@ -118,7 +118,20 @@ pub fn train_args(config: &TrainConfig, out: &Path) -> Vec<String> {
     if let Some(init) = &config.init {
         push("--init", init.display().to_string());
     }
+    if let Some(recipe) = &config.ensemble {
+        push("--validation-samples", recipe.validation_samples.to_string());
+        let list = |values: Vec<String>| values.join(",");
+        if !recipe.member_hidden.is_empty() {
+            push("--member-hidden", list(recipe.member_hidden.iter().map(usize::to_string).collect()));
+        }
+        if !recipe.member_lr.is_empty() {
+            push("--member-lr", list(recipe.member_lr.iter().map(f64::to_string).collect()));
+        }
+    }
     push("--out", out.display().to_string());
+    if config.ensemble.as_ref().is_some_and(|r| r.bagging) {
+        args.push("--bagging".into());
+    }
     if !data.verify {
         args.push("--no-verify".into());
     }

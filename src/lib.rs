@@ -12,6 +12,7 @@ pub mod build_info;
 pub mod cli;
 pub mod cluster;
 pub mod data;
+pub mod ensemble;
 pub mod experiment;
 pub mod fsutil;
 pub mod launch;
@@ -248,6 +249,20 @@ fn train_command(args: &TrainArgs) -> anyhow::Result<()> {
             Some(run) => run,
             None => return Ok(()), // not rank 0: rank 0 reports
         },
+        Mode::Ensemble => {
+            if let Some(path) = &args.save_weights {
+                return Err(Failed(format!(
+                    "--save-weights {}: an ensemble has one set of weights per member; train a member alone \
+                     (--mode seq with its --seed and --hidden) to save it",
+                    path.display()
+                ))
+                .into());
+            }
+            match train::ensemble::run(&config, progress)? {
+                Some(run) => run,
+                None => return Ok(()), // not rank 0: rank 0 reports
+            }
+        }
         Mode::Seq | Mode::Threads => train::run_local(&config, progress)?,
         Mode::Gpu => train::gpu::run(&config, progress)?,
         Mode::Original | Mode::OriginalFixed | Mode::Torch | Mode::TorchDdp => {
@@ -270,6 +285,15 @@ fn train_command(args: &TrainArgs) -> anyhow::Result<()> {
         run.result.ranks,
         run.result.data_source
     );
+    if let Some(e) = &run.result.ensemble {
+        let combined: Vec<String> = e.combiners.iter().map(|c| format!("{} {:.4}", c.combiner, c.test_acc)).collect();
+        eprintln!(
+            "ensemble of {} (the line above is member 0's): test accuracy best member {:.4}; {}",
+            e.members.len(),
+            e.best_member().test_acc,
+            combined.join(", ")
+        );
+    }
     if let Some(path) = &args.save_weights {
         model::init::save(path, &run.weights)?;
     }

@@ -55,6 +55,7 @@ fn every_field_set() -> TrainConfig {
         threads: 3,
         ranks: 1,
         init: Some("/weights/init h37.safetensors".into()),
+        ensemble: None,
     }
 }
 
@@ -70,6 +71,23 @@ fn a_baselines_processes_survive_the_command_line() {
 }
 
 #[test]
+fn an_ensembles_recipe_survives_the_command_line() {
+    let recipe = dpstudy::ensemble::EnsembleRecipe {
+        member_hidden: vec![25, 50, 100],
+        member_lr: vec![0.1, 0.05],
+        bagging: true,
+        validation_samples: 1234,
+    };
+    round_trip(&TrainConfig {
+        mode: Mode::Ensemble,
+        sync: None,
+        init: None,
+        ensemble: Some(recipe),
+        ..every_field_set()
+    });
+}
+
+#[test]
 fn optional_fields_left_out_stay_left_out() {
     let config = TrainConfig {
         mode: Mode::Seq,
@@ -78,6 +96,7 @@ fn optional_fields_left_out_stay_left_out() {
         samples: None,
         batch_size: None,
         init: None,
+        ensemble: None,
         ..every_field_set()
     };
     round_trip(&config);

@@ -254,6 +254,7 @@ fn result(inputs: &Inputs, p: ProgramResult, blas_threads: Option<usize>, wall_s
         total_compute_s,
         total_train_s: p.total_train_s,
         baseline: Some(Runtime { blas_threads, ..p.runtime }),
+        ensemble: None,
     };
     // The programs do not hand back their weights; the initial ones stand in, and
     // `--save-weights` refuses baselines.
@@ -310,6 +311,7 @@ mod tests {
             threads: 1,
             ranks,
             init: None,
+            ensemble: None,
         }
     }
 

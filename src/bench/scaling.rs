@@ -102,6 +102,7 @@ impl ScalingSpec {
             threads: case.threads,
             ranks: 1,
             init: None,
+            ensemble: None,
         }
     }
 }

@@ -8,6 +8,7 @@ use super::{BenchArgs, DataDirs, MergeArgs, ReportOptions, ReproduceArgs, TrainA
 use crate::bench::BenchConfig;
 use crate::bench::scaling::ScalingSpec;
 use crate::data::{DataConfig, DataKind, default_cache_dir};
+use crate::ensemble::EnsembleRecipe;
 use crate::experiment::ReproduceConfig;
 use crate::experiment::merge::MergeConfig;
 use crate::experiment::plan::PlanOptions;
@@ -58,9 +59,28 @@ impl TrainArgs {
             threads: self.threads,
             ranks: self.ranks,
             init: self.init.clone(),
+            ensemble: self.ensemble_recipe(),
         };
         config.validate()?;
         Ok(config)
+    }
+}
+
+impl TrainArgs {
+    /// The ensemble's recipe: with `--mode ensemble` always (the validation rows default to
+    /// 0, which `validate` refuses by name), otherwise only if one of its flags was given
+    /// (which `validate` refuses too).
+    fn ensemble_recipe(&self) -> Option<EnsembleRecipe> {
+        let any = self.validation_samples.is_some()
+            || !self.member_hidden.is_empty()
+            || !self.member_lr.is_empty()
+            || self.bagging;
+        (self.mode == Mode::Ensemble || any).then(|| EnsembleRecipe {
+            member_hidden: self.member_hidden.clone(),
+            member_lr: self.member_lr.clone(),
+            bagging: self.bagging,
+            validation_samples: self.validation_samples.unwrap_or(0),
+        })
     }
 }
 

@@ -78,7 +78,7 @@ pub enum Command {
             long,
             value_name = "DIR",
             value_delimiter = ',',
-            default_value = "artifact/expected/full-short,artifact/expected/baselines,artifact/expected/quick"
+            default_value = "artifact/expected/full-short,artifact/expected/baselines,artifact/expected/quick,artifact/expected/ensembles"
         )]
         expected: Vec<PathBuf>,
     },
@@ -274,6 +274,20 @@ pub struct TrainArgs {
     /// Initial weights (safetensors); created from --seed if missing [default: in the cache dir].
     #[arg(long, value_name = "FILE")]
     pub init: Option<PathBuf>,
+    /// Mode ensemble: validation rows, the V rows after the training rows, on which the
+    /// stacked meta-learner is fitted.
+    #[arg(long, value_name = "V")]
+    pub validation_samples: Option<usize>,
+    /// Mode ensemble: hidden units of member r, cycling through the list (e.g. 25,50,100)
+    /// [default: --hidden for every member].
+    #[arg(long, value_name = "H,...", value_delimiter = ',')]
+    pub member_hidden: Vec<usize>,
+    /// Mode ensemble: learning rate of member r, cycling through the list [default: --lr].
+    #[arg(long, value_name = "LR,...", value_delimiter = ',')]
+    pub member_lr: Vec<f64>,
+    /// Mode ensemble: each member trains on its own bootstrap sample of the training rows.
+    #[arg(long)]
+    pub bagging: bool,
     /// Write the JSON result here (atomically) instead of to stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,

@@ -102,6 +102,8 @@ pub fn calibrate(plan: &Plan, settings: &RunnerSettings, cores: usize) -> anyhow
         threads: 1,
         sync: None,
         link: None,
+        validation_n: 0,
+        bagging: false,
     };
     let rows_for = |h: usize| (CALIBRATION_WORK / h.max(1)).clamp(MIN_CALIBRATION_ROWS.min(largest_n), largest_n);
     let mut samples = BTreeMap::new();
@@ -179,13 +181,15 @@ impl Calibration {
         let eval = self.eval_s_per_row.get(&cell.hidden).copied().unwrap_or(0.0);
         let used = cell.cores().min(self.cores).max(1);
         let cores = if used > 1 { used as f64 * self.parallel_efficiency } else { 1.0 };
-        let rows = (cell.n + cell.test_n) as f64;
+        let rows = (cell.n + cell.validation_n + cell.test_n) as f64;
         let startup = match cell.mode {
-            Mode::Mpi => self.mpi_startup_s.unwrap_or(self.startup_s),
+            Mode::Mpi | Mode::Ensemble => self.mpi_startup_s.unwrap_or(self.startup_s),
             _ => self.startup_s,
         } + self.load_s_per_row * rows;
         let steps = (cell.epochs * cell.iters) as f64;
-        Some(startup + (steps * cell.n as f64 * step + cell.epochs as f64 * rows * eval) / cores)
+        // An ensemble's ranks each train on all N rows: P times one run's work.
+        let members = if cell.mode == Mode::Ensemble { cell.ranks as f64 } else { 1.0 };
+        Some(startup + members * (steps * cell.n as f64 * step + cell.epochs as f64 * rows * eval) / cores)
     }
 }
 
@@ -325,7 +329,20 @@ mod tests {
     }
 
     fn cell(mode: Mode, ranks: usize, threads: usize) -> Cell {
-        Cell { n: 10_000, hidden: 50, test_n: 0, epochs: 2, iters: 50, mode, ranks, threads, sync: None, link: None }
+        Cell {
+            n: 10_000,
+            hidden: 50,
+            test_n: 0,
+            epochs: 2,
+            iters: 50,
+            mode,
+            ranks,
+            threads,
+            sync: None,
+            link: None,
+            validation_n: 0,
+            bagging: false,
+        }
     }
 
     #[test]
@@ -349,6 +366,9 @@ mod tests {
         assert!((mpi - (1.0 + 0.1 + 2.02 / 1.6)).abs() < 1e-9, "{mpi}");
         let threads1 = c.run_s(&cell(Mode::Threads, 1, 1)).unwrap();
         assert!((threads1 - seq).abs() < 1e-9, "{threads1}");
+        // An ensemble's two members each do a whole run's work, on the two cores.
+        let ensemble = c.run_s(&cell(Mode::Ensemble, 2, 1)).unwrap();
+        assert!((ensemble - (1.0 + 0.1 + 2.0 * 2.02 / 1.6)).abs() < 1e-9, "{ensemble}");
     }
 
     #[test]

@@ -78,20 +78,43 @@ pub struct Profile {
     pub max_ranks: usize,
 }
 
-/// Which P a table sweeps for MPI ranks and threads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// Which P a table sweeps for MPI ranks and threads: `"max"`, `"doubling"`, or a list.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Parallel {
     /// P = `--max-ranks` only.
     Max,
     /// P = 1, 2, 4, ... and `--max-ranks`.
     Doubling,
+    /// Exactly these P, whatever `--max-ranks` and the cores are (a table that measures
+    /// what P processes buy on fewer cores; its cells beyond the cores run oversubscribed,
+    /// marked so).
+    Fixed(Vec<usize>),
+}
+
+impl<'de> Deserialize<'de> for Parallel {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Name(String),
+            List(Vec<usize>),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Name(name) if name == "max" => Ok(Parallel::Max),
+            Raw::Name(name) if name == "doubling" => Ok(Parallel::Doubling),
+            Raw::List(ps) if !ps.is_empty() && !ps.contains(&0) => Ok(Parallel::Fixed(ps)),
+            _ => Err(serde::de::Error::custom(
+                "`parallel` must be \"max\", \"doubling\" or a list of P of at least 1, such as [1, 2, 4]",
+            )),
+        }
+    }
 }
 
 impl Parallel {
-    /// The values of P up to `max`.
-    pub fn values(self, max: usize) -> Vec<usize> {
+    /// The values of P up to `max` (a fixed list: its values).
+    pub fn values(&self, max: usize) -> Vec<usize> {
         match self {
+            Parallel::Fixed(ps) => ps.clone(),
             Parallel::Max => vec![max],
             Parallel::Doubling => {
                 let mut ps: Vec<usize> =
@@ -124,6 +147,18 @@ pub enum TableKind {
     GpuCrossover,
     /// MPI across emulated hosts, by the link between them.
     Network,
+    /// Data parallelism against ensembles of independently trained members (meta-learners).
+    Ensembles,
+}
+
+/// How the members of a table's ensembles differ (see [`crate::ensemble`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EnsembleKind {
+    /// Every member on all the training rows, from its own initial weights (seed + rank).
+    Seeds,
+    /// Every member on its own bootstrap sample of the training rows, and its own seed.
+    Bagging,
 }
 
 impl TableKind {
@@ -138,6 +173,7 @@ impl TableKind {
             TableKind::SyncPatterns => "sync-patterns",
             TableKind::GpuCrossover => "gpu-crossover",
             TableKind::Network => "network",
+            TableKind::Ensembles => "ensembles",
         }
     }
 }
@@ -194,6 +230,17 @@ pub struct TableSpec {
     pub epochs: Option<PerProfile<usize>>,
     #[serde(default)]
     pub iters: Option<PerProfile<usize>>,
+    /// Ensemble cells: the validation rows after the training rows (the stacked
+    /// meta-learner's), a number per profile. Required when `modes` lists `ensemble`.
+    #[serde(default)]
+    pub validation: Option<PerProfile<usize>>,
+    /// Ensemble cells: one per kind of member recipe (default: seeds).
+    #[serde(default)]
+    pub ensembles: Option<Vec<EnsembleKind>>,
+    /// MPI cells with P > 1 also run with P times the iterations per epoch: the data-parallel
+    /// model given the compute of a P-member ensemble.
+    #[serde(default)]
+    pub equal_budget: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -308,7 +355,8 @@ fn check_table(table: &TableSpec, profiles: &BTreeMap<String, Profile>, earlier:
         return Err(format!("table `{id}`: `syncs` is empty"));
     }
     // Every per-profile value names known profiles and covers every profile.
-    let per_profile: [(&str, Vec<&str>, bool); 8] = [
+    let per_profile: [(&str, Vec<&str>, bool); 9] = [
+        ("validation", table.validation.as_ref().map(|v| v.profile_names()).unwrap_or_default(), false),
         ("baseline_n", table.baseline_n.as_ref().map(|v| v.profile_names()).unwrap_or_default(), false),
         ("n", table.n.as_ref().map(|v| v.profile_names()).unwrap_or_default(), table.n.is_some()),
         (
@@ -353,6 +401,21 @@ fn check_table(table: &TableSpec, profiles: &BTreeMap<String, Profile>, earlier:
         if table.baseline_n.is_some() && !table.modes.iter().any(|m| m.is_baseline()) {
             return Err(format!("table `{id}`: `baseline_n` is given but no baseline mode is listed in `modes`"));
         }
+        let ensemble = table.modes.contains(&crate::train::Mode::Ensemble);
+        match table.validation.as_ref().and_then(|v| v.get(profile)) {
+            None | Some(0) if ensemble => {
+                return Err(format!(
+                    "table `{id}`: mode `ensemble` needs `validation` (at least 1 row) for profile `{profile}`"
+                ));
+            }
+            Some(_) if !ensemble => {
+                return Err(format!("table `{id}`: `validation` is given but `modes` does not list `ensemble`"));
+            }
+            _ => {}
+        }
+        if ensemble && !table.test {
+            return Err(format!("table `{id}`: mode `ensemble` scores on test rows: set `test = true`"));
+        }
         let hidden = table.hidden.get(profile).unwrap_or_default();
         if hidden.is_empty() || hidden.contains(&0) {
             return Err(format!("table `{id}`: `hidden` must list sizes of at least 1 for profile `{profile}`"));
@@ -374,7 +437,7 @@ mod tests {
     fn the_shipped_manifest_parses() {
         let m = Manifest::parse(BUILTIN, Path::new("experiments.toml")).unwrap();
         let ids: Vec<_> = m.tables.iter().map(|t| t.id.as_str()).collect();
-        assert_eq!(ids, ["T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8"]);
+        assert_eq!(ids, ["T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8", "T9"]);
         assert!(m.profiles.contains_key("quick") && m.profiles.contains_key("full"));
     }
 
@@ -384,6 +447,22 @@ mod tests {
         assert_eq!(Parallel::Doubling.values(2), [1, 2]);
         assert_eq!(Parallel::Doubling.values(6), [1, 2, 4, 6]);
         assert_eq!(Parallel::Max.values(3), [3]);
+        assert_eq!(Parallel::Fixed(vec![1, 2, 4]).values(2), [1, 2, 4]);
+    }
+
+    #[test]
+    fn parallel_is_a_rule_or_a_list() {
+        #[derive(Deserialize)]
+        struct T {
+            parallel: Parallel,
+        }
+        let parse = |v: &str| toml::from_str::<T>(&format!("parallel = {v}")).map(|t| t.parallel);
+        assert_eq!(parse("\"max\"").unwrap(), Parallel::Max);
+        assert_eq!(parse("[1, 2, 4]").unwrap(), Parallel::Fixed(vec![1, 2, 4]));
+        for bad in ["\"most\"", "[]", "[0, 2]"] {
+            let e = parse(bad).unwrap_err().to_string();
+            assert!(e.contains("`parallel` must be"), "{bad}: {e}");
+        }
     }
 
     fn error_of(text: &str) -> String {
@@ -428,8 +507,8 @@ mod tests {
     #[test]
     fn unknown_table_ids_list_the_known_ones() {
         let m = Manifest::parse(BUILTIN, Path::new("e.toml")).unwrap();
-        let e = m.select(&["T9".into()]).unwrap_err().to_string();
-        assert!(e.contains("unknown table `T9`") && e.contains("T1, T2"), "{e}");
+        let e = m.select(&["T10".into()]).unwrap_err().to_string();
+        assert!(e.contains("unknown table `T10`") && e.contains("T1, T2"), "{e}");
         assert_eq!(m.select(&["t3".into()]).unwrap().len(), 1);
     }
 }

@@ -31,6 +31,16 @@ pub struct Cell {
     /// memory between the ranks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<Link>,
+    /// Ensemble cells: validation rows after the training rows (0 for the other modes).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub validation_n: usize,
+    /// Ensemble cells: each member on its own bootstrap sample.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bagging: bool,
+}
+
+fn is_zero(v: &usize) -> bool {
+    *v == 0
 }
 
 impl Cell {
@@ -44,11 +54,19 @@ impl Cell {
             },
             (Mode::Threads, _) => format!("threads-t{}", self.threads),
             (Mode::Torch, _) => format!("torch-t{}", self.threads),
+            (Mode::Ensemble, _) if self.bagging => format!("ensemble-bagging-p{}", self.ranks),
+            (Mode::Ensemble, _) => format!("ensemble-p{}", self.ranks),
             (Mode::Original | Mode::OriginalFixed | Mode::TorchDdp, _) => format!("{}-p{}", self.mode, self.ranks),
             (mode, _) => mode.to_string(),
         };
-        let test = if self.test_n > 0 { format!("-test{}", self.test_n) } else { String::new() };
-        format!("{how}-n{}-h{}-e{}x{}{test}", self.n, self.hidden, self.epochs, self.iters)
+        let mut held_out = String::new();
+        if self.validation_n > 0 {
+            held_out += &format!("-val{}", self.validation_n);
+        }
+        if self.test_n > 0 {
+            held_out += &format!("-test{}", self.test_n);
+        }
+        format!("{how}-n{}-h{}-e{}x{}{held_out}", self.n, self.hidden, self.epochs, self.iters)
     }
 
     /// Processes times threads: the cores the cell asks for.
@@ -79,6 +97,12 @@ impl Cell {
             threads: self.threads,
             ranks: if self.mode.is_baseline() { self.ranks } else { 1 },
             init: None,
+            ensemble: (self.mode == Mode::Ensemble).then(|| crate::ensemble::EnsembleRecipe {
+                member_hidden: vec![],
+                member_lr: vec![],
+                bagging: self.bagging,
+                validation_samples: self.validation_n,
+            }),
         }
     }
 }
@@ -90,6 +114,10 @@ pub struct PlannedCell {
     pub tables: Vec<String>,
     pub reps: usize,
     pub warmup: usize,
+    /// A table asked for this P whatever the cores (`parallel = [..]`): beyond the cores
+    /// it runs oversubscribed (and is marked so) instead of being refused.
+    #[serde(default)]
+    pub oversubscribe: bool,
 }
 
 /// The whole run: the profile's settings and the cells.
@@ -121,9 +149,17 @@ impl Plan {
         let max_ranks = options.max_ranks.unwrap_or(profile.max_ranks);
         let mut cells: BTreeMap<Cell, PlannedCell> = BTreeMap::new();
         for table in &tables {
+            let oversubscribe = matches!(table.parallel, super::manifest::Parallel::Fixed(_));
             for (cell, reps, warmup) in expand(table, &options.profile, &profile, max_ranks) {
                 let reps = options.reps.unwrap_or(reps);
-                let entry = cells.entry(cell.clone()).or_insert(PlannedCell { cell, tables: vec![], reps, warmup });
+                let entry = cells.entry(cell.clone()).or_insert(PlannedCell {
+                    cell,
+                    tables: vec![],
+                    reps,
+                    warmup,
+                    oversubscribe: false,
+                });
+                entry.oversubscribe |= oversubscribe;
                 entry.tables.push(table.id.clone());
                 entry.reps = entry.reps.max(reps);
                 entry.warmup = entry.warmup.max(warmup);
@@ -138,9 +174,9 @@ impl Plan {
         })
     }
 
-    /// Images the plan needs: the largest training size plus the test images.
+    /// Images the plan needs: the largest training size plus the validation and test images.
     pub fn rows_needed(&self) -> usize {
-        self.cells.iter().map(|c| c.cell.n + c.cell.test_n).max().unwrap_or(0)
+        self.cells.iter().map(|c| c.cell.n + c.cell.validation_n + c.cell.test_n).max().unwrap_or(0)
     }
 
     /// Cells of one table.
@@ -198,6 +234,8 @@ fn expand(table: &TableSpec, profile_name: &str, profile: &Profile, max_ranks: u
                 threads,
                 sync,
                 link: None,
+                validation_n: 0,
+                bagging: false,
             };
             match mode {
                 Mode::Seq | Mode::Gpu => out.extend(sizes(1).into_iter().map(|n| cell(n, 1, 1, None))),
@@ -221,7 +259,25 @@ fn expand(table: &TableSpec, profile_name: &str, profile: &Profile, max_ranks: u
                         for &p in &ps {
                             for &link in &links {
                                 out.extend(sizes(p).into_iter().map(|n| Cell { link, ..cell(n, p, 1, Some(sync)) }));
+                                if table.equal_budget && p > 1 {
+                                    let budget = |n| Cell { link, iters: iters * p, ..cell(n, p, 1, Some(sync)) };
+                                    out.extend(sizes(p).into_iter().map(budget));
+                                }
                             }
+                        }
+                    }
+                }
+                Mode::Ensemble => {
+                    let validation_n = table.validation.as_ref().and_then(|v| v.get(profile_name)).unwrap_or(0);
+                    let kinds = table.ensembles.clone().unwrap_or_else(|| vec![super::manifest::EnsembleKind::Seeds]);
+                    for &p in &ps {
+                        for &kind in &kinds {
+                            let bagging = kind == super::manifest::EnsembleKind::Bagging;
+                            out.extend(sizes(p).into_iter().map(|n| Cell {
+                                validation_n,
+                                bagging,
+                                ..cell(n, p, 1, None)
+                            }));
                         }
                     }
                 }
@@ -322,6 +378,55 @@ mod tests {
         let text = BUILTIN.replacen("baseline_n = { quick = [8000]", "baseline_n = { quick = [9000]", 1);
         let e = Manifest::parse(&text, Path::new("e.toml")).unwrap_err().to_string();
         assert!(e.contains("T1") && e.contains("baseline_n") && e.contains("9000"), "{e}");
+    }
+
+    #[test]
+    fn the_ensembles_table_runs_its_fixed_p_with_both_recipes_and_the_equal_budget() {
+        let p = plan(&["T9"], None);
+        let ids: Vec<String> = p.cells.iter().map(|c| c.cell.id()).collect();
+        assert_eq!(
+            ids,
+            [
+                "mpi-allreduce-p1-n4000-h50-e5x100-test2000",
+                "mpi-allreduce-p2-n4000-h50-e5x100-test2000",
+                "mpi-allreduce-p4-n4000-h50-e5x100-test2000",
+                "ensemble-p1-n4000-h50-e5x100-val2000-test2000",
+                "ensemble-bagging-p1-n4000-h50-e5x100-val2000-test2000",
+                "ensemble-p2-n4000-h50-e5x100-val2000-test2000",
+                "ensemble-bagging-p2-n4000-h50-e5x100-val2000-test2000",
+                "ensemble-p4-n4000-h50-e5x100-val2000-test2000",
+                "ensemble-bagging-p4-n4000-h50-e5x100-val2000-test2000",
+                // P times the steps: the compute of a P-member ensemble.
+                "mpi-allreduce-p2-n4000-h50-e5x200-test2000",
+                "mpi-allreduce-p4-n4000-h50-e5x400-test2000",
+            ]
+        );
+        // P = 4 whatever --max-ranks, oversubscribed where the cores are fewer.
+        assert!(p.cells.iter().all(|c| c.oversubscribe));
+        assert_eq!(p.rows_needed(), 4000 + 2000 + 2000);
+        let data =
+            DataConfig { kind: crate::data::DataKind::Synthetic, dir: ".".into(), cache_dir: ".".into(), verify: true };
+        let bagging = p.cells.iter().find(|c| c.cell.bagging).unwrap();
+        let recipe = bagging.cell.train_config(&p.profile, &data).ensemble.unwrap();
+        assert!(recipe.bagging && recipe.validation_samples == 2000 && recipe.member_hidden.is_empty());
+        assert_eq!(p.cells[0].cell.train_config(&p.profile, &data).ensemble, None);
+        // Other tables' cells keep their ids and are not oversubscribed on purpose.
+        assert!(plan(&["T3"], None).cells.iter().all(|c| !c.oversubscribe));
+    }
+
+    #[test]
+    fn an_ensemble_table_needs_validation_and_test_rows() {
+        let t9 = BUILTIN.find("id = \"T9\"").unwrap();
+        let without = format!(
+            "{}{}",
+            &BUILTIN[..t9],
+            BUILTIN[t9..].replace("validation = { quick = 2000, full = 10000, full-short = 10000 }\n", "")
+        );
+        let e = Manifest::parse(&without, Path::new("e.toml")).unwrap_err().to_string();
+        assert!(e.contains("T9") && e.contains("needs `validation`"), "{e}");
+        let untested = format!("{}{}", &BUILTIN[..t9], BUILTIN[t9..].replacen("test = true", "test = false", 1));
+        let e = Manifest::parse(&untested, Path::new("e.toml")).unwrap_err().to_string();
+        assert!(e.contains("T9") && e.contains("test = true"), "{e}");
     }
 
     #[test]

@@ -9,9 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use super::plan::Cell;
 use crate::data::{DataKind, SourceLabel};
+use crate::ensemble::combine::Combiner;
 use crate::fsutil;
 use crate::real::Dtype;
-use crate::train::{Mode, SyncKind, TrainResult};
+use crate::train::{MemberScores, Mode, SyncKind, TrainResult};
 
 /// The layout of `raw.csv` and `run.json` this binary writes and reads.
 pub const FORMAT: u32 = 1;
@@ -81,6 +82,23 @@ pub struct RawRow {
     /// that raw.csv files written before it existed still read.
     #[serde(default)]
     pub link: Option<crate::cluster::Link>,
+    /// Ensemble cells: validation rows, and whether members train on bootstrap samples.
+    /// Their rows hold each rank's own member's cost and accuracies, and the combiners'
+    /// test figures on every row of the run. (After `link`, so older files still read.)
+    #[serde(default)]
+    pub validation_n: usize,
+    #[serde(default)]
+    pub bagging: bool,
+    #[serde(default)]
+    pub average_test_acc: Option<f64>,
+    #[serde(default)]
+    pub average_test_cost: Option<f64>,
+    #[serde(default)]
+    pub vote_test_acc: Option<f64>,
+    #[serde(default)]
+    pub stacked_test_acc: Option<f64>,
+    #[serde(default)]
+    pub stacked_test_cost: Option<f64>,
 }
 
 /// What every row of one run of one cell shares.
@@ -136,6 +154,13 @@ impl RunKey<'_> {
             test_cost: None,
             test_acc: None,
             link: c.link,
+            validation_n: c.validation_n,
+            bagging: c.bagging,
+            average_test_acc: None,
+            average_test_cost: None,
+            vote_test_acc: None,
+            stacked_test_acc: None,
+            stacked_test_cost: None,
         }
     }
 
@@ -147,9 +172,12 @@ impl RunKey<'_> {
     /// One row per (epoch, rank) of a finished run.
     pub fn rows(&self, result: &TrainResult, device: &str) -> Vec<RawRow> {
         let source = result.data_source.label();
+        let combiner = |which: Combiner| result.ensemble.as_ref().and_then(|e| e.combiner(which));
+        let (average, vote, stacked) =
+            (combiner(Combiner::Average), combiner(Combiner::Vote), combiner(Combiner::Stacked));
         let mut rows = Vec::new();
         for epoch in &result.epochs {
-            for t in &epoch.ranks {
+            for (r, t) in epoch.ranks.iter().enumerate() {
                 let mut row = self.row(Status::Ok, "", device, source);
                 row.epoch = Some(epoch.epoch);
                 row.rank = Some(t.rank);
@@ -161,10 +189,22 @@ impl RunKey<'_> {
                 row.eval_s = Some(t.eval_s);
                 row.wall_s = Some(t.wall_s);
                 row.train_s = Some(t.wall_s - t.eval_s);
-                row.cost = Some(epoch.cost);
-                row.train_acc = Some(epoch.train_acc);
-                row.test_cost = epoch.test_cost;
-                row.test_acc = epoch.test_acc;
+                // An ensemble's ranks each trained their own member; the others one model.
+                let scores = epoch.members.get(r).copied().unwrap_or(MemberScores {
+                    cost: epoch.cost,
+                    train_acc: epoch.train_acc,
+                    test_cost: epoch.test_cost,
+                    test_acc: epoch.test_acc,
+                });
+                row.cost = Some(scores.cost);
+                row.train_acc = Some(scores.train_acc);
+                row.test_cost = scores.test_cost;
+                row.test_acc = scores.test_acc;
+                row.average_test_acc = average.map(|c| c.test_acc);
+                row.average_test_cost = average.and_then(|c| c.test_cost);
+                row.vote_test_acc = vote.map(|c| c.test_acc);
+                row.stacked_test_acc = stacked.map(|c| c.test_acc);
+                row.stacked_test_cost = stacked.and_then(|c| c.test_cost);
                 rows.push(row);
             }
         }
@@ -271,6 +311,8 @@ mod tests {
             threads: 1,
             sync: None,
             link: None,
+            validation_n: 0,
+            bagging: false,
         };
         let key = RunKey {
             profile: "quick",

@@ -108,6 +108,12 @@ fn last_line(log: &Path) -> String {
 
 /// Runs one job; its result, or why it failed.
 fn run_job(plan: &Plan, job: &Job, settings: &RunnerSettings) -> Result<TrainResult, String> {
+    if job.planned.oversubscribe && job.planned.cell.cores() > available_cores() && !settings.launcher.oversubscribe {
+        // The table asked for this P on purpose (`parallel = [..]`): run it, marked.
+        let mut settings = settings.clone();
+        settings.launcher.oversubscribe = true;
+        return run_process(&plan.profile, &job.planned.cell, &settings, &job.name()).map(|(result, _)| result);
+    }
     run_process(&plan.profile, &job.planned.cell, settings, &job.name()).map(|(result, _)| result)
 }
 
@@ -125,7 +131,7 @@ pub fn run_process(
     let log_path = dir.join("logs").join(format!("{name}.log"));
     let args = train_args(&cell.train_config(profile, &settings.data), &out);
     let command =
-        if cell.mode == Mode::Mpi { settings.launcher.command(cell.ranks, &args) } else { local_command(&args) };
+        if cell.mode.under_mpirun() { settings.launcher.command(cell.ranks, &args) } else { local_command(&args) };
     let mut command = command.map_err(|e| format!("{e:#}"))?;
     if let Some(link) = cell.link {
         // One rank per emulated host: the emulator's hosts are mpirun's default hostfile.

@@ -15,7 +15,7 @@ use crate::experiment::raw::{RawRow, Status};
 use crate::train::{Mode, SyncKind};
 
 /// The columns that identify a cell.
-const CELL_KEYS: [&str; 14] = [
+const CELL_KEYS: [&str; 16] = [
     "cell",
     "tables",
     "mode",
@@ -30,6 +30,8 @@ const CELL_KEYS: [&str; 14] = [
     "hidden",
     "epochs",
     "iters",
+    "validation_n",
+    "bagging",
 ];
 /// What makes two cells comparable for speedup: same work.
 const WORK_KEYS: [&str; 5] = ["n", "test_n", "hidden", "epochs", "iters"];
@@ -78,6 +80,14 @@ pub struct CellStats {
     pub final_cost: f64,
     pub final_train_acc: f64,
     pub final_test_acc: Option<f64>,
+    /// Ensemble cells: validation rows, bootstrap members, the best member's test accuracy
+    /// and each combiner's (medians over runs; the figures are deterministic).
+    pub validation_n: usize,
+    pub bagging: bool,
+    pub best_member_test_acc: Option<f64>,
+    pub average_test_acc: Option<f64>,
+    pub vote_test_acc: Option<f64>,
+    pub stacked_test_acc: Option<f64>,
     /// The sequential cell of the same work: its median, and this cell's speedup over it.
     pub seq_median_s: Option<f64>,
     /// The sequential cell's fastest run (for the claims, which read best-of-R times).
@@ -97,8 +107,12 @@ impl CellStats {
         self.tables.split(' ').any(|t| t == id)
     }
 
-    /// `mpi allreduce`, `threads`, `seq`, ...; a baseline says so: `original (baseline)`.
+    /// `mpi allreduce`, `threads`, `seq`, ...; a baseline says so: `original (baseline)`;
+    /// an ensemble of bootstrap members: `ensemble bagging`.
     pub fn label(&self) -> String {
+        if self.mode == Mode::Ensemble {
+            return if self.bagging { "ensemble bagging".into() } else { "ensemble".into() };
+        }
         match (self.sync, self.mode.is_baseline()) {
             (Some(sync), _) => format!("{} {sync}", self.mode),
             (None, true) => format!("{} (baseline)", self.mode),
@@ -165,6 +179,11 @@ fn frame_of(rows: &[RawRow]) -> PolarsResult<DataFrame> {
         Column::new("cost".into(), of(|r| r.cost)),
         Column::new("train_acc".into(), of(|r| r.train_acc)),
         Column::new("test_acc".into(), of(|r| r.test_acc)),
+        Column::new("validation_n".into(), i(|r| r.validation_n)),
+        Column::new("bagging".into(), rows.iter().map(|r| r.bagging).collect::<Vec<_>>()),
+        Column::new("average_test_acc".into(), of(|r| r.average_test_acc)),
+        Column::new("vote_test_acc".into(), of(|r| r.vote_test_acc)),
+        Column::new("stacked_test_acc".into(), of(|r| r.stacked_test_acc)),
     ])
 }
 
@@ -196,6 +215,10 @@ fn cell_frame(raw: DataFrame) -> PolarsResult<DataFrame> {
             col("cost").filter(last_epoch.clone()).first().alias("final_cost"),
             col("train_acc").filter(last_epoch.clone()).first().alias("final_train_acc"),
             col("test_acc").filter(last_epoch).first().alias("final_test_acc"),
+            col("test_acc").filter(col("epoch").eq(col("epochs"))).max().alias("best_member_test_acc"),
+            col("average_test_acc").first().alias("average_test_acc"),
+            col("vote_test_acc").first().alias("vote_test_acc"),
+            col("stacked_test_acc").first().alias("stacked_test_acc"),
         ])
         .with_columns([
             (col("total_s") / col("steps")).alias("step_s"),
@@ -216,6 +239,10 @@ fn cell_frame(raw: DataFrame) -> PolarsResult<DataFrame> {
         col("final_cost").median().alias("final_cost"),
         col("final_train_acc").median().alias("final_train_acc"),
         col("final_test_acc").median().alias("final_test_acc"),
+        col("best_member_test_acc").median().alias("best_member_test_acc"),
+        col("average_test_acc").median().alias("average_test_acc"),
+        col("vote_test_acc").median().alias("vote_test_acc"),
+        col("stacked_test_acc").median().alias("stacked_test_acc"),
     ]);
 
     // Tukey's fences on the runs' totals: counted per cell, the runs themselves are kept.
@@ -339,6 +366,13 @@ fn stats_of(df: &DataFrame) -> anyhow::Result<Vec<CellStats>> {
     );
     let (final_cost, final_train_acc, final_test_acc) =
         (c.nans("final_cost")?, c.nans("final_train_acc")?, c.floats("final_test_acc")?);
+    let (validation_n, bagging) = (c.ints("validation_n")?, c.bools("bagging")?);
+    let (best_member, average, vote, stacked) = (
+        c.floats("best_member_test_acc")?,
+        c.floats("average_test_acc")?,
+        c.floats("vote_test_acc")?,
+        c.floats("stacked_test_acc")?,
+    );
     let (seq_median_s, seq_min_s, speedup, efficiency) =
         (c.floats("seq_median_s")?, c.floats("seq_min_s")?, c.floats("speedup")?, c.floats("efficiency")?);
     Ok((0..df.height())
@@ -376,6 +410,12 @@ fn stats_of(df: &DataFrame) -> anyhow::Result<Vec<CellStats>> {
             final_cost: final_cost[i],
             final_train_acc: final_train_acc[i],
             final_test_acc: final_test_acc[i],
+            validation_n: validation_n[i],
+            bagging: bagging[i],
+            best_member_test_acc: best_member[i].filter(|_| mode[i] == Mode::Ensemble),
+            average_test_acc: average[i],
+            vote_test_acc: vote[i],
+            stacked_test_acc: stacked[i],
             seq_median_s: seq_median_s[i],
             seq_min_s: seq_min_s[i],
             speedup: speedup[i],

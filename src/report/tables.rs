@@ -437,6 +437,72 @@ fn network(spec: &TableSpec, agg: &Aggregate) -> Table {
     t
 }
 
+fn accuracy(x: Option<f64>) -> String {
+    x.filter(|v| v.is_finite()).map_or("–".into(), |v| format!("{v:.4}"))
+}
+
+/// Whether a data-parallel cell of an ensembles table had P times the iterations (the
+/// compute of a P-member ensemble): the table's cells with more iterations than the least.
+pub fn equal_budget(cells: &[&CellStats], c: &CellStats) -> bool {
+    let least = cells.iter().map(|c| c.iters).min().unwrap_or(c.iters);
+    c.mode == Mode::Mpi && c.iters > least
+}
+
+/// T9: data parallelism (one model, P ranks) against ensembles (P models, combined).
+fn ensembles(spec: &TableSpec, agg: &Aggregate) -> Table {
+    let cols = [
+        ("model", Align::Left),
+        ("P", Align::Right),
+        ("steps", Align::Right),
+        ("time s", Align::Right),
+        ("test acc", Align::Right),
+        ("best member", Align::Right),
+        ("average", Align::Right),
+        ("vote", Align::Right),
+        ("stacked", Align::Right),
+        ("runs", Align::Right),
+    ];
+    let mut t = Table::new(&spec.id, spec.name.as_str(), &spec.title, &cols);
+    let all: Vec<&CellStats> = agg.table(&spec.id).collect();
+    let mut cells = all.clone();
+    cells.sort_by_key(|c| (c.mode == Mode::Ensemble, c.bagging, equal_budget(&all, c), c.p()));
+    for c in &cells {
+        let model = match c.mode {
+            Mode::Ensemble => c.label(),
+            _ if equal_budget(&all, c) => format!("{} (P x steps)", c.label()),
+            _ => c.label(),
+        };
+        let ensemble = c.mode == Mode::Ensemble;
+        t.push(vec![
+            model,
+            p(c),
+            (c.epochs * c.iters).to_string(),
+            secs(c.median_s),
+            // An ensemble's own test accuracy is its averaged prediction's (column "average").
+            if ensemble { "–".into() } else { accuracy(c.final_test_acc) },
+            accuracy(c.best_member_test_acc),
+            accuracy(c.average_test_acc),
+            accuracy(c.vote_test_acc),
+            accuracy(c.stacked_test_acc),
+            c.runs.to_string(),
+        ]);
+    }
+    if let Some(e) = cells.iter().find(|c| c.mode == Mode::Ensemble) {
+        t.notes.push(format!(
+            "N = {} training images, H = {}; test: the last {} images of the pool. mpi allreduce: one model, the data \
+             split over P ranks (the study's method); (P x steps): the same with P times the steps, the compute of a \
+             P-member ensemble. ensemble: P members, each on all N images from its own initial weights (seed + rank), \
+             no communication while training; bagging: each member on its own bootstrap sample of the N images. \
+             Combiners: average of the members' probabilities, majority vote, and a stacked multinomial logistic \
+             regression fitted on the {} validation images after the training images. An ensemble's time runs until \
+             the combined prediction exists (the slowest member, the gathers, the stacker's fit).",
+            e.n, e.hidden, e.test_n, e.validation_n
+        ));
+    }
+    notes(&mut t, agg, &cells);
+    t
+}
+
 /// The table `spec` declares, drawn from `agg`.
 pub fn build(spec: &TableSpec, agg: &Aggregate) -> Table {
     match spec.name {
@@ -448,5 +514,6 @@ pub fn build(spec: &TableSpec, agg: &Aggregate) -> Table {
         TableKind::SyncPatterns => sync_patterns(spec, agg),
         TableKind::GpuCrossover => gpu_crossover(spec, agg),
         TableKind::Network => network(spec, agg),
+        TableKind::Ensembles => ensembles(spec, agg),
     }
 }

@@ -2,6 +2,7 @@
 //! ([`descent`]) and the ways gradients are combined ([`sync`], [`mpi`]).
 
 pub mod descent;
+pub mod ensemble;
 pub mod gpu;
 pub mod mpi;
 pub mod sync;
@@ -45,6 +46,10 @@ pub enum Mode {
     #[serde(rename = "torch-ddp")]
     #[value(name = "torch-ddp")]
     TorchDdp,
+    /// The original's future work: each of the `mpirun -np P` ranks trains its own model
+    /// (a member) with no communication while training; rank 0 combines their predictions
+    /// (average, vote, a stacked meta-learner). See [`crate::ensemble`].
+    Ensemble,
 }
 
 impl Mode {
@@ -58,6 +63,7 @@ impl Mode {
             Mode::OriginalFixed => "original-fixed",
             Mode::Torch => "torch",
             Mode::TorchDdp => "torch-ddp",
+            Mode::Ensemble => "ensemble",
         }
     }
 
@@ -70,7 +76,13 @@ impl Mode {
     /// Whether the mode runs `ranks` processes of its own (dpstudy's MPI takes them from
     /// mpirun; the baselines from `--ranks`).
     pub fn has_ranks(self) -> bool {
-        matches!(self, Mode::Mpi | Mode::Original | Mode::OriginalFixed | Mode::TorchDdp)
+        matches!(self, Mode::Mpi | Mode::Ensemble | Mode::Original | Mode::OriginalFixed | Mode::TorchDdp)
+    }
+
+    /// Whether `dpstudy reproduce` starts the mode's processes with `mpirun -np P` (dpstudy's
+    /// own multi-process modes; a baseline starts its own).
+    pub fn under_mpirun(self) -> bool {
+        matches!(self, Mode::Mpi | Mode::Ensemble)
     }
 }
 
@@ -137,6 +149,9 @@ pub struct TrainConfig {
     pub ranks: usize,
     /// Initial weights file; `None`: `<data.cache_dir>/init-h<H>-seed<S>.safetensors`.
     pub init: Option<PathBuf>,
+    /// Mode `ensemble`: how the members differ and the validation rows (`None` otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ensemble: Option<crate::ensemble::EnsembleRecipe>,
 }
 
 fn one() -> usize {
@@ -182,6 +197,7 @@ impl TrainConfig {
                 "only the baselines original, original-fixed and torch-ddp start processes (mpi: mpirun -np P)",
             );
         }
+        self.validate_ensemble()?;
         match self.batch_size {
             Some(0) => return invalid("--batch-size", "0".into(), "must be at least 1"),
             Some(b) if self.samples.is_some_and(|n| b > n) => {
@@ -190,6 +206,61 @@ impl TrainConfig {
             _ => {}
         }
         Ok(())
+    }
+
+    /// The ensemble's recipe against the mode: only `ensemble` has one, and it needs
+    /// validation and test rows (the combiners are fitted on the one and scored on the
+    /// other); each member draws its own initial weights, so `--init` does not apply.
+    fn validate_ensemble(&self) -> Result<(), ConfigError> {
+        let invalid = |flag, value: String, reason| Err(ConfigError::Invalid { flag, value, reason });
+        match (&self.ensemble, self.mode == Mode::Ensemble) {
+            (Some(_), false) => invalid(
+                "--mode",
+                self.mode.to_string(),
+                "--validation-samples, --member-hidden, --member-lr and --bagging belong to --mode ensemble",
+            ),
+            (None, true) => Err(ConfigError::Invalid {
+                flag: "--validation-samples",
+                value: "0".into(),
+                reason: "--mode ensemble needs validation rows for its stacked meta-learner (e.g. --validation-samples 2000)",
+            }),
+            (Some(recipe), true) => {
+                if recipe.validation_samples == 0 {
+                    return invalid(
+                        "--validation-samples",
+                        "0".into(),
+                        "--mode ensemble needs validation rows for its stacked meta-learner (e.g. --validation-samples 2000)",
+                    );
+                }
+                if self.test_samples == 0 {
+                    return invalid(
+                        "--test-samples",
+                        "0".into(),
+                        "--mode ensemble scores its members and combiners on test rows",
+                    );
+                }
+                if let Some(init) = &self.init {
+                    return invalid(
+                        "--init",
+                        init.display().to_string(),
+                        "each member of an ensemble draws its own initial weights from --seed + its rank",
+                    );
+                }
+                if let Some(&h) = recipe.member_hidden.iter().find(|&&h| h == 0) {
+                    return invalid("--member-hidden", h.to_string(), "the hidden layer needs at least one unit");
+                }
+                if let Some(&lr) = recipe.member_lr.iter().find(|lr| !(lr.is_finite() && **lr > 0.0)) {
+                    return invalid("--member-lr", lr.to_string(), "must be a positive finite number");
+                }
+                Ok(())
+            }
+            (None, false) => Ok(()),
+        }
+    }
+
+    /// Validation rows (the ensemble's; 0 for the other modes).
+    pub fn validation_samples(&self) -> usize {
+        self.ensemble.as_ref().map_or(0, |r| r.validation_samples)
     }
 
     /// The initial-weights file this run uses.
@@ -214,6 +285,19 @@ pub struct EpochRecord {
     pub compute_spread_s: f64,
     /// Every rank's times, indexed by rank (one entry for a single process).
     pub ranks: Vec<RankTimes>,
+    /// Mode `ensemble`: every member's own scores, indexed by rank (the fields above are
+    /// member 0's). Empty for the other modes, whose ranks train one model.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<MemberScores>,
+}
+
+/// One ensemble member's cost and accuracies after an epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MemberScores {
+    pub cost: f64,
+    pub train_acc: f64,
+    pub test_cost: Option<f64>,
+    pub test_acc: Option<f64>,
 }
 
 impl EpochRecord {
@@ -235,6 +319,7 @@ impl EpochRecord {
             test_acc: test.map(|t| t.1),
             compute_spread_s: 0.0,
             ranks: vec![times],
+            members: vec![],
         }
     }
 
@@ -274,6 +359,9 @@ pub struct TrainResult {
     /// A baseline's program and package versions (absent for dpstudy's own modes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<BaselineRuntime>,
+    /// Mode `ensemble`: every member's and every combiner's scores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ensemble: Option<crate::ensemble::EnsembleOutcome>,
 }
 
 /// What ran a baseline (`crate::baseline`): its program and package versions, recorded in
@@ -333,7 +421,9 @@ impl Inputs {
     /// samples" (`config.samples == None`) against the data.
     pub fn load(config: &TrainConfig) -> anyhow::Result<Self> {
         let mut config = config.clone();
-        let test = config.test_samples;
+        // Rows held out at the end of the pool (test) and after the training rows
+        // (an ensemble's validation rows): both must fit beside the training rows.
+        let test = config.test_samples + config.validation_samples();
         let required = match (config.samples, &config.data.kind) {
             (None, DataKind::Synthetic) => {
                 Some(Required { rows: crate::data::DEFAULT_SYNTHETIC_ROWS + test, flag: "--samples" })
@@ -342,7 +432,11 @@ impl Inputs {
             (None, DataKind::Mnist) => (test > 0).then_some(Required { rows: test + 1, flag: "--test-samples" }),
             (Some(n), _) => Some(Required {
                 rows: n.saturating_add(test),
-                flag: if test == 0 { "--samples" } else { "--samples + --test-samples" },
+                flag: match (config.test_samples, config.validation_samples()) {
+                    (0, 0) => "--samples",
+                    (_, 0) => "--samples + --test-samples",
+                    _ => "--samples + --validation-samples + --test-samples",
+                },
             }),
         };
         let prepared = config.data.load(required, config.seed)?;
@@ -352,6 +446,11 @@ impl Inputs {
         config.validate()?;
         let init = model::init::load_or_create(&config.init_path(), config.hidden, config.seed)?;
         Ok(Self { config, samples, prepared, init })
+    }
+
+    /// The validation rows (right after the training rows) in element type `T`.
+    pub fn validation<T: Real>(&self) -> anyhow::Result<crate::data::Samples<T>> {
+        Ok(self.prepared.rows(self.samples..self.samples + self.config.validation_samples())?)
     }
 
     /// The train and test rows in element type `T`.
@@ -374,6 +473,7 @@ impl Inputs {
             step_costs: trained.step_costs,
             epochs: trained.epochs,
             baseline: None,
+            ensemble: None,
         };
         TrainingRun { result, weights: trained.params.cast() }
     }

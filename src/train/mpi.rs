@@ -51,15 +51,16 @@ pub fn find_on_path(name: &str) -> Option<PathBuf> {
 pub const INSTALL_HINT: &str = "install Open MPI (Debian/Ubuntu: `apt-get install openmpi-bin libopenmpi-dev`; \
                                 Fedora: `dnf install openmpi openmpi-devel`; macOS: `brew install open-mpi`)";
 
-/// Fails unless this process runs under `mpirun`, saying how to get there.
-pub fn require_launcher() -> anyhow::Result<()> {
+/// Fails unless this process runs under `mpirun`, saying how to get there (`mode`: the
+/// `--mode` that needs it).
+pub fn require_launcher(mode: super::Mode) -> anyhow::Result<()> {
     if launched_by_mpirun() {
         return Ok(());
     }
     match find_on_path("mpirun") {
-        None => anyhow::bail!("--mode mpi needs Open MPI, and mpirun is not on PATH: {INSTALL_HINT}"),
+        None => anyhow::bail!("--mode {mode} needs Open MPI, and mpirun is not on PATH: {INSTALL_HINT}"),
         Some(mpirun) => anyhow::bail!(
-            "--mode mpi must be started by mpirun, e.g. `{} -np 2 dpstudy train --mode mpi ...`",
+            "--mode {mode} must be started by mpirun, e.g. `{} -np 2 dpstudy train --mode {mode} ...`",
             mpirun.display()
         ),
     }
@@ -67,7 +68,7 @@ pub fn require_launcher() -> anyhow::Result<()> {
 
 /// Makes a local result collective: if any rank failed, every rank returns an error (the
 /// failing rank its own, the others [`ReportedElsewhere`]), so no rank waits forever.
-fn agree<T>(world: &SimpleCommunicator, local: anyhow::Result<T>) -> anyhow::Result<T> {
+pub(super) fn agree<T>(world: &SimpleCommunicator, local: anyhow::Result<T>) -> anyhow::Result<T> {
     let failed = i32::from(local.is_err());
     let mut any = 0;
     world.all_reduce_into(&failed, &mut any, SystemOperation::max());
@@ -79,7 +80,7 @@ fn agree<T>(world: &SimpleCommunicator, local: anyhow::Result<T>) -> anyhow::Res
 }
 
 /// Checks that every rank got the same configuration.
-fn check_same_config(world: &SimpleCommunicator, config: &TrainConfig) -> anyhow::Result<()> {
+pub(super) fn check_same_config(world: &SimpleCommunicator, config: &TrainConfig) -> anyhow::Result<()> {
     let digest = crate::data::checksum::sha256_hex(&serde_json::to_vec(config)?);
     let hash = u64::from_str_radix(&digest[..16], 16).expect("hex");
     let mut all = vec![0u64; world.size() as usize];
@@ -100,13 +101,22 @@ fn check_same_config(world: &SimpleCommunicator, config: &TrainConfig) -> anyhow
 /// its own error, if it has one, and then waits for all the others before it returns: a
 /// quiet rank that exited first would make `mpirun` kill the rank still printing.
 pub fn run(config: &TrainConfig, progress: impl FnMut(&EpochRecord)) -> anyhow::Result<Option<TrainingRun>> {
-    require_launcher()?;
+    collective_run(config, |world| match config.dtype {
+        Dtype::F32 => run_typed::<f32>(world, config, progress),
+        Dtype::F64 => run_typed::<f64>(world, config, progress),
+    })
+}
+
+/// The frame of a job on the ranks of `mpirun` (data-parallel or ensemble): starts MPI,
+/// checks that every rank got `config`, runs `body`, and reports an error once (see [`run`]).
+pub(super) fn collective_run<R>(
+    config: &TrainConfig,
+    body: impl FnOnce(&SimpleCommunicator) -> anyhow::Result<R>,
+) -> anyhow::Result<R> {
+    require_launcher(config.mode)?;
     let universe = mpi::initialize().context("MPI initialisation failed (was MPI already initialised?)")?;
     let world = universe.world();
-    let result = check_same_config(&world, config).and_then(|()| match config.dtype {
-        Dtype::F32 => run_typed::<f32>(&world, config, progress),
-        Dtype::F64 => run_typed::<f64>(&world, config, progress),
-    });
+    let result = check_same_config(&world, config).and_then(|()| body(&world));
     match result {
         Ok(run) => Ok(run),
         Err(e) => {
@@ -198,7 +208,7 @@ fn run_typed<T: MpiReal>(
 }
 
 /// Every rank's host name, in rank order: for the watchdog's message and the result's `hosts`.
-fn host_names(world: &SimpleCommunicator) -> Vec<String> {
+pub(super) fn host_names(world: &SimpleCommunicator) -> Vec<String> {
     const LEN: usize = 64;
     let name = mpi::environment::processor_name().unwrap_or_else(|_| "unknown".into());
     let mut mine = [0u8; LEN];

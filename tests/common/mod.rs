@@ -75,6 +75,7 @@ pub fn config(kind: DataKind, data_dir: &Path, cache_dir: &Path) -> TrainConfig 
         threads: 1,
         ranks: 1,
         init: None,
+        ensemble: None,
     }
 }
 

@@ -545,6 +545,54 @@ fn evaluate(claim: &Claim, agg: &Aggregate, profile: &str, tables: &[String]) ->
                 Some(ratio),
             )
         }
+        Kind::EnsembleBeatsBestMember => {
+            let min = min.unwrap_or(f64::NAN);
+            let margins: Vec<(&CellStats, f64)> = cells
+                .iter()
+                .copied()
+                .filter(|c| c.mode == Mode::Ensemble && !c.bagging && c.p() > 1)
+                .filter_map(|c| Some((c, c.average_test_acc? - c.best_member_test_acc?)))
+                .collect();
+            let Some(&(worst, margin)) = margins.iter().min_by(|a, b| a.1.total_cmp(&b.1)) else {
+                return not_run("ensemble (P > 1)");
+            };
+            valued(
+                pass(margins.iter().all(|(_, m)| *m >= min)),
+                format!(
+                    "smallest margin at P={}: average {:.4} against the best member's {:.4} ({:+.4}; {} ensembles)",
+                    worst.p(),
+                    worst.average_test_acc.unwrap_or(f64::NAN),
+                    worst.best_member_test_acc.unwrap_or(f64::NAN),
+                    margin,
+                    margins.len()
+                ),
+                format!("average − best member ≥ {min}"),
+                Some(margin),
+            )
+        }
+        Kind::EnsembleTimePerMember => {
+            let max = max.unwrap_or(f64::NAN);
+            let ensembles = || cells.iter().copied().filter(|c| c.mode == Mode::Ensemble && !c.bagging);
+            let (Some(one), Some(widest)) = (
+                ensembles().find(|c| c.p() == 1),
+                ensembles().filter(|c| c.p() > 1 && !c.oversubscribed).max_by_key(|c| c.p()),
+            ) else {
+                return not_run("ensemble (P = 1 and a P > 1 within the cores)");
+            };
+            let ratio = widest.min_s / one.min_s;
+            valued(
+                pass(ratio <= max),
+                format!(
+                    "{} members on {} cores: {} s, one member: {} s: {ratio:.2} times as long (best of runs)",
+                    widest.p(),
+                    widest.p(),
+                    secs(widest.min_s),
+                    secs(one.min_s)
+                ),
+                format!("≤ {max} times"),
+                Some(ratio),
+            )
+        }
         Kind::GpuCrossover => {
             let points: Vec<(usize, usize, f64, f64)> = crossover_pairs(&cells)
                 .into_iter()
@@ -707,6 +755,12 @@ mod tests {
             final_cost: 1.0,
             final_train_acc: 0.5,
             final_test_acc: None,
+            validation_n: 0,
+            bagging: false,
+            best_member_test_acc: None,
+            average_test_acc: None,
+            vote_test_acc: None,
+            stacked_test_acc: None,
             seq_median_s: Some(2.0 * efficiency),
             seq_min_s: Some(2.0 * efficiency),
             speedup: Some(2.0 * efficiency),

@@ -141,8 +141,9 @@ where
             s.points.iter().filter_map(|p| p.range.map(|(lo, hi)| ErrorBar::new_vertical(p.x, lo, p.y, hi, c, 8)));
         ctx.draw_series(bars).map_err(fail)?;
     }
-    // Efficiencies sit near the top of their axis: their legend goes below them.
-    let legend = if chart.y_label.contains("efficiency") || chart.y_label.contains("/ P") {
+    // Efficiencies and accuracies sit near the top of their axis: their legend goes below.
+    let high = ["efficiency", "/ P", "accuracy"];
+    let legend = if high.iter().any(|w| chart.y_label.contains(w)) {
         SeriesLabelPosition::LowerRight
     } else {
         SeriesLabelPosition::UpperLeft

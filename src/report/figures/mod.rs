@@ -295,6 +295,51 @@ fn network(agg: &Aggregate, id: &str) -> Chart {
     chart
 }
 
+/// Test accuracy against training time: one point per configuration of an ensembles table,
+/// each series joined in order of P: the data-parallel model, the same with P times the
+/// steps, the ensembles' average and stacked predictions and their best member, and the
+/// bagged ensembles' average (the vote, within a point of the average, is in the table).
+fn ensembles(agg: &Aggregate, id: &str) -> Chart {
+    let mut cells: Vec<&CellStats> = agg.table(id).collect();
+    cells.sort_by_key(|c| c.p());
+    let mut chart = Chart::new(
+        &format!("fig-{id}-ensembles"),
+        "Test accuracy against training time: one model or an ensemble",
+        "training time, s",
+        "test accuracy",
+    );
+    let mut series: Vec<Series> = Vec::new();
+    let mut add = |label: String, x: f64, y: Option<f64>| {
+        let Some(y) = y.filter(|y| y.is_finite()) else { return };
+        if !x.is_finite() {
+            return;
+        }
+        match series.iter_mut().find(|s| s.label == label) {
+            Some(s) => s.points.push(point(x, y)),
+            None => series.push(Series { label, points: vec![point(x, y)], reference: false }),
+        }
+    };
+    for c in &cells {
+        match c.mode {
+            Mode::Ensemble => {
+                if c.bagging {
+                    add("bagging: average".into(), c.median_s, c.average_test_acc);
+                } else {
+                    add("ensemble: average".into(), c.median_s, c.average_test_acc);
+                    add("ensemble: stacked".into(), c.median_s, c.stacked_test_acc);
+                    add("ensemble: best member".into(), c.median_s, c.best_member_test_acc);
+                }
+            }
+            _ if super::tables::equal_budget(&cells, c) => {
+                add(format!("{} (P x steps)", c.label()), c.median_s, c.final_test_acc)
+            }
+            _ => add(c.label(), c.median_s, c.final_test_acc),
+        }
+    }
+    chart.series = series;
+    chart
+}
+
 /// Every figure the tables of `agg` support, by table name.
 pub fn charts(agg: &Aggregate, tables: &[(String, TableKind)]) -> Vec<Chart> {
     let mut out = Vec::new();
@@ -309,6 +354,7 @@ pub fn charts(agg: &Aggregate, tables: &[(String, TableKind)]) -> Vec<Chart> {
             TableKind::SyncPatterns => out.push(sync_patterns(agg, id)),
             TableKind::GpuCrossover => out.push(gpu_crossover(agg, id)),
             TableKind::Network => out.push(network(agg, id)),
+            TableKind::Ensembles => out.push(ensembles(agg, id)),
             // The parity table's figures are numbers of equal value: a table says it better.
             TableKind::Parity => {}
         }
