@@ -227,14 +227,14 @@ fn reproduce_draws_the_ensembles_table() {
         .output()
         .unwrap();
     // Five steps from random weights make weak members: the claims may fail here (the run
-    // then exits non-zero), but every cell must run and both T9 claims must be judged.
+    // then exits non-zero), but every cell must run and T9's claim must be judged.
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() || stderr.contains("claim(s) failed"), "{stderr}");
     assert!(stderr.contains("7 runs done, 0 failed, 0 cells not run"), "{stderr}");
     let runs = common::entries(&results);
     let dir = results.join(&runs[0]);
     let check = std::fs::read_to_string(dir.join("check.txt")).unwrap();
-    for id in ["C17 ", "C18 "] {
+    for id in ["C17 "] {
         let line = check.lines().find(|l| l.starts_with(id)).unwrap_or_else(|| panic!("{id} missing:\n{check}"));
         assert!(line.contains("PASS") || line.contains("FAIL"), "{line}");
     }
