@@ -4,48 +4,39 @@
 
 use crate::data::{FEATURES, SamplesView};
 use crate::linalg::{Layout, gemm};
-use crate::model::{OUTPUTS, Params, THETA1_COLS};
+use crate::model::{OUTPUTS, Params};
 use crate::real::Real;
 
 fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
 
-/// The outputs (rows x 10, row-major) of `params` on the rows of `x`.
-pub fn probabilities<T: Real>(params: &Params<f64>, x: SamplesView<'_, T>) -> Vec<f64> {
-    let (m, h) = (x.len(), params.hidden());
-    let features: Vec<f64> = x.features.iter().map(|v| v.to_f64()).collect();
-    let (theta1, theta2) = (params.theta1(), params.theta2());
-    // Z1 = X W1^T, W1 = theta1 without its bias column (column 0), read in place.
-    let mut a1 = vec![0.0; m * h];
-    gemm(
-        &mut a1,
-        Layout::row_major(m, h),
-        false,
-        (&features, Layout::row_major(m, FEATURES)),
-        (&theta1[1..], Layout::strided(FEATURES, h, 1, THETA1_COLS)),
-        1,
-    );
-    for row in a1.chunks_exact_mut(h.max(1)) {
-        for (j, z) in row.iter_mut().enumerate() {
-            *z = sigmoid(*z + theta1[j * THETA1_COLS]);
-        }
-    }
-    let mut out = vec![0.0; m * OUTPUTS];
+/// `sigmoid(input W^T + b)` for `input` (rows x k, row-major) and `theta` (outputs x (1 + k),
+/// row-major, the bias in column 0, read in place): rows x outputs, row-major.
+fn sigmoid_layer(input: &[f64], k: usize, theta: &[f64], outputs: usize) -> Vec<f64> {
+    let rows = input.len() / k.max(1);
+    let mut out = vec![0.0; rows * outputs];
     gemm(
         &mut out,
-        Layout::row_major(m, OUTPUTS),
+        Layout::row_major(rows, outputs),
         false,
-        (&a1, Layout::row_major(m, h)),
-        (&theta2[1..], Layout::strided(h, OUTPUTS, 1, h + 1)),
+        (input, Layout::row_major(rows, k)),
+        (&theta[1..], Layout::strided(k, outputs, 1, k + 1)),
         1,
     );
-    for row in out.chunks_exact_mut(OUTPUTS) {
-        for (k, z) in row.iter_mut().enumerate() {
-            *z = sigmoid(*z + theta2[k * (h + 1)]);
+    for row in out.chunks_exact_mut(outputs.max(1)) {
+        for (j, z) in row.iter_mut().enumerate() {
+            *z = sigmoid(*z + theta[j * (k + 1)]);
         }
     }
     out
+}
+
+/// The outputs (rows x 10, row-major) of `params` on the rows of `x`.
+pub fn probabilities<T: Real>(params: &Params<f64>, x: SamplesView<'_, T>) -> Vec<f64> {
+    let features: Vec<f64> = x.features.iter().map(|v| v.to_f64()).collect();
+    let hidden = sigmoid_layer(&features, FEATURES, params.theta1(), params.hidden());
+    sigmoid_layer(&hidden, params.hidden(), params.theta2(), OUTPUTS)
 }
 
 #[cfg(test)]

@@ -32,6 +32,21 @@ fn design(members: &[Vec<f64>]) -> (Vec<f64>, usize) {
     (x, cols)
 }
 
+/// `softmax(X W^T)` into `z` (rows x 10) for the design matrix `x` (rows x `cols`) and
+/// `weights` (10 x `cols`, row-major).
+fn class_probabilities(x: &[f64], cols: usize, weights: &[f64], z: &mut [f64]) {
+    let rows = x.len() / cols;
+    gemm(
+        z,
+        Layout::row_major(rows, OUTPUTS),
+        false,
+        (x, Layout::row_major(rows, cols)),
+        (weights, Layout::col_major(cols, OUTPUTS)),
+        1,
+    );
+    softmax_rows(z);
+}
+
 /// Row-wise softmax in place (shifted by the row's maximum).
 fn softmax_rows(z: &mut [f64]) {
     for row in z.chunks_exact_mut(OUTPUTS) {
@@ -61,16 +76,8 @@ impl Stacker {
         let mut z = vec![0.0; rows * OUTPUTS];
         let mut grad = vec![0.0; OUTPUTS * cols];
         for _ in 0..STEPS {
-            // Z = X W^T; P = softmax(Z); grad = (P - Y)^T X / rows.
-            gemm(
-                &mut z,
-                Layout::row_major(rows, OUTPUTS),
-                false,
-                (&x, Layout::row_major(rows, cols)),
-                (&weights, Layout::col_major(cols, OUTPUTS)),
-                1,
-            );
-            softmax_rows(&mut z);
+            // P = softmax(X W^T); grad = (P - Y)^T X / rows.
+            class_probabilities(&x, cols, &weights, &mut z);
             for (row, &label) in z.chunks_exact_mut(OUTPUTS).zip(labels) {
                 row[usize::from(label)] -= 1.0;
             }
@@ -95,17 +102,8 @@ impl Stacker {
     pub fn predict(&self, members: &[Vec<f64>]) -> Vec<f64> {
         let (x, cols) = design(members);
         assert_eq!(cols - 1, self.inputs, "the stacker was fitted on {} members", self.inputs / OUTPUTS);
-        let rows = x.len() / cols;
-        let mut z = vec![0.0; rows * OUTPUTS];
-        gemm(
-            &mut z,
-            Layout::row_major(rows, OUTPUTS),
-            false,
-            (&x, Layout::row_major(rows, cols)),
-            (&self.weights, Layout::col_major(cols, OUTPUTS)),
-            1,
-        );
-        softmax_rows(&mut z);
+        let mut z = vec![0.0; x.len() / cols * OUTPUTS];
+        class_probabilities(&x, cols, &self.weights, &mut z);
         z
     }
 }

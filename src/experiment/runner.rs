@@ -108,13 +108,12 @@ fn last_line(log: &Path) -> String {
 
 /// Runs one job; its result, or why it failed.
 fn run_job(plan: &Plan, job: &Job, settings: &RunnerSettings) -> Result<TrainResult, String> {
-    if job.planned.oversubscribe && job.planned.cell.cores() > available_cores() && !settings.launcher.oversubscribe {
+    let mut settings = std::borrow::Cow::Borrowed(settings);
+    if job.planned.oversubscribe && job.planned.cell.cores() > available_cores() {
         // The table asked for this P on purpose (`parallel = [..]`): run it, marked.
-        let mut settings = settings.clone();
-        settings.launcher.oversubscribe = true;
-        return run_process(&plan.profile, &job.planned.cell, &settings, &job.name()).map(|(result, _)| result);
+        settings.to_mut().launcher.oversubscribe = true;
     }
-    run_process(&plan.profile, &job.planned.cell, settings, &job.name()).map(|(result, _)| result)
+    run_process(&plan.profile, &job.planned.cell, &settings, &job.name()).map(|(result, _)| result)
 }
 
 /// Runs `cell` as its own `dpstudy train` process (under mpirun for MPI cells), its result

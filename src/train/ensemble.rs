@@ -151,7 +151,6 @@ fn run_typed<T: MpiReal>(
     let comm_s = t_comm.elapsed().as_secs_f64();
     let last = trained.epochs.last_mut().expect("at least one epoch");
     let times = &mut last.ranks[0];
-    times.rank = rank;
     times.eval_s += eval_s;
     times.wait_s += wait_s;
     times.comm_s += comm_s;

@@ -213,49 +213,47 @@ impl TrainConfig {
     /// other); each member draws its own initial weights, so `--init` does not apply.
     fn validate_ensemble(&self) -> Result<(), ConfigError> {
         let invalid = |flag, value: String, reason| Err(ConfigError::Invalid { flag, value, reason });
-        match (&self.ensemble, self.mode == Mode::Ensemble) {
-            (Some(_), false) => invalid(
-                "--mode",
-                self.mode.to_string(),
-                "--validation-samples, --member-hidden, --member-lr and --bagging belong to --mode ensemble",
-            ),
-            (None, true) => Err(ConfigError::Invalid {
-                flag: "--validation-samples",
-                value: "0".into(),
-                reason: "--mode ensemble needs validation rows for its stacked meta-learner (e.g. --validation-samples 2000)",
-            }),
-            (Some(recipe), true) => {
-                if recipe.validation_samples == 0 {
-                    return invalid(
-                        "--validation-samples",
-                        "0".into(),
-                        "--mode ensemble needs validation rows for its stacked meta-learner (e.g. --validation-samples 2000)",
-                    );
-                }
-                if self.test_samples == 0 {
-                    return invalid(
-                        "--test-samples",
-                        "0".into(),
-                        "--mode ensemble scores its members and combiners on test rows",
-                    );
-                }
-                if let Some(init) = &self.init {
-                    return invalid(
-                        "--init",
-                        init.display().to_string(),
-                        "each member of an ensemble draws its own initial weights from --seed + its rank",
-                    );
-                }
-                if let Some(&h) = recipe.member_hidden.iter().find(|&&h| h == 0) {
-                    return invalid("--member-hidden", h.to_string(), "the hidden layer needs at least one unit");
-                }
-                if let Some(&lr) = recipe.member_lr.iter().find(|lr| !(lr.is_finite() && **lr > 0.0)) {
-                    return invalid("--member-lr", lr.to_string(), "must be a positive finite number");
-                }
-                Ok(())
+        let recipe = match (&self.ensemble, self.mode == Mode::Ensemble) {
+            (None, false) => return Ok(()),
+            (Some(_), false) => {
+                return invalid(
+                    "--mode",
+                    self.mode.to_string(),
+                    "--validation-samples, --member-hidden, --member-lr and --bagging belong to --mode ensemble",
+                );
             }
-            (None, false) => Ok(()),
+            (recipe, true) if self.validation_samples() == 0 => {
+                let value = recipe.as_ref().map_or(0, |r| r.validation_samples).to_string();
+                return invalid(
+                    "--validation-samples",
+                    value,
+                    "--mode ensemble needs validation rows for its stacked meta-learner (e.g. --validation-samples 2000)",
+                );
+            }
+            (Some(recipe), true) => recipe,
+            (None, true) => unreachable!("no recipe means no validation rows, refused above"),
+        };
+        if self.test_samples == 0 {
+            return invalid(
+                "--test-samples",
+                "0".into(),
+                "--mode ensemble scores its members and combiners on test rows",
+            );
         }
+        if let Some(init) = &self.init {
+            return invalid(
+                "--init",
+                init.display().to_string(),
+                "each member of an ensemble draws its own initial weights from --seed + its rank",
+            );
+        }
+        if let Some(&h) = recipe.member_hidden.iter().find(|&&h| h == 0) {
+            return invalid("--member-hidden", h.to_string(), "the hidden layer needs at least one unit");
+        }
+        if let Some(&lr) = recipe.member_lr.iter().find(|lr| !(lr.is_finite() && **lr > 0.0)) {
+            return invalid("--member-lr", lr.to_string(), "must be a positive finite number");
+        }
+        Ok(())
     }
 
     /// Validation rows (the ensemble's; 0 for the other modes).

@@ -570,29 +570,6 @@ fn evaluate(claim: &Claim, agg: &Aggregate, profile: &str, tables: &[String]) ->
                 Some(margin),
             )
         }
-        Kind::EnsembleTimePerMember => {
-            let max = max.unwrap_or(f64::NAN);
-            let ensembles = || cells.iter().copied().filter(|c| c.mode == Mode::Ensemble && !c.bagging);
-            let (Some(one), Some(widest)) = (
-                ensembles().find(|c| c.p() == 1),
-                ensembles().filter(|c| c.p() > 1 && !c.oversubscribed).max_by_key(|c| c.p()),
-            ) else {
-                return not_run("ensemble (P = 1 and a P > 1 within the cores)");
-            };
-            let ratio = widest.min_s / one.min_s;
-            valued(
-                pass(ratio <= max),
-                format!(
-                    "{} members on {} cores: {} s, one member: {} s: {ratio:.2} times as long (best of runs)",
-                    widest.p(),
-                    widest.p(),
-                    secs(widest.min_s),
-                    secs(one.min_s)
-                ),
-                format!("≤ {max} times"),
-                Some(ratio),
-            )
-        }
         Kind::GpuCrossover => {
             let points: Vec<(usize, usize, f64, f64)> = crossover_pairs(&cells)
                 .into_iter()

@@ -50,9 +50,6 @@ pub enum Kind {
     /// Every ensemble of P > 1 members trained on all the rows (not bagging): the averaged
     /// prediction's test accuracy minus the best member's is at least `min`.
     EnsembleBeatsBestMember,
-    /// The ensemble at the largest P that fits the cores, over the ensemble of one member:
-    /// its time is at most `max` times as long (nothing is communicated while training).
-    EnsembleTimePerMember,
 }
 
 /// One claim as the file states it.
@@ -110,7 +107,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Claim>, TomlFileError> {
             Kind::LinearInN | Kind::Speedup | Kind::WeakEfficiency | Kind::TestAccuracy => Some("min"),
             Kind::GatherBcastLosesMore | Kind::FasterThanBaseline | Kind::ScalesBetterThanBaseline => Some("min"),
             Kind::EnsembleBeatsBestMember => Some("min"),
-            Kind::SameFinalCost | Kind::SyncRatio | Kind::ModelPredicts | Kind::EnsembleTimePerMember => Some("max"),
+            Kind::SameFinalCost | Kind::SyncRatio | Kind::ModelPredicts => Some("max"),
             Kind::GrowsWithN | Kind::GpuFaster | Kind::GpuCrossover | Kind::CommGrowsAsLinkSlows => None,
         };
         match needs {

@@ -55,9 +55,6 @@ pub fn markdown_table(claims: &[Claim], measured: &[(String, CheckRecord)], tabl
             Kind::EnsembleBeatsBestMember => {
                 ("averaged ensemble's test accuracy − best member's, every P > 1".into(), bound_text(&c.min, "≥"))
             }
-            Kind::EnsembleTimePerMember => {
-                ("ensemble time, P members on P cores / one member's (best of runs)".into(), bound_text(&c.max, "≤"))
-            }
         };
         let verdicts: String = measured
             .iter()
