@@ -99,11 +99,23 @@ pub fn not_run_reason(plan: &Plan, planned: &PlannedCell, settings: &RunnerSetti
     None
 }
 
+/// How many lines of a failed run's log `reproduce` prints under its FAILED line.
+const FAILED_LOG_LINES: usize = 12;
+
 /// The last non-empty line of a log: usually the error.
 fn last_line(log: &Path) -> String {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    let line = text.lines().rev().map(str::trim).find(|l| !l.is_empty()).unwrap_or("(no output)");
+    let line = last_lines(log, 1).pop().map(|l| l.trim().to_string()).unwrap_or_else(|| "(no output)".into());
     line.chars().take(400).collect()
+}
+
+/// The last `n` non-empty lines of a run's log, oldest first: what a failure's reader
+/// needs when the log itself is gone (a CI machine's clone).
+fn last_lines(log: &Path, n: usize) -> Vec<String> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let mut lines: Vec<String> =
+        text.lines().rev().map(str::trim_end).filter(|l| !l.trim().is_empty()).take(n).map(String::from).collect();
+    lines.reverse();
+    lines
 }
 
 /// Runs one job; its result, or why it failed.
@@ -225,6 +237,8 @@ pub fn run<'a>(plan: &'a Plan, settings: &RunnerSettings, previous: Vec<RawRow>)
             }
             Err(reason) => {
                 progress.finish(&job.name(), &format!("FAILED: {reason}"), true);
+                let log = settings.dir.join("logs").join(format!("{}.log", job.name()));
+                progress.note(&last_lines(&log, FAILED_LOG_LINES));
                 rows.push(k.without_result(Status::Failed, &reason, data_label));
                 summary.runs_failed += 1;
             }
@@ -277,9 +291,37 @@ impl Progress {
         }
     }
 
+    /// Prints lines above the bar (or into the log), indented under the run they follow.
+    fn note(&self, lines: &[String]) {
+        for line in lines {
+            let line = format!("    | {}", line.chars().take(400).collect::<String>());
+            match &self.bar {
+                Some(bar) => bar.println(line),
+                None => eprintln!("{line}"),
+            }
+        }
+    }
+
     fn done(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_runs_log_tail_keeps_the_last_lines_in_order_without_blanks() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("run.log");
+        std::fs::write(&log, "start\n\n  one\ntwo\n\nterminate called after throwing\n   \n").unwrap();
+        assert_eq!(last_lines(&log, 3), ["  one", "two", "terminate called after throwing"]);
+        assert_eq!(last_lines(&log, 10).len(), 4);
+        assert_eq!(last_line(&log), "terminate called after throwing");
+        assert!(last_lines(&dir.path().join("missing.log"), 5).is_empty());
+        assert_eq!(last_line(&dir.path().join("missing.log")), "(no output)");
     }
 }
