@@ -40,13 +40,18 @@ ARG TARGET_SEED=scratch
 # ---- target-seed: the first content of the build stages' target-directory cache ------------
 FROM ${TARGET_SEED} AS target-seed
 
-# ---- build: the CPU binary --------------------------------------------------------------
-FROM ${RUST_IMAGE} AS build
+# ---- build-deps: the Rust image with the build's system packages --------------------------
+# Its own stage (as cuda-toolchain below), so that what is only downloaded and installed
+# can be built before the crate, while something else keeps the CPU busy (CI does).
+FROM ${RUST_IMAGE} AS build-deps
 ARG DEBIAN_SNAPSHOT
 ARG DEBIAN_ARCHIVE
 COPY artifact/docker/apt-install.sh artifact/docker/debian-snapshot.sh artifact/docker/install-deps.sh /src/artifact/docker/
 RUN DEBIAN_ARCHIVE="$DEBIAN_ARCHIVE" /src/artifact/docker/debian-snapshot.sh "$DEBIAN_SNAPSHOT" \
     && /src/artifact/docker/install-deps.sh
+
+# ---- build: the CPU binary --------------------------------------------------------------
+FROM build-deps AS build
 WORKDIR /src
 COPY . .
 # No .git in the context: the revision comes in as an argument (`--build-arg
@@ -83,6 +88,8 @@ RUN DEBIAN_ARCHIVE="$DEBIAN_ARCHIVE" /artifact/artifact/docker/debian-snapshot.s
 # All four MNIST files, checked against their published SHA-256 in the data stage.
 COPY --from=data /mnist/ /artifact/data/mnist/
 COPY artifact/experiments.toml artifact/claims.toml /artifact/artifact/
+# The expected results, which report.html compares a run with (artifact/expected/PROFILE).
+COPY artifact/expected/ /artifact/artifact/expected/
 COPY paper/ /artifact/paper/
 WORKDIR /artifact
 # Open MPI as root (containers run as root), and without the CMA single-copy mechanism
@@ -102,13 +109,12 @@ RUN /artifact/artifact/docker/install-paper-deps.sh
 COPY --from=build /out/dpstudy /usr/local/bin/dpstudy
 
 # ---- cuda-build: the binary with --features cuda, from NVIDIA's CUDA wheels on PyPI ------
-FROM ${RUST_IMAGE} AS cuda-build
-ARG DEBIAN_SNAPSHOT
-ARG DEBIAN_ARCHIVE
-COPY artifact/docker/apt-install.sh artifact/docker/debian-snapshot.sh artifact/docker/install-deps.sh /src/artifact/docker/
+# (cuda-toolchain: build-deps plus nvcc and the CUDA libraries, about 3 GB of wheels)
+FROM build-deps AS cuda-toolchain
 COPY artifact/gpu/install-cuda-toolchain.sh /src/artifact/gpu/
-RUN DEBIAN_ARCHIVE="$DEBIAN_ARCHIVE" /src/artifact/docker/debian-snapshot.sh "$DEBIAN_SNAPSHOT" \
-    && /src/artifact/docker/install-deps.sh && /src/artifact/gpu/install-cuda-toolchain.sh /opt/cuda-wheels
+RUN /src/artifact/gpu/install-cuda-toolchain.sh /opt/cuda-wheels
+
+FROM cuda-toolchain AS cuda-build
 WORKDIR /src
 COPY . .
 # Compute capability of the target GPU: 90 for H100 and H200, 80 for A100.

@@ -84,8 +84,30 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
         }
         Command::Reproduce(args) => reproduce_command(&args),
         Command::Report(args) => {
-            let written = report::report(&args.dir, &args.report.config())?;
+            let config = args.report.config();
+            config.validate()?;
+            let written = report::report(&args.dir, &config)?;
             print_written(&written);
+            if args.html {
+                let page = report::html_report(&args.dir, config.expected.as_deref())?;
+                eprintln!("report: {}", page.display());
+            }
+            Ok(())
+        }
+        Command::Compare(args) => {
+            let expected = match &args.expected {
+                Some(dir) => dir.clone(),
+                None => report::default_expected_dir(&experiment::raw::RunMeta::read(&args.run)?.profile),
+            };
+            let comparison = report::compare::compare(&args.run, &expected)
+                .with_context(|| format!("comparing {} with {}", args.run.display(), expected.display()))?;
+            print!("{}", report::compare::render(&comparison));
+            let outside = comparison.outside();
+            if outside > 0 {
+                return Err(
+                    Failed(format!("{outside} figure(s) outside their tolerance (lines marked OUTSIDE)")).into()
+                );
+            }
             Ok(())
         }
         Command::Check(args) => check_command(&args.dir, args.claims.as_deref()),
@@ -194,11 +216,21 @@ fn reproduce_command(args: &cli::ReproduceArgs) -> anyhow::Result<()> {
             None => Ok(()),
         };
     }
-    let done = experiment::reproduce(&config)?;
     let report_config = args.report.config();
+    report_config.validate()?;
+    let done = experiment::reproduce(&config)?;
     let written = report::report(&done.dir, &report_config)?;
     print_written(&written);
     let checked = check_command(&done.dir, report_config.claims.as_deref());
+    // The reviewer's page, whatever the verdicts: a failed claim is when it is needed most.
+    let page = report::html_report(&done.dir, report_config.expected.as_deref());
+    match &page {
+        Ok(path) => eprintln!(
+            "report: {} (verdicts, the comparison with the expected results, tables, figures)",
+            path.display()
+        ),
+        Err(e) => eprintln!("error: report.html: {e:#}"),
+    }
     eprintln!(
         "reproduce: {} runs done, {} failed, {} cells not run in {} ({}); results in {}",
         done.summary.runs_done,
@@ -215,7 +247,8 @@ fn reproduce_command(args: &cli::ReproduceArgs) -> anyhow::Result<()> {
             Failed(format!("{} run(s) failed (see {}){claims}", done.summary.runs_failed, logs.display())).into()
         );
     }
-    checked
+    checked?;
+    page.map(|_| ())
 }
 
 /// "cost C, train accuracy A[, test accuracy T]" for progress and summary lines.

@@ -86,7 +86,11 @@ impl TrainArgs {
 
 impl ReportOptions {
     pub fn config(&self) -> ReportConfig {
-        ReportConfig { claims: self.claims.clone(), paper_dir: (!self.no_paper).then(|| self.paper_dir.clone()) }
+        ReportConfig {
+            claims: self.claims.clone(),
+            paper_dir: (!self.no_paper).then(|| self.paper_dir.clone()),
+            expected: self.expected.clone(),
+        }
     }
 }
 

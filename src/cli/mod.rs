@@ -57,6 +57,10 @@ pub enum Command {
     /// machine's) into one that `report` and `check` read, each cell from the first
     /// directory that ran it, labelled with its machine.
     Merge(MergeArgs),
+    /// A run beside the expected results: every cell's speedup, efficiency, communication
+    /// share, final cost and accuracies, and every claim's verdict, each judged against its
+    /// tolerance (seconds shown, never judged); exits non-zero when one is outside.
+    Compare(CompareArgs),
     /// Fit the cost model (compute per sample, latency and bandwidth of each collective) to
     /// the cells of results directories, predict each MPI cell, and extrapolate to 1024 ranks.
     Model(ModelArgs),
@@ -140,14 +144,31 @@ pub struct ReportOptions {
     /// Do not copy the tables and figures into --paper-dir.
     #[arg(long)]
     pub no_paper: bool,
+    /// The expected results that report.html compares the run with [default:
+    /// artifact/expected/PROFILE, the run's profile, where it exists].
+    #[arg(long, value_name = "DIR")]
+    pub expected: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct ReportArgs {
     /// A results directory written by `reproduce`.
     pub dir: PathBuf,
+    /// Also write DIR/report.html: the verdicts, the comparison with the expected results,
+    /// every table and figure and both environments on one self-contained page (the run
+    /// must have been checked: `dpstudy check DIR`). `reproduce` always writes it.
+    #[arg(long)]
+    pub html: bool,
     #[command(flatten)]
     pub report: ReportOptions,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompareArgs {
+    /// A results directory written (and checked) by `reproduce`.
+    pub run: PathBuf,
+    /// The expected results [default: artifact/expected/PROFILE, the run's profile].
+    pub expected: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

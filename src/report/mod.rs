@@ -4,8 +4,10 @@
 
 pub mod aggregate;
 pub mod claims;
+pub mod compare;
 pub mod figures;
 pub mod findings;
+pub mod html;
 pub mod model;
 pub mod table;
 pub mod tables;
@@ -28,6 +30,18 @@ pub struct ReportConfig {
     pub claims: Option<PathBuf>,
     /// The paper's directory, which gets a copy of the tables and figures (`None`: no copy).
     pub paper_dir: Option<PathBuf>,
+    /// What report.html compares with (`None`: [`default_expected_dir`] where it exists).
+    pub expected: Option<PathBuf>,
+}
+
+impl ReportConfig {
+    /// Refuses an `--expected` that is not a directory before anything runs.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if let Some(e) = &self.expected {
+            anyhow::ensure!(e.is_dir(), "--expected {}: not a directory of expected results", e.display());
+        }
+        Ok(())
+    }
 }
 
 /// What `report` wrote.
@@ -214,4 +228,69 @@ pub fn check(dir: &Path, claims_path: Option<&Path>) -> anyhow::Result<(claims::
     write_atomic(&dir.join(claims::evaluate::CHECK_FILE), record.to_json()?.as_bytes())?;
     write_atomic(&dir.join("check.txt"), text.as_bytes())?;
     Ok((record, text))
+}
+
+/// The expected results of a profile, where `reproduce` and `report --html` look for them
+/// by default: `artifact/expected/PROFILE` under the working directory (the image's
+/// /artifact included).
+pub fn default_expected_dir(profile: &str) -> PathBuf {
+    Path::new("artifact").join("expected").join(profile)
+}
+
+/// Writes `DIR/report.html` ([`html`]) from a reported and checked results directory,
+/// compared with `expected` (`None`: [`default_expected_dir`], and a missing default only
+/// says so on the page; a directory named on purpose must compare).
+pub fn html_report(dir: &Path, expected: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let (meta, manifest) = run_of(dir)?;
+    let check = claims::CheckRecord::read(dir)?;
+    let agg = aggregate::aggregate_dir(dir)?;
+    let tables = build_tables(dir, &meta, &manifest, &agg)?;
+    let kinds: Vec<(String, TableKind)> =
+        meta.tables.iter().filter_map(|id| manifest.table(id)).map(|t| (t.id.clone(), t.name)).collect();
+    let mut figures = Vec::new();
+    for chart in figures::charts(&agg, &kinds) {
+        figures.push(html::Figure { png: figures::draw::png(&chart)?, title: chart.title });
+    }
+    let expected = match expected {
+        Some(e) => {
+            let comparison = compare::compare(dir, e)
+                .with_context(|| format!("comparing {} with {}", dir.display(), e.display()))?;
+            html::Expected::Compared { dir: e.to_path_buf(), comparison, env: html::read_env(e)? }
+        }
+        None => {
+            let e = default_expected_dir(&meta.profile);
+            match compare::compare(dir, &e) {
+                Ok(comparison) => html::Expected::Compared { env: html::read_env(&e)?, dir: e, comparison },
+                Err(why) => html::Expected::Unavailable { dir: e, why: format!("{why:#}") },
+            }
+        }
+    };
+    let failed_runs = raw::read_rows(dir)?
+        .into_iter()
+        .filter(|r| r.status == raw::Status::Failed)
+        .map(|r| (format!("{} (run {})", r.cell, r.rep), r.reason))
+        .collect();
+    let name = dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let run_line = format!(
+        "profile {} · tables {} · dpstudy {} ({}) · started {} · {}",
+        meta.profile,
+        meta.tables.join(" "),
+        meta.dpstudy_version,
+        meta.git_revision,
+        meta.started,
+        meta.finished.as_ref().map_or("not finished".to_string(), |f| format!("finished {f}"))
+    );
+    let page = html::Page {
+        name,
+        run_line,
+        check: &check,
+        failed_runs,
+        expected,
+        tables: &tables,
+        figures,
+        env: html::read_env(dir)?,
+    };
+    let path = dir.join(html::HTML_FILE);
+    write_atomic(&path, html::render(&page).as_bytes())?;
+    Ok(path)
 }

@@ -6,6 +6,7 @@ use std::process::{Child, Command, ExitStatus, Output};
 use std::time::{Duration, Instant};
 
 use dpstudy::data::{DataConfig, DataKind};
+use dpstudy::experiment::raw::{self, RawRow};
 use dpstudy::real::Dtype;
 use dpstudy::train::{Mode, TrainConfig};
 
@@ -163,5 +164,56 @@ pub fn wait_at_most(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
             return None;
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The fixture results directory: a quick run of T1-T7 (raw.csv, run.json, env.json).
+pub fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/quick-run")
+}
+
+/// A copy of the fixture in a temporary directory (report and check write into it).
+pub fn fixture_copy() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    std::fs::create_dir(&dir).unwrap();
+    for name in [raw::RAW_FILE, raw::RUN_FILE, raw::ENV_FILE] {
+        std::fs::copy(fixture().join(name), dir.join(name)).unwrap();
+    }
+    (tmp, dir)
+}
+
+/// The fixture with MPI three times slower and one mode's final cost off by 1%.
+pub fn failing_rows() -> Vec<RawRow> {
+    let mut rows = raw::read_rows(&fixture()).unwrap();
+    for r in &mut rows {
+        if r.mode == Mode::Mpi {
+            r.train_s = r.train_s.map(|t| t * 3.0);
+        }
+        if r.mode == Mode::Threads {
+            r.cost = r.cost.map(|c| c * 1.01);
+        }
+    }
+    rows
+}
+
+/// Headless Chromium (`DPSTUDY_CHROMIUM`, else `chromium` on PATH). Missing, it is a
+/// failure, loudly, unless `DPSTUDY_SKIP_BROWSER=1` says the caller knowingly runs without
+/// it (then `None`, and the test says it did not run).
+pub fn chromium() -> Option<PathBuf> {
+    let named = std::env::var_os("DPSTUDY_CHROMIUM").map(PathBuf::from);
+    let found = named.or_else(|| {
+        std::env::var_os("PATH")
+            .and_then(|path| std::env::split_paths(&path).map(|d| d.join("chromium")).find(|p| p.is_file()))
+    });
+    if let Some(browser) = found.filter(|p| p.is_file()) {
+        return Some(browser);
+    }
+    let msg = "BROWSER TEST NOT RUN: no headless Chromium (install Debian's `chromium`, or set DPSTUDY_CHROMIUM)";
+    if std::env::var("DPSTUDY_SKIP_BROWSER").as_deref() == Ok("1") {
+        eprintln!("\n!!!!!!!! {msg} (skipped because DPSTUDY_SKIP_BROWSER=1) !!!!!!!!\n");
+        None
+    } else {
+        panic!("\n!!!!!!!! {msg} !!!!!!!!\n(set DPSTUDY_SKIP_BROWSER=1 to skip these tests knowingly)");
     }
 }

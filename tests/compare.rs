@@ -1,0 +1,117 @@
+//! `dpstudy compare`: a run beside the expected results, on the fixture run (a passing pair:
+//! the fixture against itself; a failing pair: MPI three times slower and the threads mode's
+//! cost 1% higher against the fixture).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{assert_fails_with, dpstudy, failing_rows, fixture_copy};
+use dpstudy::experiment::raw;
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A checked copy of the fixture in `tmp/name`, with `rows` (default: the fixture's).
+fn checked(tmp: &Path, name: &str, rows: Option<Vec<raw::RawRow>>) -> PathBuf {
+    let (_copy, source) = fixture_copy();
+    let dir = tmp.join(name);
+    std::fs::create_dir(&dir).unwrap();
+    for file in [raw::RAW_FILE, raw::RUN_FILE, raw::ENV_FILE] {
+        std::fs::copy(source.join(file), dir.join(file)).unwrap();
+    }
+    if let Some(rows) = rows {
+        raw::write_rows(&dir, &rows).unwrap();
+    }
+    // The failing copy fails its claims; check.json is written either way.
+    let _ = dpstudy(&["check", s(&dir)]);
+    assert!(dir.join("check.json").is_file());
+    dir
+}
+
+fn stdout_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_fixture_against_itself_agrees_everywhere() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (run, expected) = (checked(tmp.path(), "run", None), checked(tmp.path(), "expected", None));
+    let out = dpstudy(&["compare", s(&run), s(&expected)]);
+    let stdout = stdout_of(&out);
+    assert!(out.status.success(), "{}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains(" 0 outside their tolerance") && !stdout.contains("OUTSIDE"), "{stdout}");
+    assert!(stdout.contains("not judged: seconds measure the machine"), "{stdout}");
+    insta::assert_snapshot!("compare_fixture_passing", stdout);
+}
+
+#[test]
+fn a_slower_mpi_and_a_changed_cost_are_outside_and_the_exit_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = checked(tmp.path(), "run", Some(failing_rows()));
+    let expected = checked(tmp.path(), "expected", None);
+    let out = dpstudy(&["compare", s(&run), s(&expected)]);
+    assert_fails_with(&out, &["outside their tolerance"]);
+    let stdout = stdout_of(&out);
+    // The threads cells' cost moved by 1%, 100 times C6's bound; the claims that read MPI's
+    // speed (C3, C4, C5) and the cost (C6) changed verdict.
+    let outside: Vec<&str> = stdout.lines().filter(|l| l.starts_with("OUTSIDE")).collect();
+    assert!(outside.iter().any(|l| l.contains("threads-") && l.contains("final cost")), "{stdout}");
+    assert!(!outside.iter().any(|l| l.contains("seq-") && l.contains("final cost")), "{stdout}");
+    for claim in ["C3 ", "C6 "] {
+        assert!(
+            outside.iter().any(|l| l.contains(claim) && l.contains("FAIL here, PASS expected")),
+            "{claim}: {stdout}"
+        );
+    }
+    insta::assert_snapshot!("compare_fixture_failing", stdout);
+}
+
+#[test]
+fn cells_on_one_side_only_are_listed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rows: Vec<raw::RawRow> =
+        raw::read_rows(&common::fixture()).unwrap().into_iter().filter(|r| !r.cell.starts_with("seq-n2000")).collect();
+    let run = checked(tmp.path(), "run", Some(rows));
+    let expected = checked(tmp.path(), "expected", None);
+    let out = dpstudy(&["compare", s(&run), s(&expected)]);
+    let stdout = stdout_of(&out);
+    assert!(stdout.contains("only in expected: seq-n2000-h50-e2x20"), "{stdout}");
+    assert!(!stdout.contains("only in run:"), "{stdout}");
+}
+
+#[test]
+fn bad_directories_are_named_before_anything_is_printed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = checked(tmp.path(), "run", None);
+    let out = dpstudy(&["compare", s(&run), "/nonexistent/expected"]);
+    assert_fails_with(&out, &["/nonexistent/expected", "not a directory"]);
+    assert!(out.stdout.is_empty());
+
+    // The default is the run's profile under artifact/expected, relative to the working
+    // directory: from elsewhere it is named.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dpstudy"))
+        .args(["compare", s(&run)])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert_fails_with(&out, &["artifact/expected/quick"]);
+
+    // A run not yet checked names the missing check.json and the command that writes it.
+    let unchecked = tmp.path().join("unchecked");
+    std::fs::create_dir(&unchecked).unwrap();
+    for file in [raw::RAW_FILE, raw::RUN_FILE, raw::ENV_FILE] {
+        std::fs::copy(run.join(file), unchecked.join(file)).unwrap();
+    }
+    let out = dpstudy(&["compare", s(&unchecked), s(&run)]);
+    assert_fails_with(&out, &["check.json", "dpstudy check"]);
+
+    // Runs of two profiles are not compared.
+    let other = checked(tmp.path(), "other", None);
+    let check = std::fs::read_to_string(other.join("check.json")).unwrap();
+    std::fs::write(other.join("check.json"), check.replacen("\"profile\": \"quick\"", "\"profile\": \"full\"", 1))
+        .unwrap();
+    let out = dpstudy(&["compare", s(&run), s(&other)]);
+    assert_fails_with(&out, &["is a quick run", "holds full results"]);
+}
