@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Builds the real Dockerfile's `cpu`, `paper` and `cuda` targets on a machine without an
 # image registry, runs what a user runs against them, and compares the verdicts with a host
-# run. Two phases, so that CI can build while the host's tests run and time the runs on a
-# quiet machine:
+# run. Three phases, so that CI can download while it compiles, build after the host's tests,
+# and time the runs on a quiet machine:
 #
+#   artifact/docker/ci/image-check.sh prepare
 #   artifact/docker/ci/image-check.sh build [--seed TARGET_DIR] [GPU_BUNDLE_DIR]
 #   artifact/docker/ci/image-check.sh run HOST_RESULTS_DIR
 #
+# prepare: what is only downloaded and installed, and so can overlap a compile: Docker and
+# debootstrap, the stand-in bases, and the stages build-deps and cuda-toolchain (apt, and
+# NVIDIA's CUDA wheels from PyPI); build finds them in the engine's cache.
 # build: the three images; the cuda image runs here without a GPU: its binary must start,
 # train on the CPU, and say "no GPU found" for `--mode gpu`; the gpu-bundle target (the
 # cuda build's bundle for a GPU machine) goes to GPU_BUNDLE_DIR when given: the one CUDA
@@ -23,9 +27,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 
-usage="usage: image-check.sh build [--seed TARGET_DIR] [GPU_BUNDLE_DIR] | run HOST_RESULTS_DIR"
+usage="usage: image-check.sh prepare | build [--seed TARGET_DIR] [GPU_BUNDLE_DIR] | run HOST_RESULTS_DIR"
 phase="${1:?$usage}"
 case "$phase" in
+  prepare) ;;
   build)
     seed_dir=""
     if [ "${2:-}" = --seed ]; then
@@ -76,13 +81,34 @@ for v in json.load(open(sys.argv[1]))["verdicts"]:
 PY
 }
 
-build_images() {
+# The stand-in bases (made once, then found), and the build arguments every phase passes.
+base_args() {
   bases="$(PATH="$(dirname "$docker"):$PATH" artifact/docker/ci/stand-in-bases.sh dpstudy-ci)"
   mapfile -t bases <<<"$bases"
   # Stand-ins of earlier versions of stand-in-bases.sh only take space.
   "$docker" images --format '{{.Repository}}:{{.Tag}}' | grep -E '^dpstudy-ci/(debian|rust):' \
     | grep -vxF -e "${bases[0]}" -e "${bases[1]}" \
     | xargs -r "$docker" rmi >/dev/null || true
+  build_args=(
+    --network host
+    --build-arg "RUNTIME_IMAGE=${bases[0]}"
+    --build-arg "RUST_IMAGE=${bases[1]}"
+    --build-arg DEBIAN_ARCHIVE=http://deb.debian.org
+  )
+}
+
+# The stages that only download and install (no MNIST, no crate): the build finds them.
+prepare_stages() {
+  base_args
+  for target in build-deps cuda-toolchain; do
+    started=$SECONDS
+    "$docker" build -q "${build_args[@]}" --target "$target" -t "dpstudy-ci/$target" . >/dev/null
+    echo "image-check: prepared --target $target in $((SECONDS - started)) s" >&2
+  done
+}
+
+build_images() {
+  base_args
 
   # A free loopback port, then the server on it; the build fails loudly if it did not start.
   port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
@@ -94,11 +120,7 @@ build_images() {
   # As build.rs says it: uncommitted changes to tracked files make the revision "-dirty".
   revision="$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
   if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then revision="$revision-dirty"; fi
-  build_args=(
-    --network host
-    --build-arg "RUNTIME_IMAGE=${bases[0]}"
-    --build-arg "RUST_IMAGE=${bases[1]}"
-    --build-arg DEBIAN_ARCHIVE=http://deb.debian.org
+  build_args+=(
     --build-arg "MNIST_MIRRORS=http://127.0.0.1:$port"
     --build-arg "DPSTUDY_GIT_REVISION=$revision"
   )
@@ -191,6 +213,11 @@ PY
     exit 1
   fi
   echo "image-check: verdicts equal the host run's: $(verdicts "$run_dir/check.json" | tr '\n' ' ')" >&2
+  # The reviewer's page, compared with the expected results the image carries.
+  grep -q 'Against <code>artifact/expected/quick</code>' "$run_dir/report.html" \
+    || { echo "image-check: the image's report.html did not compare with artifact/expected/quick" >&2; exit 1; }
+  echo "image-check: report.html ($(wc -c <"$run_dir/report.html") bytes) compared with artifact/expected/quick:" \
+    "$(grep -o 'compare: [^<]*' "$run_dir/report.html" | head -1)" >&2
   [ "$status" -eq 0 ] || exit "$status"
 
   # The paper from the image's own tables and figures.
@@ -203,8 +230,8 @@ PY
   rm -rf "$out" "$paper"
 }
 
-if [ "$phase" = build ]; then
-  build_images
-else
-  run_images
-fi
+case "$phase" in
+  prepare) prepare_stages ;;
+  build) build_images ;;
+  run) run_images ;;
+esac

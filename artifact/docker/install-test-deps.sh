@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs what the tests need beyond the build's packages (install-deps.sh, called first):
+# headless Chromium and a font, which render report.html in tests/report_html.rs.
+# Idempotent: does nothing when everything is present. Used by the README's test command
+# and CI; the images do not need it.
+set -euo pipefail
+
+here="$(dirname "$0")"
+"$here/install-deps.sh"
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+compgen -G "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf" >/dev/null || missing+=(fonts-dejavu-core)
+"$here/apt-install.sh" install-test-deps "${missing[@]}"
