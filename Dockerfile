@@ -85,8 +85,13 @@ COPY artifact/docker/apt-install.sh artifact/docker/debian-snapshot.sh artifact/
     artifact/docker/install-paper-deps.sh /artifact/artifact/docker/
 RUN DEBIAN_ARCHIVE="$DEBIAN_ARCHIVE" /artifact/artifact/docker/debian-snapshot.sh "$DEBIAN_SNAPSHOT" \
     && /artifact/artifact/docker/install-runtime-deps.sh
-# All four MNIST files, checked against their published SHA-256 in the data stage.
-COPY --from=data /mnist/ /artifact/data/mnist/
+# All four MNIST files, checked against their published SHA-256 in the data stage: the test
+# pair alone in data/mnist, the default, which the quick profile reads (the 10,000 test
+# images, as on the host and in artifact/expected/quick: with the training pair beside it,
+# the pool would start with the training images and the run would train on other data);
+# all four in data/mnist-full, for `--profile full-short --data-dir /artifact/data/mnist-full`.
+COPY --from=data /mnist/t10k-* /artifact/data/mnist/
+COPY --from=data /mnist/ /artifact/data/mnist-full/
 COPY artifact/experiments.toml artifact/claims.toml /artifact/artifact/
 # The expected results, which report.html compares a run with (artifact/expected/PROFILE).
 COPY artifact/expected/ /artifact/artifact/expected/

@@ -218,6 +218,12 @@ PY
     || { echo "image-check: the image's report.html did not compare with artifact/expected/quick" >&2; exit 1; }
   echo "image-check: report.html ($(wc -c <"$run_dir/report.html") bytes) compared with artifact/expected/quick:" \
     "$(grep -o 'compare: [^<]*' "$run_dir/report.html" | head -1)" >&2
+  # The same data and arithmetic as ours: no final cost or accuracy may be outside (timing
+  # ratios may: a container on a busy host is another machine).
+  if grep '^<tr class="OUTSIDE">' "$run_dir/report.html" | grep -E 'cost</td>|accuracy</td>' >&2; then
+    echo "image-check: the image's run trained to other costs or accuracies than artifact/expected/quick (above)" >&2
+    exit 1
+  fi
   [ "$status" -eq 0 ] || exit "$status"
 
   # The paper from the image's own tables and figures.
