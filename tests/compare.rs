@@ -4,30 +4,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use common::{assert_fails_with, dpstudy, failing_rows, fixture_copy};
+use common::{assert_fails_with, checked_fixture, dpstudy, failing_rows};
 use dpstudy::experiment::raw;
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-/// A checked copy of the fixture in `tmp/name`, with `rows` (default: the fixture's).
-fn checked(tmp: &Path, name: &str, rows: Option<Vec<raw::RawRow>>) -> PathBuf {
-    let (_copy, source) = fixture_copy();
-    let dir = tmp.join(name);
-    std::fs::create_dir(&dir).unwrap();
-    for file in [raw::RAW_FILE, raw::RUN_FILE, raw::ENV_FILE] {
-        std::fs::copy(source.join(file), dir.join(file)).unwrap();
-    }
-    if let Some(rows) = rows {
-        raw::write_rows(&dir, &rows).unwrap();
-    }
-    // The failing copy fails its claims; check.json is written either way.
-    let _ = dpstudy(&["check", s(&dir)]);
-    assert!(dir.join("check.json").is_file());
-    dir
 }
 
 fn stdout_of(out: &std::process::Output) -> String {
@@ -37,7 +20,7 @@ fn stdout_of(out: &std::process::Output) -> String {
 #[test]
 fn the_fixture_against_itself_agrees_everywhere() {
     let tmp = tempfile::tempdir().unwrap();
-    let (run, expected) = (checked(tmp.path(), "run", None), checked(tmp.path(), "expected", None));
+    let (run, expected) = (checked_fixture(tmp.path(), "run", None), checked_fixture(tmp.path(), "expected", None));
     let out = dpstudy(&["compare", s(&run), s(&expected)]);
     let stdout = stdout_of(&out);
     assert!(out.status.success(), "{}\n{stdout}", String::from_utf8_lossy(&out.stderr));
@@ -49,8 +32,8 @@ fn the_fixture_against_itself_agrees_everywhere() {
 #[test]
 fn a_slower_mpi_and_a_changed_cost_are_outside_and_the_exit_says_so() {
     let tmp = tempfile::tempdir().unwrap();
-    let run = checked(tmp.path(), "run", Some(failing_rows()));
-    let expected = checked(tmp.path(), "expected", None);
+    let run = checked_fixture(tmp.path(), "run", Some(failing_rows()));
+    let expected = checked_fixture(tmp.path(), "expected", None);
     let out = dpstudy(&["compare", s(&run), s(&expected)]);
     assert_fails_with(&out, &["outside their tolerance"]);
     let stdout = stdout_of(&out);
@@ -73,8 +56,8 @@ fn cells_on_one_side_only_are_listed() {
     let tmp = tempfile::tempdir().unwrap();
     let rows: Vec<raw::RawRow> =
         raw::read_rows(&common::fixture()).unwrap().into_iter().filter(|r| !r.cell.starts_with("seq-n2000")).collect();
-    let run = checked(tmp.path(), "run", Some(rows));
-    let expected = checked(tmp.path(), "expected", None);
+    let run = checked_fixture(tmp.path(), "run", Some(rows));
+    let expected = checked_fixture(tmp.path(), "expected", None);
     let out = dpstudy(&["compare", s(&run), s(&expected)]);
     let stdout = stdout_of(&out);
     assert!(stdout.contains("only in expected: seq-n2000-h50-e2x20"), "{stdout}");
@@ -84,7 +67,7 @@ fn cells_on_one_side_only_are_listed() {
 #[test]
 fn bad_directories_are_named_before_anything_is_printed() {
     let tmp = tempfile::tempdir().unwrap();
-    let run = checked(tmp.path(), "run", None);
+    let run = checked_fixture(tmp.path(), "run", None);
     let out = dpstudy(&["compare", s(&run), "/nonexistent/expected"]);
     assert_fails_with(&out, &["/nonexistent/expected", "not a directory"]);
     assert!(out.stdout.is_empty());
@@ -108,7 +91,7 @@ fn bad_directories_are_named_before_anything_is_printed() {
     assert_fails_with(&out, &["check.json", "dpstudy check"]);
 
     // Runs of two profiles are not compared.
-    let other = checked(tmp.path(), "other", None);
+    let other = checked_fixture(tmp.path(), "other", None);
     let check = std::fs::read_to_string(other.join("check.json")).unwrap();
     std::fs::write(other.join("check.json"), check.replacen("\"profile\": \"quick\"", "\"profile\": \"full\"", 1))
         .unwrap();

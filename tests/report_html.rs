@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{assert_fails_with, chromium, dpstudy, failing_rows, fixture_copy};
+use common::{assert_fails_with, checked_fixture, chromium, dpstudy, failing_rows, fixture_copy};
 use dpstudy::experiment::raw;
 
 fn s(p: &Path) -> &str {
@@ -22,16 +22,7 @@ const FAIL_RED: [u8; 3] = [0xcf, 0x22, 0x2e];
 
 /// A checked copy of the fixture in `tmp/name`, its report written with the page.
 fn reported(tmp: &Path, name: &str, rows: Option<Vec<raw::RawRow>>, expected: Option<&Path>) -> PathBuf {
-    let (_copy, source) = fixture_copy();
-    let dir = tmp.join(name);
-    std::fs::create_dir(&dir).unwrap();
-    for file in [raw::RAW_FILE, raw::RUN_FILE, raw::ENV_FILE] {
-        std::fs::copy(source.join(file), dir.join(file)).unwrap();
-    }
-    if let Some(rows) = rows {
-        raw::write_rows(&dir, &rows).unwrap();
-    }
-    let _ = dpstudy(&["check", s(&dir)]);
+    let dir = checked_fixture(tmp, name, rows);
     let mut args = vec!["report", s(&dir), "--no-paper", "--html"];
     if let Some(e) = expected {
         args.extend(["--expected", s(e)]);

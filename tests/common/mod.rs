@@ -183,6 +183,22 @@ pub fn fixture_copy() -> (tempfile::TempDir, PathBuf) {
     (tmp, dir)
 }
 
+/// A checked copy of the fixture in `tmp/name`, with `rows` (default: the fixture's);
+/// check.json is written whether its claims pass or fail.
+pub fn checked_fixture(tmp: &Path, name: &str, rows: Option<Vec<RawRow>>) -> PathBuf {
+    let dir = tmp.join(name);
+    std::fs::create_dir(&dir).unwrap();
+    for file in [raw::RAW_FILE, raw::RUN_FILE, raw::ENV_FILE] {
+        std::fs::copy(fixture().join(file), dir.join(file)).unwrap();
+    }
+    if let Some(rows) = rows {
+        raw::write_rows(&dir, &rows).unwrap();
+    }
+    let _ = dpstudy(&["check", dir.to_str().unwrap()]);
+    assert!(dir.join("check.json").is_file(), "no check.json in {}", dir.display());
+    dir
+}
+
 /// The fixture with MPI three times slower and one mode's final cost off by 1%.
 pub fn failing_rows() -> Vec<RawRow> {
     let mut rows = raw::read_rows(&fixture()).unwrap();
