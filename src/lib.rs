@@ -95,10 +95,7 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Compare(args) => {
-            let expected = match &args.expected {
-                Some(dir) => dir.clone(),
-                None => report::default_expected_dir(&experiment::raw::RunMeta::read(&args.run)?.profile),
-            };
+            let expected = report::expected_dir(&args.run, args.expected.as_deref())?;
             let comparison = report::compare::compare(&args.run, &expected)
                 .with_context(|| format!("comparing {} with {}", args.run.display(), expected.display()))?;
             print!("{}", report::compare::render(&comparison));

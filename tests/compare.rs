@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{assert_fails_with, checked_fixture, dpstudy, failing_rows};
+use common::{assert_fails_with, checked_fixture, dpstudy, failing_rows, fixture_copy};
 use dpstudy::experiment::raw;
 
 fn s(p: &Path) -> &str {
@@ -82,11 +82,7 @@ fn bad_directories_are_named_before_anything_is_printed() {
     assert_fails_with(&out, &["artifact/expected/quick"]);
 
     // A run not yet checked names the missing check.json and the command that writes it.
-    let unchecked = tmp.path().join("unchecked");
-    std::fs::create_dir(&unchecked).unwrap();
-    for file in [raw::RAW_FILE, raw::RUN_FILE, raw::ENV_FILE] {
-        std::fs::copy(run.join(file), unchecked.join(file)).unwrap();
-    }
+    let (_unchecked_tmp, unchecked) = fixture_copy();
     let out = dpstudy(&["compare", s(&unchecked), s(&run)]);
     assert_fails_with(&out, &["check.json", "dpstudy check"]);
 

@@ -237,6 +237,15 @@ pub fn default_expected_dir(profile: &str) -> PathBuf {
     Path::new("artifact").join("expected").join(profile)
 }
 
+/// The expected results to compare the run in `dir` with: `explicit`, else the default of
+/// the run's profile.
+pub fn expected_dir(dir: &Path, explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
+    match explicit {
+        Some(e) => Ok(e.to_path_buf()),
+        None => Ok(default_expected_dir(&RunMeta::read(dir)?.profile)),
+    }
+}
+
 /// Writes `DIR/report.html` ([`html`]) from a reported and checked results directory,
 /// compared with `expected` (`None`: [`default_expected_dir`], and a missing default only
 /// says so on the page; a directory named on purpose must compare).
@@ -251,19 +260,12 @@ pub fn html_report(dir: &Path, expected: Option<&Path>) -> anyhow::Result<PathBu
     for chart in figures::charts(&agg, &kinds) {
         figures.push(html::Figure { png: figures::draw::png(&chart)?, title: chart.title });
     }
-    let expected = match expected {
-        Some(e) => {
-            let comparison = compare::compare(dir, e)
-                .with_context(|| format!("comparing {} with {}", dir.display(), e.display()))?;
-            html::Expected::Compared { dir: e.to_path_buf(), comparison, env: html::read_env(e)? }
-        }
-        None => {
-            let e = default_expected_dir(&meta.profile);
-            match compare::compare(dir, &e) {
-                Ok(comparison) => html::Expected::Compared { env: html::read_env(&e)?, dir: e, comparison },
-                Err(why) => html::Expected::Unavailable { dir: e, why: format!("{why:#}") },
-            }
-        }
+    let e = expected_dir(dir, expected)?;
+    let expected = match compare::compare(dir, &e) {
+        Ok(comparison) => html::Expected::Compared { env: html::read_env(&e)?, dir: e, comparison },
+        // Without expected results of its own, the page says why there is no comparison.
+        Err(why) if expected.is_none() => html::Expected::Unavailable { dir: e, why: format!("{why:#}") },
+        Err(why) => return Err(why.context(format!("comparing {} with {}", dir.display(), e.display()))),
     };
     let failed_runs = raw::read_rows(dir)?
         .into_iter()
