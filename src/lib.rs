@@ -22,6 +22,7 @@ pub mod paper;
 pub mod real;
 pub mod report;
 pub mod rng;
+pub mod stats;
 pub mod threads;
 pub mod tomlfile;
 pub mod train;
@@ -228,9 +229,11 @@ fn reproduce_command(args: &cli::ReproduceArgs) -> anyhow::Result<()> {
         ),
         Err(e) => eprintln!("error: report.html: {e:#}"),
     }
+    eprintln!("{}", done.summary.precision);
     eprintln!(
-        "reproduce: {} runs done, {} failed, {} cells not run in {} ({}); results in {}",
+        "reproduce: {} runs done ({} added for precision), {} failed, {} cells not run in {} ({}); results in {}",
         done.summary.runs_done,
+        done.summary.runs_added,
         done.summary.runs_failed,
         done.summary.cells_not_run,
         experiment::estimate::duration(done.took_s),

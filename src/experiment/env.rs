@@ -28,6 +28,52 @@ pub struct Environment {
     /// is none; filled in by `reproduce` (absent from runs recorded before baselines).
     #[serde(default)]
     pub baselines: String,
+    /// The CPU's clock: the mean of the cores' current frequency when the run started
+    /// (`cpu MHz` of /proc/cpuinfo, what the cores ran at), and the base and maximum the
+    /// kernel's cpufreq driver states (absent in most VMs).
+    #[serde(default)]
+    pub cpu_mhz_measured: Option<f64>,
+    #[serde(default)]
+    pub cpu_mhz_base: Option<f64>,
+    #[serde(default)]
+    pub cpu_mhz_max: Option<f64>,
+    /// Hardware threads per core (2: SMT, two logical CPUs share a core's units).
+    #[serde(default)]
+    pub threads_per_core: Option<usize>,
+    /// The cpufreq governor, or why it is not known.
+    #[serde(default)]
+    pub governor: String,
+    /// /proc/loadavg when the run started: 1, 5 and 15 minutes.
+    #[serde(default)]
+    pub load_at_start: String,
+}
+
+/// A kHz figure of a cpufreq file, in MHz.
+fn cpufreq_mhz(file: &str) -> Option<f64> {
+    read(&format!("/sys/devices/system/cpu/cpu0/cpufreq/{file}")).trim().parse::<f64>().ok().map(|khz| khz / 1e3)
+}
+
+/// The mean `cpu MHz` over the cores of /proc/cpuinfo.
+fn measured_mhz(cpuinfo: &str) -> Option<f64> {
+    let mhz: Vec<f64> = cpuinfo
+        .lines()
+        .filter_map(|l| {
+            l.split_once(':').filter(|(k, _)| k.trim() == "cpu MHz").and_then(|(_, v)| v.trim().parse().ok())
+        })
+        .collect();
+    (!mhz.is_empty()).then(|| mhz.iter().sum::<f64>() / mhz.len() as f64)
+}
+
+/// Logical CPUs in `0-1` or `0,4` (a sibling list of /sys).
+fn list_len(list: &str) -> Option<usize> {
+    let mut n = 0;
+    for part in list.trim().split(',').filter(|p| !p.is_empty()) {
+        n += match part.split_once('-') {
+            Some((a, b)) => b.parse::<usize>().ok()? - a.parse::<usize>().ok()? + 1,
+            None => 1,
+        };
+    }
+    (n > 0).then_some(n)
 }
 
 fn first_line(cmd: &str, args: &[&str]) -> Option<String> {
@@ -77,6 +123,15 @@ impl Environment {
             },
             hostname: read("/proc/sys/kernel/hostname").trim().to_string(),
             baselines: String::new(),
+            cpu_mhz_measured: measured_mhz(&cpuinfo),
+            cpu_mhz_base: cpufreq_mhz("base_frequency"),
+            cpu_mhz_max: cpufreq_mhz("cpuinfo_max_freq"),
+            threads_per_core: list_len(&read("/sys/devices/system/cpu/cpu0/topology/thread_siblings_list")),
+            governor: match read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor").trim() {
+                "" => "not exposed (no cpufreq driver: a VM, or frequency scaling off)".into(),
+                g => g.into(),
+            },
+            load_at_start: read("/proc/loadavg").split_whitespace().take(3).collect::<Vec<_>>().join(" "),
         }
     }
 }
@@ -92,6 +147,18 @@ mod tests {
         assert!(env.rustc.starts_with("rustc "), "{}", env.rustc);
         assert!(env.candle_version.starts_with("0."), "{}", env.candle_version);
         assert!(env.memory_bytes.is_some_and(|m| m > 1 << 20));
+    }
+
+    #[test]
+    fn the_machines_clock_and_threads_are_read() {
+        assert_eq!(measured_mhz("cpu MHz\t\t: 2000.0\nx: 1\ncpu MHz\t\t: 3000.0\n"), Some(2500.0));
+        assert_eq!(measured_mhz("model name: x"), None);
+        assert_eq!(
+            (list_len("0-1\n"), list_len("0,4"), list_len("3"), list_len("")),
+            (Some(2), Some(2), Some(1), None)
+        );
+        let env = Environment::probe();
+        assert!(!env.governor.is_empty() && env.load_at_start.split(' ').count() == 3, "{env:?}");
     }
 
     #[test]

@@ -214,6 +214,8 @@ pub fn describe(
     let mut counted = std::collections::HashSet::new();
     let mut total_s = 0.0;
     let (mut runs_total, mut uncovered) = (0, 0);
+    // Runs the precision target may add, each cell up to its cap.
+    let (mut extra_runs, mut extra_s) = (0, 0.0);
     let _ = writeln!(
         text,
         "plan: profile {}, max P = {}, {} cells, {} tables ({})",
@@ -243,9 +245,14 @@ pub fn describe(
                 continue; // shared with an earlier table, counted there
             }
             let to_do = (planned.reps + planned.warmup).saturating_sub(done(planned));
+            let may_add = if plan.profile.precision.is_some() { planned.cap() - planned.reps } else { 0 };
             runs += to_do;
+            extra_runs += may_add;
             match calibration.run_s(&planned.cell) {
-                Some(s) => seconds += s * to_do as f64,
+                Some(s) => {
+                    seconds += s * to_do as f64;
+                    extra_s += s * may_add as f64;
+                }
                 None => uncovered += 1,
             }
         }
@@ -287,6 +294,14 @@ pub fn describe(
     let caveat =
         if uncovered > 0 { format!(" ({uncovered} GPU or baseline cell(s) not included)") } else { String::new() };
     let _ = writeln!(text, "estimate: {} for {runs_total} runs{caveat}", duration(total_s));
+    if extra_runs > 0 {
+        let _ = writeln!(
+            text,
+            "precision: up to {extra_runs} more runs ({}) if every cell with a target ({:.0}% of its median) ran to its cap",
+            duration(extra_s),
+            100.0 * plan.profile.precision.unwrap_or(f64::NAN)
+        );
+    }
     Estimate { text, total_s }
 }
 

@@ -67,6 +67,11 @@ pub struct Profile {
     pub iters: usize,
     /// Timed runs of each cell.
     pub reps: usize,
+    /// The precision a cell's time must reach in the tables that allow more runs than
+    /// `reps` (`max_reps`): the width of the 95% confidence interval of its median over
+    /// the median. `reproduce` adds rounds until every such cell is within it or at its cap.
+    #[serde(default)]
+    pub precision: Option<f64>,
     /// Untimed runs of each cell before the timed ones.
     pub warmup: usize,
     pub dtype: Dtype,
@@ -224,6 +229,10 @@ pub struct TableSpec {
     pub needs_gpu: bool,
     #[serde(default)]
     pub reps: Option<PerProfile<usize>>,
+    /// The most timed runs of a cell when the profile's `precision` asks for more than
+    /// `reps` (default: `reps`, no rounds added).
+    #[serde(default)]
+    pub max_reps: Option<PerProfile<usize>>,
     #[serde(default)]
     pub warmup: Option<PerProfile<usize>>,
     #[serde(default)]
@@ -295,6 +304,12 @@ impl Manifest {
             if let Some((field, _)) = zero {
                 return Err(whole(format!("profile `{name}`: {field} must be at least 1")).into());
             }
+            if let Some(precision) = p.precision.filter(|v| !(v.is_finite() && *v > 0.0)) {
+                return Err(whole(format!(
+                    "profile `{name}`: precision {precision} must be a positive share of the median (0.1: 10%)"
+                ))
+                .into());
+            }
         }
         let mut tables = Vec::new();
         for spanned in file.tables {
@@ -355,7 +370,7 @@ fn check_table(table: &TableSpec, profiles: &BTreeMap<String, Profile>, earlier:
         return Err(format!("table `{id}`: `syncs` is empty"));
     }
     // Every per-profile value names known profiles and covers every profile.
-    let per_profile: [(&str, Vec<&str>, bool); 9] = [
+    let per_profile: [(&str, Vec<&str>, bool); 10] = [
         ("validation", table.validation.as_ref().map(|v| v.profile_names()).unwrap_or_default(), false),
         ("baseline_n", table.baseline_n.as_ref().map(|v| v.profile_names()).unwrap_or_default(), false),
         ("n", table.n.as_ref().map(|v| v.profile_names()).unwrap_or_default(), table.n.is_some()),
@@ -366,6 +381,7 @@ fn check_table(table: &TableSpec, profiles: &BTreeMap<String, Profile>, earlier:
         ),
         ("hidden", table.hidden.profile_names(), true),
         ("reps", table.reps.as_ref().map(|v| v.profile_names()).unwrap_or_default(), false),
+        ("max_reps", table.max_reps.as_ref().map(|v| v.profile_names()).unwrap_or_default(), false),
         ("warmup", table.warmup.as_ref().map(|v| v.profile_names()).unwrap_or_default(), false),
         ("epochs", table.epochs.as_ref().map(|v| v.profile_names()).unwrap_or_default(), false),
         ("iters", table.iters.as_ref().map(|v| v.profile_names()).unwrap_or_default(), false),

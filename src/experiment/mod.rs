@@ -4,9 +4,11 @@
 
 pub mod env;
 pub mod estimate;
+pub mod machine;
 pub mod manifest;
 pub mod merge;
 pub mod plan;
+pub mod precision;
 pub mod raw;
 pub mod runner;
 

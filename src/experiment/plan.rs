@@ -113,11 +113,22 @@ pub struct PlannedCell {
     pub cell: Cell,
     pub tables: Vec<String>,
     pub reps: usize,
+    /// The most timed runs when the profile's precision target asks for more than `reps`
+    /// (0 in plans written before it: `reps`).
+    #[serde(default)]
+    pub max_reps: usize,
     pub warmup: usize,
     /// A table asked for this P whatever the cores (`parallel = [..]`): beyond the cores
     /// it runs oversubscribed (and is marked so) instead of being refused.
     #[serde(default)]
     pub oversubscribe: bool,
+}
+
+impl PlannedCell {
+    /// The most timed runs this cell may take.
+    pub fn cap(&self) -> usize {
+        self.max_reps.max(self.reps)
+    }
 }
 
 /// The whole run: the profile's settings and the cells.
@@ -150,18 +161,21 @@ impl Plan {
         let mut cells: BTreeMap<Cell, PlannedCell> = BTreeMap::new();
         for table in &tables {
             let oversubscribe = matches!(table.parallel, super::manifest::Parallel::Fixed(_));
-            for (cell, reps, warmup) in expand(table, &options.profile, &profile, max_ranks) {
-                let reps = options.reps.unwrap_or(reps);
+            for (cell, reps, warmup, max_reps) in expand(table, &options.profile, &profile, max_ranks) {
+                // `--reps` asks for exactly that many runs: no rounds added.
+                let (reps, max_reps) = options.reps.map_or((reps, max_reps), |r| (r, r));
                 let entry = cells.entry(cell.clone()).or_insert(PlannedCell {
                     cell,
                     tables: vec![],
                     reps,
+                    max_reps,
                     warmup,
                     oversubscribe: false,
                 });
                 entry.oversubscribe |= oversubscribe;
                 entry.tables.push(table.id.clone());
                 entry.reps = entry.reps.max(reps);
+                entry.max_reps = entry.max_reps.max(max_reps);
                 entry.warmup = entry.warmup.max(warmup);
             }
         }
@@ -185,8 +199,13 @@ impl Plan {
     }
 }
 
-/// The cells of `table` under `profile`, each with its reps and warm-up runs.
-fn expand(table: &TableSpec, profile_name: &str, profile: &Profile, max_ranks: usize) -> Vec<(Cell, usize, usize)> {
+/// The cells of `table` under `profile`, each with its reps, warm-up runs and most reps.
+fn expand(
+    table: &TableSpec,
+    profile_name: &str,
+    profile: &Profile,
+    max_ranks: usize,
+) -> Vec<(Cell, usize, usize, usize)> {
     // The manifest check guarantees every per-profile value has this profile.
     let pick = |v: &Option<super::manifest::PerProfile<usize>>, default: usize| {
         v.as_ref().and_then(|v| v.get(profile_name)).unwrap_or(default)
@@ -194,6 +213,7 @@ fn expand(table: &TableSpec, profile_name: &str, profile: &Profile, max_ranks: u
     let epochs = pick(&table.epochs, profile.epochs);
     let iters = pick(&table.iters, profile.iters);
     let reps = pick(&table.reps, profile.reps);
+    let max_reps = if profile.precision.is_some() { pick(&table.max_reps, reps).max(reps) } else { reps };
     let warmup = pick(&table.warmup, profile.warmup);
     let test_n = if table.test { profile.test_samples } else { 0 };
     let hidden = table.hidden.get(profile_name).unwrap_or_default();
@@ -284,7 +304,7 @@ fn expand(table: &TableSpec, profile_name: &str, profile: &Profile, max_ranks: u
             }
         }
     }
-    out.into_iter().map(|c| (c, reps, warmup)).collect()
+    out.into_iter().map(|c| (c, reps, warmup, max_reps)).collect()
 }
 
 #[cfg(test)]

@@ -99,6 +99,27 @@ pub struct RawRow {
     pub stacked_test_acc: Option<f64>,
     #[serde(default)]
     pub stacked_test_cost: Option<f64>,
+    /// The machine around the run (`machine::RunState`), the same on every row of a run:
+    /// the share of CPU ticks stolen by the hypervisor, the one-minute load before and
+    /// after, and the CPU seconds of the run's processes. (Last, so older files still read.)
+    #[serde(default)]
+    pub steal_share: Option<f64>,
+    #[serde(default)]
+    pub load_before: Option<f64>,
+    #[serde(default)]
+    pub load_after: Option<f64>,
+    #[serde(default)]
+    pub cpu_s: Option<f64>,
+}
+
+impl RawRow {
+    /// Records the machine's state around the run this row belongs to.
+    pub fn set_state(&mut self, state: &super::machine::RunState) {
+        self.steal_share = Some(state.steal_share);
+        self.load_before = Some(state.load_before);
+        self.load_after = Some(state.load_after);
+        self.cpu_s = Some(state.cpu_s);
+    }
 }
 
 /// What every row of one run of one cell shares.
@@ -161,6 +182,10 @@ impl RunKey<'_> {
             vote_test_acc: None,
             stacked_test_acc: None,
             stacked_test_cost: None,
+            steal_share: None,
+            load_before: None,
+            load_after: None,
+            cpu_s: None,
         }
     }
 

@@ -1,7 +1,9 @@
 //! The runner: every cell of a plan as its own `dpstudy train` process (MPI cells under
 //! `mpirun`), warm-up runs first, then the timed repetitions round by round so that drift
-//! falls on every mode alike. After each run the raw file is rewritten atomically, so a
-//! crash loses at most the run in flight and `--resume` picks up from there.
+//! falls on every mode alike; then, where the profile sets a precision target, added rounds
+//! for the cells whose interval is still too wide ([`super::precision`]). After each run
+//! the raw file is rewritten atomically, so a crash loses at most the run in flight and
+//! `--resume` picks up from there.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -67,6 +69,10 @@ pub struct RunSummary {
     pub runs_done: usize,
     pub runs_failed: usize,
     pub cells_not_run: usize,
+    /// Runs beyond the planned ones, added for the precision target.
+    pub runs_added: usize,
+    /// How the runs of each cell were decided, in a line (`precision.csv` has the cells).
+    pub precision: String,
 }
 
 /// Why a cell is not started at all, if it is not.
@@ -220,10 +226,11 @@ pub fn run<'a>(plan: &'a Plan, settings: &RunnerSettings, previous: Vec<RawRow>)
     raw::write_rows(&settings.dir, &rows)?;
 
     let progress = Progress::new(jobs.len() as u64);
-    for job in &jobs {
+    let run_one = |job: &Job<'a>, rows: &mut Vec<RawRow>, summary: &mut RunSummary| -> anyhow::Result<()> {
         let started = Instant::now();
         progress.start(&job.name());
         let k = key(job.planned, job.rep, job.warmup);
+        let before = super::machine::Snapshot::take();
         match run_job(plan, job, settings) {
             Ok(result) => {
                 let device = if job.planned.cell.mode == Mode::Gpu {
@@ -231,7 +238,12 @@ pub fn run<'a>(plan: &'a Plan, settings: &RunnerSettings, previous: Vec<RawRow>)
                 } else {
                     "cpu".into()
                 };
-                rows.extend(k.rows(&result, &device));
+                let state = before.zip(super::machine::Snapshot::take()).map(|(b, a)| b.until(&a));
+                let mut new_rows = k.rows(&result, &device);
+                for row in new_rows.iter_mut().filter(|_| state.is_some()) {
+                    row.set_state(&state.expect("filtered"));
+                }
+                rows.extend(new_rows);
                 summary.runs_done += 1;
                 progress.finish(&job.name(), &format!("ok, {:.1} s", started.elapsed().as_secs_f64()), false);
             }
@@ -243,16 +255,34 @@ pub fn run<'a>(plan: &'a Plan, settings: &RunnerSettings, previous: Vec<RawRow>)
                 summary.runs_failed += 1;
             }
         }
-        raw::write_rows(&settings.dir, &rows)?;
+        raw::write_rows(&settings.dir, rows)
+    };
+    for job in &jobs {
+        run_one(job, &mut rows, &mut summary)?;
+    }
+    // Rounds added while a cell's interval is wider than the target (each round a fresh
+    // look at every cell, so the added runs stay interleaved).
+    let target = plan.profile.precision;
+    loop {
+        let round = super::precision::next_round(&runnable, &rows, target);
+        if round.is_empty() {
+            break;
+        }
+        progress.extend(round.len() as u64);
+        for (planned, rep) in round {
+            run_one(&Job { planned, rep, warmup: false }, &mut rows, &mut summary)?;
+            summary.runs_added += 1;
+        }
     }
     progress.done();
+    summary.precision = super::precision::record(&settings.dir, &runnable, &rows, target)?;
     Ok(summary)
 }
 
 /// One bar over the runs with an ETA on a terminal; one line per run otherwise (CI logs).
 struct Progress {
     bar: Option<indicatif::ProgressBar>,
-    total: u64,
+    total: std::cell::Cell<u64>,
     count: std::cell::Cell<u64>,
 }
 
@@ -268,7 +298,15 @@ impl Progress {
             );
             bar
         });
-        Self { bar, total, count: std::cell::Cell::new(0) }
+        Self { bar, total: std::cell::Cell::new(total), count: std::cell::Cell::new(0) }
+    }
+
+    /// Counts `more` runs added to the plan (the precision target's rounds).
+    fn extend(&self, more: u64) {
+        self.total.set(self.total.get() + more);
+        if let Some(bar) = &self.bar {
+            bar.inc_length(more);
+        }
     }
 
     fn start(&self, name: &str) {
@@ -287,7 +325,7 @@ impl Progress {
                 }
                 bar.inc(1);
             }
-            None => eprintln!("[{}/{}] {name}: {outcome}", self.count.get(), self.total),
+            None => eprintln!("[{}/{}] {name}: {outcome}", self.count.get(), self.total.get()),
         }
     }
 

@@ -1,7 +1,8 @@
 //! From raw rows to per-cell statistics, with polars: per run (rank 0's clock, all ranks'
 //! communication), then per cell over the timed runs (median, min, max, IQR, n), per-epoch
-//! spread, outliers by Tukey's fences (flagged, never dropped), and speedup and efficiency
-//! against the sequential cell of the same size.
+//! spread, outliers by Tukey's fences (flagged, never dropped); then, from each cell's runs,
+//! the median's 95% confidence interval, and speedup and efficiency against the sequential
+//! cell of the same work, round by round (`crate::stats`).
 
 use std::path::Path;
 
@@ -12,6 +13,7 @@ use serde::de::DeserializeOwned;
 use crate::cluster::Link;
 use crate::data::SourceLabel;
 use crate::experiment::raw::{RawRow, Status};
+use crate::stats::{self, Estimate};
 use crate::train::{Mode, SyncKind};
 
 /// The columns that identify a cell.
@@ -36,6 +38,32 @@ const CELL_KEYS: [&str; 16] = [
 /// What makes two cells comparable for speedup: same work.
 const WORK_KEYS: [&str; 5] = ["n", "test_n", "hidden", "epochs", "iters"];
 
+/// One timed run of a cell, as the round-by-round figures read it.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct RunSample {
+    /// The round (the runner runs round r of every cell before round r + 1).
+    pub rep: usize,
+    /// Training time (rank 0, evaluation excluded).
+    pub total_s: f64,
+    /// Mean time of one gradient step.
+    pub step_s: f64,
+    /// Share of the ranks' training time in collectives.
+    pub comm_share: f64,
+    /// Share of the machine's CPU ticks stolen while the run went (NaN: not recorded).
+    pub steal_share: f64,
+}
+
+impl RunSample {
+    /// Whether the machine was noticeably someone else's during this run.
+    pub fn flagged(&self) -> bool {
+        self.steal_share > crate::experiment::machine::STEAL_FLAG
+    }
+}
+
+/// What two cells must share for one's time to be compared with the other's: the same
+/// work (N, test rows, H, epochs, iterations).
+pub type WorkKey = (usize, usize, usize, usize, usize);
+
 /// Statistics of one cell over its timed runs. Times in seconds.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CellStats {
@@ -56,6 +84,10 @@ pub struct CellStats {
     pub iters: usize,
     /// Timed runs.
     pub runs: usize,
+    /// The timed runs themselves, by round.
+    pub samples: Vec<RunSample>,
+    /// The median training time with its confidence interval (`None`: no timed run).
+    pub time: Option<Estimate>,
     /// Total training time of a run (rank 0, evaluation excluded).
     pub median_s: f64,
     pub min_s: f64,
@@ -88,13 +120,15 @@ pub struct CellStats {
     pub average_test_acc: Option<f64>,
     pub vote_test_acc: Option<f64>,
     pub stacked_test_acc: Option<f64>,
-    /// The sequential cell of the same work: its median, and this cell's speedup over it.
+    /// The sequential cell of the same work: its median, and this cell's speedup over it:
+    /// the median over rounds of the sequential run's time over this cell's in the same
+    /// round, with its interval (`speedup_ci`).
     pub seq_median_s: Option<f64>,
-    /// The sequential cell's fastest run (for the claims, which read best-of-R times).
-    pub seq_min_s: Option<f64>,
     pub speedup: Option<f64>,
+    pub speedup_ci: Option<Estimate>,
     /// Speedup per core (ranks x threads).
     pub efficiency: Option<f64>,
+    pub efficiency_ci: Option<Estimate>,
 }
 
 impl CellStats {
@@ -105,6 +139,36 @@ impl CellStats {
 
     pub fn in_table(&self, id: &str) -> bool {
         self.tables.split(' ').any(|t| t == id)
+    }
+
+    /// The same-work key: cells with equal keys train the same thing.
+    pub fn work(&self) -> WorkKey {
+        (self.n, self.test_n, self.hidden, self.epochs, self.iters)
+    }
+
+    /// The runs' training times by round.
+    pub fn totals(&self) -> Vec<(usize, f64)> {
+        self.samples.iter().map(|s| (s.rep, s.total_s)).collect()
+    }
+
+    /// The runs' step times by round.
+    pub fn steps(&self) -> Vec<(usize, f64)> {
+        self.samples.iter().map(|s| (s.rep, s.step_s)).collect()
+    }
+
+    /// The median step time with its interval.
+    pub fn step(&self) -> Option<Estimate> {
+        stats::median_interval(&self.samples.iter().map(|s| s.step_s).collect::<Vec<_>>())
+    }
+
+    /// The runs' communication shares by round.
+    pub fn comm_shares(&self) -> Vec<(usize, f64)> {
+        self.samples.iter().map(|s| (s.rep, s.comm_share)).collect()
+    }
+
+    /// `self`'s time over `other`'s, round by round (`other` faster: above 1).
+    pub fn time_ratio(&self, other: &CellStats) -> Option<Estimate> {
+        stats::paired_ratio(&self.totals(), &other.totals())
     }
 
     /// `mpi allreduce`, `threads`, `seq`, ...; a baseline says so: `original (baseline)`;
@@ -184,6 +248,7 @@ fn frame_of(rows: &[RawRow]) -> PolarsResult<DataFrame> {
         Column::new("average_test_acc".into(), of(|r| r.average_test_acc)),
         Column::new("vote_test_acc".into(), of(|r| r.vote_test_acc)),
         Column::new("stacked_test_acc".into(), of(|r| r.stacked_test_acc)),
+        Column::new("steal_share".into(), of(|r| r.steal_share)),
     ])
 }
 
@@ -195,8 +260,9 @@ fn quartile(name: &str, q: f64) -> Expr {
     col(name).quantile(lit(q), QuantileMethod::Linear)
 }
 
-/// The per-cell statistics frame (lazy until the end).
-fn cell_frame(raw: DataFrame) -> PolarsResult<DataFrame> {
+/// The per-cell statistics frame (lazy until the end), and the per-run frame (cell, rep,
+/// total, step and communication share) the intervals are computed from.
+fn cell_frame(raw: DataFrame) -> PolarsResult<(DataFrame, DataFrame)> {
     let timed = raw.lazy().filter(col("status").eq(lit("ok")).and(col("warmup").not()));
     let root = col("rank").eq(lit(0i64));
     let last_epoch = root.clone().and(col("epoch").eq(col("epochs")));
@@ -219,6 +285,7 @@ fn cell_frame(raw: DataFrame) -> PolarsResult<DataFrame> {
             col("average_test_acc").first().alias("average_test_acc"),
             col("vote_test_acc").first().alias("vote_test_acc"),
             col("stacked_test_acc").first().alias("stacked_test_acc"),
+            col("steal_share").max().alias("steal_share"),
         ])
         .with_columns([
             (col("total_s") / col("steps")).alias("step_s"),
@@ -251,6 +318,7 @@ fn cell_frame(raw: DataFrame) -> PolarsResult<DataFrame> {
         (col("q1_s") - lit(1.5) * (col("q3_s") - col("q1_s"))).alias("low"),
         (col("q3_s") + lit(1.5) * (col("q3_s") - col("q1_s"))).alias("high"),
     ]);
+    let runs_by_cell = runs.clone();
     let outliers = runs
         .join(fences, [col("cell")], [col("cell")], JoinArgs::new(JoinType::Inner))
         .group_by([col("cell")])
@@ -272,16 +340,18 @@ fn cell_frame(raw: DataFrame) -> PolarsResult<DataFrame> {
     let work: Vec<Expr> = WORK_KEYS.iter().map(|k| col(*k)).collect();
     let mut seq_cols = work.clone();
     seq_cols.push(col("median_s").alias("seq_median_s"));
-    seq_cols.push(col("min_s").alias("seq_min_s"));
     let seq = per_cell.clone().filter(col("mode").eq(lit(Mode::Seq.as_str()))).select(seq_cols);
 
     let left = || JoinArgs::new(JoinType::Left);
-    per_cell
+    let runs_of_cells = runs_by_cell
+        .select([col("cell"), col("rep"), col("total_s"), col("step_s"), col("comm_share"), col("steal_share")])
+        .sort_by_exprs([col("cell"), col("rep")], SortMultipleOptions::default())
+        .collect()?;
+    let cells = per_cell
         .join(outliers, [col("cell")], [col("cell")], left())
         .join(epochs, [col("cell")], [col("cell")], left())
         .join(seq, work.clone(), work, left())
-        .with_columns([col("outliers").fill_null(lit(0i64)), (col("seq_median_s") / col("median_s")).alias("speedup")])
-        .with_column((col("speedup") / (col("ranks") * col("threads")).cast(DataType::Float64)).alias("efficiency"))
+        .with_columns([col("outliers").fill_null(lit(0i64))])
         .sort_by_exprs(
             // Ends with the cell id, which is unique: the order never depends on the group-by.
             [
@@ -298,7 +368,8 @@ fn cell_frame(raw: DataFrame) -> PolarsResult<DataFrame> {
             ],
             SortMultipleOptions::default(),
         )
-        .collect()
+        .collect()?;
+    Ok((cells, runs_of_cells))
 }
 
 /// The enum whose serde name is `value`, or an error naming the column.
@@ -373,8 +444,7 @@ fn stats_of(df: &DataFrame) -> anyhow::Result<Vec<CellStats>> {
         c.floats("vote_test_acc")?,
         c.floats("stacked_test_acc")?,
     );
-    let (seq_median_s, seq_min_s, speedup, efficiency) =
-        (c.floats("seq_median_s")?, c.floats("seq_min_s")?, c.floats("speedup")?, c.floats("efficiency")?);
+    let seq_median_s = c.floats("seq_median_s")?;
     Ok((0..df.height())
         .map(|i| CellStats {
             cell: cell[i].clone(),
@@ -392,6 +462,8 @@ fn stats_of(df: &DataFrame) -> anyhow::Result<Vec<CellStats>> {
             epochs: epochs[i],
             iters: iters[i],
             runs: runs[i],
+            samples: vec![],
+            time: None,
             median_s: median_s[i],
             min_s: min_s[i],
             max_s: max_s[i],
@@ -417,19 +489,75 @@ fn stats_of(df: &DataFrame) -> anyhow::Result<Vec<CellStats>> {
             vote_test_acc: vote[i],
             stacked_test_acc: stacked[i],
             seq_median_s: seq_median_s[i],
-            seq_min_s: seq_min_s[i],
-            speedup: speedup[i],
-            efficiency: efficiency[i],
+            speedup: None,
+            speedup_ci: None,
+            efficiency: None,
+            efficiency_ci: None,
         })
         .collect())
+}
+
+/// The runs of each cell from the per-run frame.
+fn samples_of(runs: &DataFrame) -> anyhow::Result<std::collections::HashMap<String, Vec<RunSample>>> {
+    let c = Columns(runs);
+    let (cell, rep) = (c.strs("cell")?, c.ints("rep")?);
+    let (total, step, comm, steal) =
+        (c.nans("total_s")?, c.nans("step_s")?, c.nans("comm_share")?, c.nans("steal_share")?);
+    let mut out: std::collections::HashMap<String, Vec<RunSample>> = std::collections::HashMap::new();
+    for i in 0..runs.height() {
+        let sample =
+            RunSample { rep: rep[i], total_s: total[i], step_s: step[i], comm_share: comm[i], steal_share: steal[i] };
+        out.entry(cell[i].clone()).or_default().push(sample);
+    }
+    Ok(out)
+}
+
+/// Each cell's runs, its time's interval, and its speedup and efficiency over the
+/// sequential cell of the same work, round by round.
+fn with_intervals(mut cells: Vec<CellStats>, runs: &DataFrame) -> anyhow::Result<Vec<CellStats>> {
+    let mut samples = samples_of(runs)?;
+    for c in &mut cells {
+        c.samples = samples.remove(&c.cell).unwrap_or_default();
+        c.time = stats::median_interval(&c.samples.iter().map(|s| s.total_s).collect::<Vec<_>>());
+    }
+    let seq: Vec<CellStats> = cells.iter().filter(|c| c.mode == Mode::Seq).cloned().collect();
+    for c in &mut cells {
+        let Some(reference) = seq.iter().find(|s| s.work() == c.work()) else { continue };
+        c.speedup_ci = reference.time_ratio(c);
+        let p = c.p() as f64;
+        c.efficiency_ci = c.speedup_ci.map(|e| e.map(|v| v / p));
+        (c.speedup, c.efficiency) = (c.speedup_ci.map(|e| e.value), c.efficiency_ci.map(|e| e.value));
+    }
+    Ok(cells)
+}
+
+/// The intervals as columns of the summary frame (`speedup_low` ... beside `speedup`).
+fn interval_columns(frame: &mut DataFrame, cells: &[CellStats]) -> PolarsResult<()> {
+    type Pick = fn(&CellStats) -> Option<Estimate>;
+    let picks: [(&str, Pick); 3] =
+        [("time", |c| c.time), ("speedup", |c| c.speedup_ci), ("efficiency", |c| c.efficiency_ci)];
+    for (name, pick) in picks {
+        let part = |f: fn(&Estimate) -> f64| cells.iter().map(|c| pick(c).map(|e| f(&e))).collect::<Vec<Option<f64>>>();
+        if name != "time" {
+            frame.with_column(Column::new(name.into(), part(|e| e.value)))?;
+        }
+        frame.with_column(Column::new(format!("{name}_low").into(), part(|e| e.low)))?;
+        frame.with_column(Column::new(format!("{name}_high").into(), part(|e| e.high)))?;
+        frame.with_column(Column::new(format!("{name}_level").into(), part(|e| e.level)))?;
+    }
+    Ok(())
 }
 
 impl Aggregate {
     /// Aggregates raw rows.
     pub fn of(rows: &[RawRow]) -> anyhow::Result<Self> {
         let raw = frame_of(rows).map_err(anyhow::Error::from).context("cannot build the raw frame")?;
-        let frame = cell_frame(raw).map_err(anyhow::Error::from).context("cannot aggregate the raw rows")?;
-        let cells = stats_of(&frame).context("cannot read the aggregated frame")?;
+        let (mut frame, runs) =
+            cell_frame(raw).map_err(anyhow::Error::from).context("cannot aggregate the raw rows")?;
+        let cells = with_intervals(stats_of(&frame).context("cannot read the aggregated frame")?, &runs)?;
+        interval_columns(&mut frame, &cells)
+            .map_err(anyhow::Error::from)
+            .context("cannot add the intervals to the summary")?;
         let gaps = rows
             .iter()
             .filter(|r| r.status != Status::Ok)

@@ -1,28 +1,30 @@
 //! `dpstudy compare RUN EXPECTED`: a run beside the expected results, cell by cell, for the
 //! figures that do not measure the hardware's speed (speedup, efficiency, communication
 //! share, final cost, accuracies), and claim by claim. Each judged figure has a tolerance
-//! ([`Tolerance`]); seconds are shown, never judged. Cells and claims present on one side
-//! only are listed as such.
+//! ([`Tolerance`]); seconds are shown, never judged. A speedup or an efficiency is judged on
+//! its 95% confidence interval: it is outside only when the two sides' intervals lie apart
+//! by more than a stated tolerance. Cells and claims present on one side only are listed as
+//! such.
 
 use std::path::Path;
 
 use crate::report::aggregate::{CellStats, aggregate_dir};
 use crate::report::claims::{CheckRecord, Outcome, Verdict};
+use crate::stats::Estimate;
 
-/// Timing ratios (speedup, efficiency, communication share) are judged only for cells whose
-/// expected run lasted at least this long. Shorter runs are mostly process start-up: two
-/// quick runs on this machine differed by up to 40% in the speedup of the threads cells at
-/// N <= 6,000 (0.2-0.5 s runs), which no tolerance that still means something would cover.
-/// The claims judge those cells' trends instead.
-pub const MIN_JUDGED_SECONDS: f64 = 2.0;
+/// How far apart the two sides' intervals of a speedup or an efficiency may lie, as a share
+/// of the expected median, before `compare` calls them different: two machines of one kind
+/// differ by more than one run's noise (the cores' clocks, the other tenants), which the
+/// intervals of each side do not hold.
+pub const INTERVAL_TOLERANCE: f64 = 0.10;
 
 /// Why a figure is shown without a verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unjudged {
     /// Seconds measure the machine.
     Seconds,
-    /// The expected run was shorter than [`MIN_JUDGED_SECONDS`].
-    ShortRun,
+    /// One side has too few runs for a 95% interval (a cell timed once, say).
+    FewRuns,
     /// More processes than cores: the ratio measures the scheduler.
     Oversubscribed,
     /// Across emulated hosts: the share depends on the CPU's speed against the shaped link.
@@ -35,7 +37,7 @@ impl Unjudged {
     pub fn describe(self) -> &'static str {
         match self {
             Unjudged::Seconds => "not judged: seconds measure the machine",
-            Unjudged::ShortRun => "not judged: expected run under 2 s",
+            Unjudged::FewRuns => "not judged: no 95% interval on both sides",
             Unjudged::Oversubscribed => "not judged: oversubscribed",
             Unjudged::EmulatedLink => "not judged: emulated link",
             Unjudged::ClaimNotRun => "not judged: claim not run on one side",
@@ -50,6 +52,9 @@ pub enum Tolerance {
     Relative(f64),
     /// |run - expected| at most this.
     Absolute(f64),
+    /// The two sides' intervals overlap, or lie apart by at most this share of the expected
+    /// median.
+    Intervals(f64),
     /// A claim: the same verdict on both sides.
     SameVerdict,
     /// Shown beside the other, never judged.
@@ -61,14 +66,23 @@ impl Tolerance {
         match self {
             Tolerance::Relative(t) => Some((run - expected).abs() <= t * expected.abs()),
             Tolerance::Absolute(t) => Some((run - expected).abs() <= t),
-            Tolerance::SameVerdict | Tolerance::Shown(_) => None,
+            Tolerance::Intervals(_) | Tolerance::SameVerdict | Tolerance::Shown(_) => None,
         }
+    }
+
+    /// Whether two intervals agree within `Intervals(t)`: the gap between them (0 when
+    /// they overlap) at most t times the expected median.
+    fn intervals_hold(self, run: &Estimate, expected: &Estimate) -> Option<bool> {
+        let Tolerance::Intervals(t) = self else { return None };
+        let gap = (run.low - expected.high).max(expected.low - run.high).max(0.0);
+        Some(gap <= t * expected.value.abs())
     }
 
     pub fn describe(self) -> String {
         match self {
             Tolerance::Relative(t) => format!("±{}%", 100.0 * t),
             Tolerance::Absolute(t) => format!("±{t}"),
+            Tolerance::Intervals(t) => format!("95% CIs apart by ≤ {}%", 100.0 * t),
             Tolerance::SameVerdict => "verdicts must agree".into(),
             Tolerance::Shown(why) => why.describe().into(),
         }
@@ -116,15 +130,15 @@ impl Figure {
 
     /// The tolerance of this figure for the expected cell `e`, and why.
     ///
-    /// - Speedup and efficiency: ±25%. The claims' bounds leave that much between machines
-    ///   of the same core count (C3 asks for efficiency 0.7 where this machine measures
-    ///   0.9).
-    /// - The communication share: ±0.10 absolute, since it is a share of a step.
+    /// - Speedup and efficiency: on their 95% intervals, with [`INTERVAL_TOLERANCE`] on top
+    ///   of them; not judged where a side has no 95% interval (fewer than 6 rounds).
+    /// - The communication share: ±0.10 absolute, since it is a share of a step; judged
+    ///   where the speedup is.
     /// - The final cost: relative 1e-4, claims.toml's bound for C6 (every mode reaches the
     ///   sequential cost). The arithmetic is the same on any x86-64 CPU, so only a changed
     ///   SIMD path could move it at all.
     /// - The accuracies: ±0.002, four images in 2,000, for the same reason.
-    pub fn tolerance(self, e: &CellStats) -> Tolerance {
+    pub fn tolerance(self, r: &CellStats, e: &CellStats) -> Tolerance {
         if self.is_timing_ratio() {
             if e.link.is_some() {
                 return Tolerance::Shown(Unjudged::EmulatedLink);
@@ -132,12 +146,13 @@ impl Figure {
             if e.oversubscribed {
                 return Tolerance::Shown(Unjudged::Oversubscribed);
             }
-            if e.median_s < MIN_JUDGED_SECONDS {
-                return Tolerance::Shown(Unjudged::ShortRun);
+            let confident = |c: &CellStats| c.time.is_some_and(|t| t.is_confident());
+            if !confident(e) || !confident(r) {
+                return Tolerance::Shown(Unjudged::FewRuns);
             }
         }
         match self {
-            Figure::Speedup | Figure::Efficiency => Tolerance::Relative(0.25),
+            Figure::Speedup | Figure::Efficiency => Tolerance::Intervals(INTERVAL_TOLERANCE),
             Figure::CommShare => Tolerance::Absolute(0.10),
             Figure::FinalCost => Tolerance::Relative(1e-4),
             Figure::TrainAccuracy | Figure::TestAccuracy => Tolerance::Absolute(0.002),
@@ -159,6 +174,17 @@ impl Figure {
         };
         v.is_finite().then_some(v)
     }
+
+    /// The figure's interval, where it has one.
+    fn interval(self, c: &CellStats) -> Option<Estimate> {
+        match self {
+            Figure::Speedup => c.speedup_ci,
+            Figure::Efficiency => c.efficiency_ci,
+            Figure::MedianSeconds => c.time,
+            _ => None,
+        }
+        .filter(|e| e.n >= 2)
+    }
 }
 
 /// One figure of one cell, or one claim, on both sides.
@@ -173,6 +199,9 @@ pub struct Row {
     /// A claim that is a trend has no value.
     pub run: Option<f64>,
     pub expected: Option<f64>,
+    /// The figures' intervals, where they have them (timings, and the claims' figures).
+    pub run_interval: Option<Estimate>,
+    pub expected_interval: Option<Estimate>,
     pub tolerance: Tolerance,
     /// `None`: shown, not judged.
     pub within: Option<bool>,
@@ -279,9 +308,15 @@ pub fn compare_cells(
             if rv.is_none() && ev.is_none() {
                 continue;
             }
-            let tolerance = figure.tolerance(e);
+            let tolerance = figure.tolerance(r, e);
+            let (ri, ei) = (figure.interval(r), figure.interval(e));
             let within = match (rv, ev) {
-                (Some(rv), Some(ev)) => tolerance.holds(rv, ev),
+                (Some(rv), Some(ev)) => match (ri, ei) {
+                    (Some(ri), Some(ei)) if matches!(tolerance, Tolerance::Intervals(_)) => {
+                        tolerance.intervals_hold(&ri, &ei)
+                    }
+                    _ => tolerance.holds(rv, ev),
+                },
                 // A figure on one side only (a test accuracy the run lacks) is a difference.
                 _ => (!matches!(tolerance, Tolerance::Shown(_))).then_some(false),
             };
@@ -291,6 +326,8 @@ pub fn compare_cells(
                 figure: figure.name().into(),
                 run: rv,
                 expected: ev,
+                run_interval: ri,
+                expected_interval: ei,
                 tolerance,
                 within,
             });
@@ -312,17 +349,23 @@ pub fn compare_cells(
 }
 
 /// A claim on both sides: judged by its verdict (its bound lives in claims.toml and `check`
-/// applied it on each side); its value is shown.
+/// applied it on each side); its value and interval are shown. An inconclusive verdict
+/// contradicts neither a pass nor a fail: only a pass on one side and a fail on the other
+/// is a difference.
 fn claim_row(run: &Verdict, expected: &Verdict) -> Row {
     let evaluated = run.outcome != Outcome::NotRun && expected.outcome != Outcome::NotRun;
+    let decided = |o: Outcome| matches!(o, Outcome::Pass | Outcome::Fail);
+    let agree = run.outcome == expected.outcome || !decided(run.outcome) || !decided(expected.outcome);
     Row {
         group: CLAIMS_GROUP.into(),
         subject: run.id.clone(),
         figure: format!("{} here, {} expected", run.outcome.as_str(), expected.outcome.as_str()),
         run: run.value,
         expected: expected.value,
+        run_interval: run.interval,
+        expected_interval: expected.interval,
         tolerance: if evaluated { Tolerance::SameVerdict } else { Tolerance::Shown(Unjudged::ClaimNotRun) },
-        within: evaluated.then_some(run.outcome == expected.outcome),
+        within: evaluated.then_some(agree),
     }
 }
 
@@ -353,6 +396,14 @@ pub fn figure_text(v: Option<f64>) -> String {
     }
 }
 
+/// A figure with its interval, `1.85000 [1.80000, 1.91000]`, or as [`figure_text`].
+pub fn figure_with_interval(v: Option<f64>, interval: Option<Estimate>) -> String {
+    match interval {
+        Some(e) => format!("{} [{}, {}]", figure_text(v), figure_text(Some(e.low)), figure_text(Some(e.high))),
+        None => figure_text(v),
+    }
+}
+
 /// The relative difference as the comparison prints it.
 pub fn difference_text(row: &Row) -> String {
     row.relative_difference().map_or("-".into(), |d| format!("{:+.2}%", 100.0 * d))
@@ -371,8 +422,8 @@ pub fn render(c: &Comparison) -> String {
                 r.verdict(),
                 r.subject,
                 r.figure,
-                figure_text(r.run),
-                figure_text(r.expected),
+                figure_with_interval(r.run, r.run_interval),
+                figure_with_interval(r.expected, r.expected_interval),
                 difference_text(r),
                 r.tolerance.describe()
             );
@@ -417,6 +468,7 @@ mod tests {
             measured: String::new(),
             expected: String::new(),
             value,
+            interval: None,
         }
     }
 
@@ -429,5 +481,23 @@ mod tests {
         assert_eq!(flipped.figure, "FAIL here, PASS expected");
         let gpu = claim_row(&verdict("C8", Outcome::NotRun, None), &verdict("C8", Outcome::Pass, Some(3.0)));
         assert_eq!((gpu.within, gpu.tolerance), (None, Tolerance::Shown(Unjudged::ClaimNotRun)));
+        let undecided =
+            claim_row(&verdict("C3", Outcome::Inconclusive, Some(0.7)), &verdict("C3", Outcome::Pass, Some(0.9)));
+        assert_eq!(undecided.within, Some(true), "an inconclusive run contradicts no pass");
+    }
+
+    #[test]
+    fn intervals_agree_when_they_overlap_or_lie_within_the_tolerance() {
+        let e = |low: f64, high: f64| Estimate { value: 0.5 * (low + high), low, high, level: 0.97, n: 8 };
+        let t = Tolerance::Intervals(0.10);
+        // Overlapping: the T5-like case of 1.88 against 1.48 is no longer judged on one run,
+        // and two intervals that touch agree.
+        assert_eq!(t.intervals_hold(&e(1.80, 1.95), &e(1.70, 1.85)), Some(true));
+        // Apart by 0.10 at an expected median of 1.5: 6.7%, within 10%.
+        assert_eq!(t.intervals_hold(&e(1.75, 1.80), &e(1.45, 1.65)), Some(true));
+        // Apart by 0.2: 13%, outside, above or below.
+        assert_eq!(t.intervals_hold(&e(1.85, 1.90), &e(1.45, 1.65)), Some(false));
+        assert_eq!(t.intervals_hold(&e(1.20, 1.25), &e(1.45, 1.65)), Some(false));
+        assert_eq!(Tolerance::Relative(0.1).intervals_hold(&e(1.0, 2.0), &e(1.0, 2.0)), None);
     }
 }

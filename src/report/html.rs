@@ -105,6 +105,7 @@ th { background: #f6f8fa; } td.r { text-align: right; font-variant-numeric: tabu
 td.PASS, td.ok, span.ok { color: var(--pass); font-weight: 600; }
 td.FAIL, td.OUTSIDE, span.OUTSIDE { color: var(--fail); font-weight: 700; }
 tr.OUTSIDE td { background: #fdecea; } td.NOTRUN, td.shown { color: var(--muted); }
+td.INCONCLUSIVE { color: #8a5a00; font-weight: 600; }
 details { margin: 4px 0 10px; } summary { cursor: pointer; color: var(--muted); }
 figure { margin: 16px 0; } figure img { max-width: 100%; height: auto; border: 1px solid var(--line); }
 .note { font-size: 0.85em; color: var(--muted); margin: 2px 0; }
@@ -155,8 +156,10 @@ pub fn render(page: &Page) -> String {
 fn verdicts(out: &mut String, page: &Page) {
     let c = page.check;
     let (passed, failed, not_run) = (c.count(Outcome::Pass), c.count(Outcome::Fail), c.count(Outcome::NotRun));
+    let inconclusive = c.count(Outcome::Inconclusive);
     let good = failed == 0 && page.failed_runs.is_empty() && c.complete;
-    let mut headline = format!("{passed} claims passed, {failed} failed, {not_run} not run");
+    let mut headline =
+        format!("{passed} claims passed, {failed} failed, {inconclusive} inconclusive, {not_run} not run");
     if !page.failed_runs.is_empty() {
         let _ = write!(headline, "; {} runs failed", page.failed_runs.len());
     }
@@ -212,11 +215,12 @@ fn comparison(out: &mut String, expected: &Expected) {
     };
     let _ = writeln!(
         out,
-        "<p>Against <code>{}</code>. Seconds are shown, never judged; speedup, efficiency and the \
-         communication share are judged for cells whose expected run lasted at least {} s. \
+        "<p>Against <code>{}</code>. Seconds are shown, never judged; speedup and efficiency are judged on \
+         their 95% confidence intervals (outside when the two sides' intervals lie apart by more than {}% of the \
+         expected median), with the communication share, for cells that have a 95% interval on both sides. \
          <strong>{}</strong></p>",
         escape(&dir.display().to_string()),
-        compare::MIN_JUDGED_SECONDS,
+        100.0 * compare::INTERVAL_TOLERANCE,
         escape(&c.summary())
     );
     for group in c.groups() {
@@ -254,8 +258,8 @@ fn comparison(out: &mut String, expected: &Expected) {
                  <td class=\"r\">{}</td><td class=\"r\">{}</td><td>{}</td></tr>",
                 escape(&r.subject),
                 escape(&r.figure),
-                compare::figure_text(r.run),
-                compare::figure_text(r.expected),
+                compare::figure_with_interval(r.run, r.run_interval),
+                compare::figure_with_interval(r.expected, r.expected_interval),
                 compare::difference_text(r),
                 escape(&r.tolerance.describe()),
                 v = r.verdict()

@@ -8,6 +8,7 @@ use super::table::{Align, Table};
 use crate::data::SourceLabel;
 use crate::experiment::manifest::{TableKind, TableSpec};
 use crate::experiment::raw::Status;
+use crate::stats::{Estimate, MIN_RUNS_FOR_CONFIDENCE};
 use crate::train::Mode;
 
 /// Seconds with three significant digits.
@@ -28,10 +29,6 @@ fn ms(x: f64) -> String {
     if x.is_finite() { format!("{:.2}", x * 1e3) } else { "–".into() }
 }
 
-fn ratio(x: Option<f64>) -> String {
-    x.filter(|v| v.is_finite()).map_or("–".into(), |v| format!("{v:.2}"))
-}
-
 fn percent(x: f64) -> String {
     if x.is_finite() { format!("{:.1}", 100.0 * x) } else { "–".into() }
 }
@@ -39,6 +36,37 @@ fn percent(x: f64) -> String {
 /// P with a dagger when the cell asked for more cores than the host has.
 fn p(c: &CellStats) -> String {
     format!("{}{}", c.p(), if c.oversubscribed { "†" } else { "" })
+}
+
+fn two(x: f64) -> String {
+    if x.is_finite() { format!("{x:.2}") } else { "–".into() }
+}
+
+/// A median with its interval, `1.23 [1.20, 1.30]`, marked `*` when the interval covers the
+/// median with less than 95% (fewer runs than [`MIN_RUNS_FOR_CONFIDENCE`]).
+pub fn with_interval(e: Option<Estimate>, fmt: fn(f64) -> String) -> String {
+    match e {
+        None => "–".into(),
+        Some(e) => format!("{}{}", e.text(fmt), if e.n >= 2 && !e.is_confident() { "*" } else { "" }),
+    }
+}
+
+/// How every interval of a table was made, and what `*` means when a cell carries it.
+fn interval_note(table: &mut Table, estimates: impl IntoIterator<Item = Option<Estimate>>) {
+    let weak: Vec<usize> =
+        estimates.into_iter().flatten().filter(|e| e.n >= 2 && !e.is_confident()).map(|e| e.n).collect();
+    let mut text = "[low, high]: the 95% confidence interval of the median from order statistics (no distribution \
+                    assumed); a ratio of two cells (speedup, efficiency, own speedup, weak efficiency) is the median \
+                    over rounds of the ratio of their runs in the same round, with the same interval."
+        .to_string();
+    if let Some(&least) = weak.iter().min() {
+        text += &format!(
+            " *: fewer than {MIN_RUNS_FOR_CONFIDENCE} runs or rounds, where no 95% interval exists: the interval \
+             shown is the range, covering the median with probability 1 − 2/2^n ({least}: {:.0}%).",
+            100.0 * (1.0 - 2.0 / 2f64.powi(least as i32))
+        );
+    }
+    table.notes.push(text);
 }
 
 fn range(lo: f64, hi: f64) -> String {
@@ -55,6 +83,16 @@ fn notes(table: &mut Table, agg: &Aggregate, cells: &[&CellStats]) {
             "Outliers (runs outside Tukey's fences, 1.5 IQR) are counted in the last column and kept in the statistics."
                 .into(),
         );
+    }
+    let recorded: Vec<_> = cells.iter().flat_map(|c| &c.samples).filter(|s| s.steal_share.is_finite()).collect();
+    if !recorded.is_empty() {
+        table.notes.push(format!(
+            "Machine: {} of {} timed runs had more than {:.0}% of the CPU time stolen by the hypervisor (flagged; kept \
+             in the statistics; raw.csv has each run's steal share, load and CPU time).",
+            recorded.iter().filter(|s| s.flagged()).count(),
+            recorded.len(),
+            100.0 * crate::experiment::machine::STEAL_FLAG
+        ));
     }
     let sources: std::collections::BTreeSet<SourceLabel> = cells.iter().map(|c| c.data_source).collect();
     if sources.iter().any(|s| *s != SourceLabel::Mnist) {
@@ -82,8 +120,8 @@ fn timing_note(table: &mut Table, cells: &[&CellStats]) {
     table.notes.insert(
         0,
         format!(
-            "Medians of {} timed runs per cell after warm-up; range = min–max; IQR = Q3 − Q1. Training time is rank \
-             0's clock without the per-epoch evaluation.",
+            "Medians of {} timed runs per cell after warm-up, runs interleaved round by round; range = min–max; IQR \
+             = Q3 − Q1. Training time is rank 0's clock without the per-epoch evaluation.",
             runs.join("/")
         ),
     );
@@ -107,10 +145,9 @@ fn time_vs_size(spec: &TableSpec, agg: &Aggregate) -> Table {
         ("N", Align::Right),
         ("mode", Align::Left),
         ("P", Align::Right),
-        ("time s", Align::Right),
-        ("IQR s", Align::Right),
+        ("median s [95% CI]", Align::Right),
         ("range s", Align::Right),
-        ("speedup", Align::Right),
+        ("speedup [95% CI]", Align::Right),
         ("runs", Align::Right),
         ("outliers", Align::Right),
     ];
@@ -122,16 +159,16 @@ fn time_vs_size(spec: &TableSpec, agg: &Aggregate) -> Table {
             c.n.to_string(),
             c.label(),
             p(c),
-            secs(c.median_s),
-            secs(c.q3_s - c.q1_s),
+            with_interval(c.time, secs),
             range(c.min_s, c.max_s),
-            ratio(c.speedup),
+            with_interval(c.speedup_ci, two),
             c.runs.to_string(),
             c.outliers.to_string(),
         ]);
     }
     timing_note(&mut t, &cells);
-    t.notes.push("Speedup: the sequential median at the same N over the cell's median.".into());
+    t.notes.push("Speedup: the sequential run's time over the cell's, round by round, at the same N.".into());
+    interval_note(&mut t, cells.iter().flat_map(|c| [c.time, c.speedup_ci]));
     baseline_note(&mut t, &cells);
     notes(&mut t, agg, &cells);
     t
@@ -143,8 +180,7 @@ fn epoch_time(spec: &TableSpec, agg: &Aggregate) -> Table {
         ("N", Align::Right),
         ("mode", Align::Left),
         ("P", Align::Right),
-        ("epoch s", Align::Right),
-        ("IQR s", Align::Right),
+        ("epoch s [95% CI]", Align::Right),
         ("range s", Align::Right),
         ("epochs", Align::Right),
     ];
@@ -157,16 +193,17 @@ fn epoch_time(spec: &TableSpec, agg: &Aggregate) -> Table {
             c.n.to_string(),
             c.label(),
             p(c),
-            secs(c.epoch_median_s),
-            secs(c.epoch_q3_s - c.epoch_q1_s),
+            with_interval(c.time.map(|e| e.map(|v| v / c.epochs as f64)), secs),
             range(c.epoch_min_s, c.epoch_max_s),
             (c.runs * c.epochs).to_string(),
         ]);
     }
     t.notes.push(format!(
-        "Median over every timed epoch of every run ({} iterations each), rank 0's clock without evaluation.",
+        "Epoch s: the median over runs of a run's time per epoch ({} iterations each), rank 0's clock without \
+         evaluation; range: the fastest and slowest single epoch of every run.",
         cells.first().map_or(0, |c| c.iters)
     ));
+    interval_note(&mut t, cells.iter().map(|c| c.time));
     notes(&mut t, agg, &cells);
     t
 }
@@ -176,9 +213,9 @@ fn strong_scaling(spec: &TableSpec, agg: &Aggregate) -> Table {
         ("mode", Align::Left),
         ("P", Align::Right),
         ("N", Align::Right),
-        ("time s", Align::Right),
-        ("speedup", Align::Right),
-        ("efficiency", Align::Right),
+        ("median s [95% CI]", Align::Right),
+        ("speedup [95% CI]", Align::Right),
+        ("efficiency [95% CI]", Align::Right),
         ("own speedup", Align::Right),
         ("comm %", Align::Right),
         ("wait %", Align::Right),
@@ -193,17 +230,17 @@ fn strong_scaling(spec: &TableSpec, agg: &Aggregate) -> Table {
         cells
             .iter()
             .find(|b| b.mode == c.mode && b.sync == c.sync && b.p() == 1 && b.n == c.n && b.hidden == c.hidden)
-            .map(|b| b.median_s / c.median_s)
+            .and_then(|b| b.time_ratio(c))
     };
     for c in &cells {
         t.push(vec![
             c.label(),
             p(c),
             c.n.to_string(),
-            secs(c.median_s),
-            ratio(c.speedup),
-            ratio(c.efficiency),
-            ratio(own(c)),
+            with_interval(c.time, secs),
+            with_interval(c.speedup_ci, two),
+            with_interval(c.efficiency_ci, two),
+            with_interval(own(c), two),
             percent(c.comm_share),
             percent(c.wait_share),
             c.runs.to_string(),
@@ -211,11 +248,12 @@ fn strong_scaling(spec: &TableSpec, agg: &Aggregate) -> Table {
     }
     timing_note(&mut t, &cells);
     t.notes.push(
-        "Speedup over the sequential median at the same N; efficiency = speedup / P; own speedup: over the same \
-         mode's one-process median; comm and wait: shares of the ranks' training time in collectives and at the \
-         barrier before them."
+        "Speedup: the sequential run's time over the cell's, round by round, at the same N; efficiency = speedup / \
+         P; own speedup: over the same mode's one-process cell, round by round; comm and wait: shares of the ranks' \
+         training time in collectives and at the barrier before them."
             .into(),
     );
+    interval_note(&mut t, cells.iter().flat_map(|c| [c.time, c.speedup_ci, c.efficiency_ci, own(c)]));
     baseline_note(&mut t, &cells);
     notes(&mut t, agg, &cells);
     t
@@ -231,28 +269,30 @@ fn weak_scaling(spec: &TableSpec, agg: &Aggregate) -> Table {
         ("mode", Align::Left),
         ("P", Align::Right),
         ("N", Align::Right),
-        ("time s", Align::Right),
-        ("IQR s", Align::Right),
-        ("weak efficiency", Align::Right),
+        ("median s [95% CI]", Align::Right),
+        ("weak efficiency [95% CI]", Align::Right),
         ("runs", Align::Right),
     ];
     let mut t = Table::new(&spec.id, spec.name.as_str(), &spec.title, &cols);
     let mut cells: Vec<&CellStats> = agg.table(&spec.id).collect();
     cells.sort_by_key(|c| (c.label(), c.p()));
     for c in &cells {
-        let eff = weak_baseline(&cells, c).map(|b| b.median_s / c.median_s);
+        let eff = weak_baseline(&cells, c).and_then(|b| b.time_ratio(c));
         t.push(vec![
             c.label(),
             p(c),
             c.n.to_string(),
-            secs(c.median_s),
-            secs(c.q3_s - c.q1_s),
-            ratio(eff),
+            with_interval(c.time, secs),
+            with_interval(eff, two),
             c.runs.to_string(),
         ]);
     }
     timing_note(&mut t, &cells);
-    t.notes.push("Weak efficiency: the time with P = 1 over the time with P (N grows with P; 1 is ideal).".into());
+    t.notes.push(
+        "Weak efficiency: the time with P = 1 over the time with P, round by round (N grows with P; 1 is ideal)."
+            .into(),
+    );
+    interval_note(&mut t, cells.iter().flat_map(|c| [c.time, weak_baseline(&cells, c).and_then(|b| b.time_ratio(c))]));
     notes(&mut t, agg, &cells);
     t
 }
@@ -261,12 +301,7 @@ fn weak_scaling(spec: &TableSpec, agg: &Aggregate) -> Table {
 /// The sequential cell of the same work as `like` (N, H, test rows, epochs, iterations);
 /// with `like` absent, the first sequential cell.
 pub fn parity_reference<'a>(cells: &[&'a CellStats], like: Option<&CellStats>) -> Option<&'a CellStats> {
-    cells.iter().copied().find(|c| {
-        c.mode == Mode::Seq
-            && like.is_none_or(|l| {
-                (c.n, c.hidden, c.test_n, c.epochs, c.iters) == (l.n, l.hidden, l.test_n, l.epochs, l.iters)
-            })
-    })
+    cells.iter().copied().find(|c| c.mode == Mode::Seq && like.is_none_or(|l| c.work() == l.work()))
 }
 
 fn parity(spec: &TableSpec, agg: &Aggregate) -> Table {
@@ -312,7 +347,7 @@ fn sync_patterns(spec: &TableSpec, agg: &Aggregate) -> Table {
         ("H", Align::Right),
         ("P", Align::Right),
         ("sync", Align::Left),
-        ("step ms", Align::Right),
+        ("step ms [95% CI]", Align::Right),
         ("comm ms/step", Align::Right),
         ("comm %", Align::Right),
         ("runs", Align::Right),
@@ -325,7 +360,7 @@ fn sync_patterns(spec: &TableSpec, agg: &Aggregate) -> Table {
             c.hidden.to_string(),
             p(c),
             c.sync.map(|s| s.to_string()).unwrap_or_default(),
-            ms(c.step_s),
+            with_interval(c.step(), ms),
             ms(c.comm_step_s),
             percent(c.comm_share),
             c.runs.to_string(),
@@ -338,6 +373,7 @@ fn sync_patterns(spec: &TableSpec, agg: &Aggregate) -> Table {
             c.n, c.epochs, c.iters
         ));
     }
+    interval_note(&mut t, cells.iter().map(|c| c.step()));
     notes(&mut t, agg, &cells);
     t
 }
@@ -368,9 +404,9 @@ fn gpu_crossover(spec: &TableSpec, agg: &Aggregate) -> Table {
         ("H", Align::Right),
         ("N", Align::Right),
         ("fastest CPU", Align::Left),
-        ("CPU s", Align::Right),
-        ("GPU s", Align::Right),
-        ("CPU / GPU", Align::Right),
+        ("CPU s [95% CI]", Align::Right),
+        ("GPU s [95% CI]", Align::Right),
+        ("CPU / GPU [95% CI]", Align::Right),
     ];
     let mut t = Table::new(&spec.id, spec.name.as_str(), &spec.title, &cols);
     let cells: Vec<&CellStats> = agg.table(&spec.id).collect();
@@ -379,15 +415,17 @@ fn gpu_crossover(spec: &TableSpec, agg: &Aggregate) -> Table {
             h.to_string(),
             n.to_string(),
             cpu.map_or("–".into(), |c| format!("{} P={}", c.label(), p(c))),
-            cpu.map_or("–".into(), |c| secs(c.median_s)),
-            gpu.map_or("not run".into(), |g| secs(g.median_s)),
+            cpu.map_or("–".into(), |c| with_interval(c.time, secs)),
+            gpu.map_or("not run".into(), |g| with_interval(g.time, secs)),
             match (cpu, gpu) {
-                (Some(c), Some(g)) => ratio(Some(c.median_s / g.median_s)),
+                (Some(c), Some(g)) => with_interval(c.time_ratio(g), two),
                 _ => "–".into(),
             },
         ]);
     }
-    t.notes.push("CPU / GPU above 1: the GPU is faster.".into());
+    t.notes.push("CPU / GPU above 1: the GPU is faster (round by round). The fastest CPU mode: by median.".into());
+    let pairs = crossover_pairs(&cells);
+    interval_note(&mut t, pairs.iter().flat_map(|(_, _, c, g)| [c.and_then(|c| c.time), g.and_then(|g| g.time)]));
     notes(&mut t, agg, &cells);
     t
 }
@@ -400,11 +438,11 @@ fn network(spec: &TableSpec, agg: &Aggregate) -> Table {
         ("link", Align::Left),
         ("mode", Align::Left),
         ("P", Align::Right),
-        ("step ms", Align::Right),
+        ("step ms [95% CI]", Align::Right),
         ("comm ms/step", Align::Right),
         ("comm %", Align::Right),
-        ("speedup", Align::Right),
-        ("efficiency", Align::Right),
+        ("speedup [95% CI]", Align::Right),
+        ("efficiency [95% CI]", Align::Right),
         ("runs", Align::Right),
     ];
     let mut t = Table::new(&spec.id, spec.name.as_str(), &spec.title, &cols);
@@ -416,11 +454,11 @@ fn network(spec: &TableSpec, agg: &Aggregate) -> Table {
             c.link.map_or("one host".into(), |l| l.to_string()),
             c.label(),
             p(c),
-            ms(c.step_s),
+            with_interval(c.step(), ms),
             ms(c.comm_step_s),
             percent(c.comm_share),
-            ratio(c.speedup),
-            ratio(c.efficiency),
+            with_interval(c.speedup_ci, two),
+            with_interval(c.efficiency_ci, two),
             c.runs.to_string(),
         ]);
     }
@@ -429,10 +467,11 @@ fn network(spec: &TableSpec, agg: &Aggregate) -> Table {
             "N = {}; one rank per emulated host (a network namespace each, joined by a bridge); link: tcp unshaped, or \
              tcp-R with every host's outgoing traffic shaped to R by tc's token bucket; no latency is added. Medians \
              over runs of the mean step (rank 0, {} epochs of {} steps); comm: rank 0's time in the collectives; \
-             speedup over the sequential cell of the same size.",
+             speedup over the sequential cell of the same size, round by round.",
             c.n, c.epochs, c.iters
         ));
     }
+    interval_note(&mut t, cells.iter().flat_map(|c| [c.step(), c.speedup_ci]));
     notes(&mut t, agg, &cells);
     t
 }
@@ -454,7 +493,7 @@ fn ensembles(spec: &TableSpec, agg: &Aggregate) -> Table {
         ("model", Align::Left),
         ("P", Align::Right),
         ("steps", Align::Right),
-        ("time s", Align::Right),
+        ("median s [95% CI]", Align::Right),
         ("test acc", Align::Right),
         ("best member", Align::Right),
         ("average", Align::Right),
@@ -477,7 +516,7 @@ fn ensembles(spec: &TableSpec, agg: &Aggregate) -> Table {
             model,
             p(c),
             (c.epochs * c.iters).to_string(),
-            secs(c.median_s),
+            with_interval(c.time, secs),
             // An ensemble's own test accuracy is its averaged prediction's (column "average").
             if ensemble { "–".into() } else { accuracy(c.final_test_acc) },
             accuracy(c.best_member_test_acc),
@@ -499,6 +538,7 @@ fn ensembles(spec: &TableSpec, agg: &Aggregate) -> Table {
             e.n, e.hidden, e.test_n, e.validation_n
         ));
     }
+    interval_note(&mut t, cells.iter().map(|c| c.time));
     notes(&mut t, agg, &cells);
     t
 }

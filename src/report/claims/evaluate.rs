@@ -2,9 +2,13 @@
 //! and the bound it was held to, gathered into the [`CheckRecord`] that `check.json` holds
 //! and every consumer (`check`'s exit code, `check.txt`, `dpstudy claims`) reads.
 //!
-//! Timing claims read each cell's fastest timed run (best of R), not its median: on a shared
-//! machine noise only ever adds time, so the minimum is the estimate least moved by it
-//! (the tables report medians and ranges beside it).
+//! A timing claim is decided on an interval, never on one run: its figure (an efficiency, a
+//! ratio of two cells' times, an R²) is computed round by round from the cells' runs of the
+//! same round, and the median over rounds comes with its 95% confidence interval
+//! ([`crate::stats`]). The claim passes when the whole interval is on the side the claim
+//! asks for, fails when the whole interval is on the other side, and is otherwise
+//! inconclusive: more runs or a quieter machine would tell. Figures that are not timings
+//! (costs, accuracies) are deterministic and read as they are.
 
 use std::path::Path;
 
@@ -16,19 +20,25 @@ use crate::data::SourceLabel;
 use crate::experiment::manifest::PerProfile;
 use crate::experiment::raw::Status;
 use crate::report::aggregate::{Aggregate, CellStats};
-use crate::report::tables::{crossover_pairs, parity_reference, secs, weak_baseline};
+use crate::report::tables::{crossover_pairs, parity_reference, weak_baseline};
+use crate::stats::{self, Direction, Estimate, Side};
 use crate::train::{Mode, SyncKind};
 
 /// The file `check` writes into a results directory, beside the text it renders.
 pub const CHECK_FILE: &str = "check.json";
 /// The layout of [`CHECK_FILE`] this binary writes and reads.
-pub const CHECK_FORMAT: u32 = 1;
+pub const CHECK_FORMAT: u32 = 2;
+/// Older layouts this binary still reads: format 1 had no intervals and no inconclusive
+/// verdict.
+const CHECK_FORMATS_READ: [u32; 2] = [1, 2];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     Pass,
     Fail,
+    /// The interval of the figure holds the bound: the runs cannot tell a pass from a fail.
+    Inconclusive,
     /// Could not be evaluated here for a stated reason (no GPU, table not run).
     NotRun,
 }
@@ -38,6 +48,7 @@ impl Outcome {
         match self {
             Outcome::Pass => "PASS",
             Outcome::Fail => "FAIL",
+            Outcome::Inconclusive => "INCONCLUSIVE",
             Outcome::NotRun => "NOT RUN",
         }
     }
@@ -57,6 +68,10 @@ pub struct Verdict {
     /// efficiency or accuracy, largest ratio or difference); `None` for claims that are
     /// trends rather than figures, and for claims not evaluated.
     pub value: Option<f64>,
+    /// The figure's interval, for a timing claim: the median over rounds of the worst
+    /// figure with its confidence interval (the level it reached, the rounds behind it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<Estimate>,
 }
 
 /// What `dpstudy check` found in a results directory: `check.json`.
@@ -90,8 +105,8 @@ impl CheckRecord {
         let record: Self =
             serde_json::from_str(&text).with_context(|| format!("{}: not a check record", path.display()))?;
         anyhow::ensure!(
-            record.format == CHECK_FORMAT,
-            "{}: check format {}, this dpstudy reads format {CHECK_FORMAT}",
+            CHECK_FORMATS_READ.contains(&record.format),
+            "{}: check format {}, this dpstudy reads formats {CHECK_FORMATS_READ:?}",
             path.display(),
             record.format
         );
@@ -188,6 +203,15 @@ fn evaluate(claim: &Claim, agg: &Aggregate, profile: &str, tables: &[String]) ->
         measured,
         expected,
         value,
+        interval: None,
+    };
+    // A timing claim: its figures with their intervals, decided together.
+    let judged = |figures: Vec<(String, Estimate)>, bound: f64, direction: Direction, what: &str| -> Verdict {
+        let decided = Decided::of(figures, bound, direction);
+        Verdict {
+            interval: Some(decided.worst.1),
+            ..valued(decided.outcome(), decided.measured(what), decided.expected(what), Some(decided.worst.1.value))
+        }
     };
     let verdict = |outcome, measured: String, expected: String| valued(outcome, measured, expected, None);
     if !tables.contains(&claim.table) {
@@ -237,24 +261,19 @@ fn evaluate(claim: &Claim, agg: &Aggregate, profile: &str, tables: &[String]) ->
             if claim.mode != Some(Mode::Gpu) {
                 cells.retain(|c| c.mode != Mode::Gpu);
             }
-            let all = series(&cells);
-            if all.is_empty() {
+            let steps: Vec<(String, Estimate)> = series(&cells)
+                .iter()
+                .flat_map(|(key, s)| {
+                    s.windows(2).filter_map(move |w| {
+                        let e = w[1].time_ratio(w[0])?;
+                        Some((format!("{} N={} to {}", series_name(key), w[0].n, w[1].n), e))
+                    })
+                })
+                .collect();
+            if steps.is_empty() {
                 return not_run("timed");
             }
-            let mut bad = vec![];
-            for (key, s) in &all {
-                if s.windows(2).any(|w| w[1].min_s <= w[0].min_s) {
-                    let times: Vec<String> = s.iter().map(|c| secs(c.min_s)).collect();
-                    bad.push(format!("{}: {} s", series_name(key), times.join(", ")));
-                }
-            }
-            let sizes = all.iter().map(|(_, s)| s.len()).max().unwrap_or(0);
-            let measured = if bad.is_empty() {
-                format!("{} series, each rising over {sizes} sizes", all.len())
-            } else {
-                format!("not rising: {}", bad.join("; "))
-            };
-            verdict(pass(bad.is_empty()), measured, "best-of-runs time rises with N".into())
+            judged(steps, 1.0, Direction::Above, "time at the next N over time at N")
         }
         Kind::LinearInN => {
             let min = min.unwrap_or(f64::NAN);
@@ -263,21 +282,23 @@ fn evaluate(claim: &Claim, agg: &Aggregate, profile: &str, tables: &[String]) ->
             if claim.mode != Some(Mode::Gpu) {
                 cells.retain(|c| c.mode != Mode::Gpu);
             }
-            let fits: Vec<(String, f64)> = series(&cells)
+            let fits: Vec<(String, Estimate)> = series(&cells)
                 .iter()
                 .filter(|(_, s)| s.len() >= 3)
-                .map(|(k, s)| (series_name(k), r_squared(&s.iter().map(|c| (c.n as f64, c.min_s)).collect::<Vec<_>>())))
+                .filter_map(|(k, s)| {
+                    let totals: Vec<Vec<(usize, f64)>> = s.iter().map(|c| c.totals()).collect();
+                    let refs: Vec<&[(usize, f64)]> = totals.iter().map(|t| t.as_slice()).collect();
+                    let ns: Vec<f64> = s.iter().map(|c| c.n as f64).collect();
+                    let fit = stats::per_round(&stats::common_rounds(&refs), |times| {
+                        r_squared(&ns.iter().copied().zip(times.iter().copied()).collect::<Vec<_>>())
+                    })?;
+                    Some((series_name(k), fit))
+                })
                 .collect();
             if fits.is_empty() {
                 return not_run("three or more sizes of");
             }
-            let worst = fits.iter().min_by(|a, b| a.1.total_cmp(&b.1)).expect("not empty");
-            valued(
-                pass(fits.iter().all(|f| f.1 >= min)),
-                format!("lowest R² {:.4} ({}); {} series", worst.1, worst.0, fits.len()),
-                format!("R² ≥ {min}"),
-                Some(worst.1),
-            )
+            judged(fits, min, Direction::AtLeast, "R² of time against N")
         }
         Kind::Speedup => {
             let min = min.unwrap_or(f64::NAN);
@@ -285,36 +306,27 @@ fn evaluate(claim: &Claim, agg: &Aggregate, profile: &str, tables: &[String]) ->
                 return not_run("timed");
             };
             let Some(c) = cells.iter().find(|c| c.n == n && c.p() == p) else { return not_run("largest") };
-            let speedup = c.seq_min_s.map_or(f64::NAN, |s| s / c.min_s);
-            let eff = speedup / p as f64;
+            let Some(eff) = c.efficiency_ci else { return not_run("sequential") };
             let mark = if c.oversubscribed { " (oversubscribed)" } else { "" };
-            valued(
-                pass(eff >= min),
-                format!("{} P={p}{mark} at N={n}: speedup {speedup:.2}, efficiency {eff:.2} (best of runs)", c.label()),
-                format!("speedup ≥ {:.2} (efficiency ≥ {min})", min * p as f64),
-                Some(eff),
+            let speedup = c.speedup_ci.map_or(String::new(), |s| format!(", speedup {}", s.text(two)));
+            judged(
+                vec![(format!("{} P={p}{mark} at N={n}{speedup}", c.label()), eff)],
+                min,
+                Direction::AtLeast,
+                "efficiency (speedup / P)",
             )
         }
         Kind::WeakEfficiency => {
             let min = min.unwrap_or(f64::NAN);
-            let effs: Vec<(String, f64)> = cells
+            let effs: Vec<(String, Estimate)> = cells
                 .iter()
                 .filter(|c| c.p() > 1)
-                .map(|c| {
-                    let e = weak_baseline(&cells, c).map_or(f64::NAN, |b| b.min_s / c.min_s);
-                    (format!("{} P={}", c.label(), c.p()), e)
-                })
+                .filter_map(|c| Some((format!("{} P={}", c.label(), c.p()), weak_baseline(&cells, c)?.time_ratio(c)?)))
                 .collect();
             if effs.is_empty() {
                 return not_run("P > 1");
             }
-            let worst = effs.iter().min_by(|a, b| a.1.total_cmp(&b.1)).expect("not empty");
-            valued(
-                pass(effs.iter().all(|e| e.1 >= min)),
-                format!("lowest weak efficiency {:.2} ({})", worst.1, worst.0),
-                format!("≥ {min} at every P"),
-                Some(worst.1),
-            )
+            judged(effs, min, Direction::AtLeast, "weak efficiency")
         }
         Kind::SameFinalCost => {
             let max = max.unwrap_or(f64::NAN);
@@ -382,56 +394,42 @@ fn evaluate(claim: &Claim, agg: &Aggregate, profile: &str, tables: &[String]) ->
         }
         Kind::SyncRatio => {
             let max = max.unwrap_or(f64::NAN);
-            let ratios: Vec<(String, f64)> = cells
+            let ratios: Vec<(String, Estimate)> = cells
                 .iter()
                 .filter(|c| c.sync == Some(SyncKind::Allreduce))
                 .filter_map(|a| {
                     let g = cells
                         .iter()
                         .find(|g| g.sync == Some(SyncKind::GatherBcast) && g.p() == a.p() && g.hidden == a.hidden)?;
-                    Some((format!("H={} P={}", a.hidden, a.p()), a.step_s / g.step_s))
+                    Some((format!("H={} P={}", a.hidden, a.p()), stats::paired_ratio(&a.steps(), &g.steps())?))
                 })
                 .collect();
             if ratios.is_empty() {
                 return not_run("paired sync");
             }
-            let worst = ratios.iter().max_by(|a, b| a.1.total_cmp(&b.1)).expect("not empty");
-            valued(
-                pass(ratios.iter().all(|r| r.1 <= max)),
-                format!("largest allreduce / gather-bcast step ratio {:.2} ({})", worst.1, worst.0),
-                format!("≤ {max}"),
-                Some(worst.1),
-            )
+            judged(ratios, max, Direction::AtMost, "allreduce / gather-bcast step")
         }
         Kind::CommGrowsAsLinkSlows => {
             let series = link_series(&cells);
-            if series.is_empty() {
+            let growths: Vec<(String, Estimate)> = series
+                .iter()
+                .filter_map(|((h, sync, p), s)| {
+                    let (fast, slow) = (s[0], s[s.len() - 1]);
+                    let name = format!(
+                        "H={h} {} P={p}: {:.1}% ({}) to {:.1}% ({})",
+                        sync.map(|s| s.to_string()).unwrap_or_default(),
+                        100.0 * fast.comm_share,
+                        link_name(fast),
+                        100.0 * slow.comm_share,
+                        link_name(slow)
+                    );
+                    Some((name, stats::paired_ratio(&slow.comm_shares(), &fast.comm_shares())?))
+                })
+                .collect();
+            if growths.is_empty() {
                 return not_run("two or more links of");
             }
-            let mut worst: Option<(String, f64)> = None;
-            let mut parts = vec![];
-            for ((h, sync, p), s) in &series {
-                let (fast, slow) = (s[0], s[s.len() - 1]);
-                let name = format!("H={h} {} P={p}", sync.map(|s| s.to_string()).unwrap_or_default());
-                parts.push(format!(
-                    "{name}: {:.1}% ({}) to {:.1}% ({})",
-                    100.0 * fast.comm_share,
-                    link_name(fast),
-                    100.0 * slow.comm_share,
-                    link_name(slow)
-                ));
-                let growth = slow.comm_share / fast.comm_share;
-                if worst.as_ref().is_none_or(|w| growth < w.1) {
-                    worst = Some((name, growth));
-                }
-            }
-            let (_, growth) = worst.expect("not empty");
-            valued(
-                pass(series.iter().all(|(_, s)| s[s.len() - 1].comm_share > s[0].comm_share)),
-                parts.join("; "),
-                "a larger comm share on the slowest link than on the fastest".into(),
-                Some(growth),
-            )
+            judged(growths, 1.0, Direction::Above, "comm share on the slowest link over the fastest")
         }
         Kind::GatherBcastLosesMore => {
             let min = min.unwrap_or(f64::NAN);
@@ -439,7 +437,9 @@ fn evaluate(claim: &Claim, agg: &Aggregate, profile: &str, tables: &[String]) ->
             let Some(slowest) = linked.iter().filter_map(|c| c.link).max_by_key(|l| l.fastest_first()) else {
                 return not_run("link");
             };
-            let ratios: Vec<(String, f64)> = linked
+            // Both efficiencies are over the same sequential run of the round: their ratio is
+            // gather-broadcast's time over allreduce's.
+            let ratios: Vec<(String, Estimate)> = linked
                 .iter()
                 .filter(|a| a.link == Some(slowest) && a.sync == Some(SyncKind::Allreduce))
                 .filter_map(|a| {
@@ -449,20 +449,13 @@ fn evaluate(claim: &Claim, agg: &Aggregate, profile: &str, tables: &[String]) ->
                             && g.p() == a.p()
                             && g.hidden == a.hidden
                     })?;
-                    Some((format!("H={} P={}", a.hidden, a.p()), a.efficiency? / g.efficiency?))
+                    Some((format!("on {slowest}, H={} P={}", a.hidden, a.p()), g.time_ratio(a)?))
                 })
                 .collect();
             if ratios.is_empty() {
                 return not_run("paired sync");
             }
-            let worst = ratios.iter().min_by(|a, b| a.1.total_cmp(&b.1)).expect("not empty");
-            let all: Vec<String> = ratios.iter().map(|(k, r)| format!("{k}: {r:.2}")).collect();
-            valued(
-                pass(ratios.iter().all(|r| r.1 >= min)),
-                format!("on {slowest}: allreduce / gather-bcast efficiency {}", all.join(", ")),
-                format!("≥ {min}"),
-                Some(worst.1),
-            )
+            judged(ratios, min, Direction::AtLeast, "allreduce / gather-bcast efficiency")
         }
         Kind::ModelPredicts => {
             let max = max.unwrap_or(f64::NAN);
@@ -479,7 +472,8 @@ fn evaluate(claim: &Claim, agg: &Aggregate, profile: &str, tables: &[String]) ->
             valued(
                 pass(error.abs() <= max),
                 format!(
-                    "{} MPI cells predicted; largest error {:+.1}% ({})",
+                    "{} MPI cells predicted; largest error {:+.1}% ({}; a fit to the cells' medians, without an \
+                     interval)",
                     model.predictions.len(),
                     100.0 * error,
                     worst.cell
@@ -493,57 +487,48 @@ fn evaluate(claim: &Claim, agg: &Aggregate, profile: &str, tables: &[String]) ->
             let (Some(mode), Some(baseline)) = (claim.mode, claim.baseline) else { return not_run("compared") };
             let alone = |m: Mode| cells.iter().copied().filter(move |c| c.mode == m && c.p() == 1);
             let pair = alone(baseline)
-                .filter_map(|b| alone(mode).find(|c| same_work(c, b)).map(|c| (c, b)))
+                .filter_map(|b| alone(mode).find(|c| c.work() == b.work()).map(|c| (c, b)))
                 .max_by_key(|(c, _)| (c.n, c.hidden));
             let Some((ours, theirs)) = pair else { return not_run(&format!("one-process {mode} and {baseline}")) };
-            let ratio = theirs.min_s / ours.min_s;
-            valued(
-                pass(ratio >= min),
-                format!(
-                    "at N={}, H={}: {} {} s, {} {} s: {ratio:.2} times faster (best of runs)",
-                    ours.n,
-                    ours.hidden,
-                    ours.label(),
-                    secs(ours.min_s),
-                    theirs.label(),
-                    secs(theirs.min_s)
-                ),
-                format!("≥ {min} times faster"),
-                Some(ratio),
-            )
+            let Some(ratio) = theirs.time_ratio(ours) else { return not_run("paired") };
+            let name = format!(
+                "at N={}, H={}: {} {} s, {} {} s",
+                ours.n,
+                ours.hidden,
+                ours.label(),
+                ours.time.map_or("–".into(), |e| e.text(crate::report::tables::secs)),
+                theirs.label(),
+                theirs.time.map_or("–".into(), |e| e.text(crate::report::tables::secs)),
+            );
+            judged(vec![(name, ratio)], min, Direction::AtLeast, "baseline's time / dpstudy's")
         }
         Kind::ScalesBetterThanBaseline => {
             let min = min.unwrap_or(f64::NAN);
             let (Some(mode), Some(baseline)) = (claim.mode, claim.baseline) else { return not_run("compared") };
-            // Each mode's efficiency at P against its own one-process cell of the same work.
-            let efficiency = |c: &CellStats| -> Option<f64> {
-                let one =
-                    cells.iter().find(|b| b.mode == c.mode && b.sync == c.sync && b.p() == 1 && same_work(b, c))?;
-                Some(one.min_s / (c.p() as f64 * c.min_s))
+            // Each mode's efficiency at P against its own one-process cell of the same work; the
+            // two efficiencies' ratio round by round.
+            let one = |c: &CellStats| {
+                cells
+                    .iter()
+                    .copied()
+                    .find(|b| b.mode == c.mode && b.sync == c.sync && b.p() == 1 && b.work() == c.work())
             };
             let parallel = |m: Mode| cells.iter().copied().filter(move |c| c.mode == m && c.p() > 1);
             let pair = parallel(baseline)
-                .filter_map(|b| parallel(mode).find(|c| same_work(c, b) && c.p() == b.p()).map(|c| (c, b)))
+                .filter_map(|b| parallel(mode).find(|c| c.work() == b.work() && c.p() == b.p()).map(|c| (c, b)))
                 .max_by_key(|(c, _)| (c.n, c.p(), c.hidden));
             let Some((ours, theirs)) = pair else { return not_run(&format!("parallel {mode} and {baseline}")) };
-            let (Some(e_ours), Some(e_theirs)) = (efficiency(ours), efficiency(theirs)) else {
+            let (Some(ours_1), Some(theirs_1)) = (one(ours), one(theirs)) else {
                 return not_run(&format!("one-process {mode} and {baseline}"));
             };
-            let ratio = e_ours / e_theirs;
+            let series = [ours_1.totals(), ours.totals(), theirs_1.totals(), theirs.totals()];
+            let refs: Vec<&[(usize, f64)]> = series.iter().map(|t| t.as_slice()).collect();
+            let Some(ratio) = stats::per_round(&stats::common_rounds(&refs), |r| (r[0] / r[1]) / (r[2] / r[3])) else {
+                return not_run("paired");
+            };
             let mark = if ours.oversubscribed { " (oversubscribed)" } else { "" };
-            valued(
-                pass(ratio >= min),
-                format!(
-                    "P={}{mark}, N={}: efficiency {} {e_ours:.2}, {} {e_theirs:.2}: ratio {ratio:.2} (best of runs, each \
-                     over its own P=1)",
-                    ours.p(),
-                    ours.n,
-                    ours.label(),
-                    theirs.label()
-                ),
-                format!("efficiency ratio ≥ {min}"),
-                Some(ratio),
-            )
+            let name = format!("P={}{mark}, N={}: {} against {}", ours.p(), ours.n, ours.label(), theirs.label());
+            judged(vec![(name, ratio)], min, Direction::AtLeast, "efficiency ratio, each over its own P=1")
         }
         Kind::EnsembleBeatsBestMember => {
             let min = min.unwrap_or(f64::NAN);
@@ -573,7 +558,7 @@ fn evaluate(claim: &Claim, agg: &Aggregate, profile: &str, tables: &[String]) ->
         Kind::GpuCrossover => {
             let points: Vec<(usize, usize, f64, f64)> = crossover_pairs(&cells)
                 .into_iter()
-                .filter_map(|(h, n, cpu, gpu)| Some((h, n, cpu?.min_s, gpu?.min_s)))
+                .filter_map(|(h, n, cpu, gpu)| Some((h, n, cpu?.median_s, gpu?.median_s)))
                 .collect();
             if points.is_empty() {
                 return gpu_not_run();
@@ -595,27 +580,97 @@ fn evaluate(claim: &Claim, agg: &Aggregate, profile: &str, tables: &[String]) ->
                 return not_run("timed");
             };
             match (cpu, gpu) {
-                (Some(c), Some(g)) => valued(
-                    pass(g.min_s < c.min_s),
-                    format!(
-                        "at N={n}, H={h}: GPU {} s, fastest CPU ({} P={}) {} s",
-                        secs(g.min_s),
-                        c.label(),
-                        c.p(),
-                        secs(c.min_s)
+                (Some(c), Some(g)) => match g.time_ratio(c) {
+                    Some(ratio) => judged(
+                        vec![(
+                            format!("at N={n}, H={h}: GPU against the fastest CPU ({} P={})", c.label(), c.p()),
+                            ratio,
+                        )],
+                        1.0,
+                        Direction::Below,
+                        "GPU time / CPU time",
                     ),
-                    "GPU time < CPU time".into(),
-                    Some(g.min_s / c.min_s),
-                ),
+                    None => not_run("paired"),
+                },
                 _ => gpu_not_run(),
             }
         }
     }
 }
 
-/// Whether two cells train on the same work: N, H, test rows, epochs and iterations.
-fn same_work(a: &CellStats, b: &CellStats) -> bool {
-    (a.n, a.hidden, a.test_n, a.epochs, a.iters) == (b.n, b.hidden, b.test_n, b.epochs, b.iters)
+fn two(x: f64) -> String {
+    format!("{x:.2}")
+}
+
+/// A claim's figures with their intervals, held to one bound together: it passes when
+/// every interval is on the right side, fails when one is wholly on the wrong side, and is
+/// inconclusive otherwise.
+struct Decided {
+    figures: Vec<(String, Estimate, Side)>,
+    /// The figure nearest the wrong side (by its median), with its name.
+    worst: (String, Estimate),
+    bound: f64,
+    direction: Direction,
+}
+
+impl Decided {
+    fn of(figures: Vec<(String, Estimate)>, bound: f64, direction: Direction) -> Self {
+        let toward_wrong = |e: &Estimate| match direction {
+            Direction::AtLeast | Direction::Above => e.value,
+            Direction::AtMost | Direction::Below => -e.value,
+        };
+        let worst = figures
+            .iter()
+            .min_by(|a, b| toward_wrong(&a.1).total_cmp(&toward_wrong(&b.1)))
+            .cloned()
+            .expect("a claim judges one figure or more");
+        let figures = figures.into_iter().map(|(name, e)| {
+            let side = e.against(bound, direction);
+            (name, e, side)
+        });
+        Self { figures: figures.collect(), worst, bound, direction }
+    }
+
+    fn count(&self, side: Side) -> usize {
+        self.figures.iter().filter(|f| f.2 == side).count()
+    }
+
+    fn outcome(&self) -> Outcome {
+        if self.count(Side::Wrong) > 0 {
+            Outcome::Fail
+        } else if self.count(Side::Straddles) > 0 {
+            Outcome::Inconclusive
+        } else {
+            Outcome::Pass
+        }
+    }
+
+    fn measured(&self, what: &str) -> String {
+        let figure = |(name, e, _): &(String, Estimate, Side)| format!("{name}: {}", e.text(|v| format!("{v:.3}")));
+        // The figures off the right side, else the worst one.
+        let named: Vec<String> = match self.outcome() {
+            Outcome::Pass => vec![format!("{}: {}", self.worst.0, self.worst.1.text(|v| format!("{v:.3}")))],
+            _ => self.figures.iter().filter(|f| f.2 != Side::Right).map(figure).collect(),
+        };
+        let mut text = format!(
+            "{what}, median [interval] over rounds: {} ({}; {} figure(s): {} on the right side, {} undecided, {} on \
+             the wrong side)",
+            named.join("; "),
+            self.worst.1.level_text("rounds"),
+            self.figures.len(),
+            self.count(Side::Right),
+            self.count(Side::Straddles),
+            self.count(Side::Wrong)
+        );
+        if self.outcome() == Outcome::Inconclusive {
+            text += "; inconclusive: more runs or a quieter machine";
+        }
+        text
+    }
+
+    fn expected(&self, what: &str) -> String {
+        format!("{what} {} {}, the whole interval", self.direction.symbol(), self.bound)
+    }
 }
 
 /// Why a table has no GPU cell to read: the reason its GPU cells did not run.
@@ -671,6 +726,7 @@ fn crossovers(points: &[(usize, usize, f64, f64)]) -> Vec<Crossover> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::aggregate::RunSample;
 
     #[test]
     fn the_crossover_is_the_n_from_which_the_gpu_stays_faster() {
@@ -696,7 +752,27 @@ mod tests {
         assert_eq!(never[0].describe(), "H=50: CPU faster at every N");
     }
 
-    /// An MPI cell across emulated hosts with the figures the network claims read.
+    /// Six rounds of a cell whose runs all move with the round by the same factors (the
+    /// machine's drift), so that a ratio of two such cells is the same in every round.
+    fn rounds(total_s: f64, step_s: f64, comm_share: f64) -> Vec<RunSample> {
+        [1.0, 1.01, 0.99, 1.02, 0.98, 1.0]
+            .iter()
+            .enumerate()
+            .map(|(rep, f)| RunSample { rep, total_s: f * total_s, step_s: f * step_s, comm_share, steal_share: 0.0 })
+            .collect()
+    }
+
+    /// `c` with its runs' times multiplied by `factor`.
+    fn slowed(mut c: CellStats, factor: f64) -> CellStats {
+        for s in &mut c.samples {
+            s.total_s *= factor;
+            s.step_s *= factor;
+        }
+        c
+    }
+
+    /// An MPI cell across emulated hosts with the figures the network claims read: its time
+    /// is 1 / efficiency (a sequential time of 1, P = 2 ... as far as ratios go).
     fn linked(hidden: usize, sync: SyncKind, link: &str, comm_share: f64, efficiency: f64) -> CellStats {
         CellStats {
             cell: format!("mpi-{sync}-p2-{link}-h{hidden}"),
@@ -713,7 +789,9 @@ mod tests {
             hidden,
             epochs: 1,
             iters: 5,
-            runs: 3,
+            runs: 6,
+            samples: rounds(1.0 / efficiency, 0.2, comm_share),
+            time: None,
             median_s: 1.0,
             min_s: 1.0,
             max_s: 1.0,
@@ -739,9 +817,10 @@ mod tests {
             vote_test_acc: None,
             stacked_test_acc: None,
             seq_median_s: Some(2.0 * efficiency),
-            seq_min_s: Some(2.0 * efficiency),
             speedup: Some(2.0 * efficiency),
+            speedup_ci: None,
             efficiency: Some(efficiency),
+            efficiency_ci: None,
         }
     }
 
@@ -775,6 +854,7 @@ mod tests {
         c.mode = mode;
         (c.ranks, c.threads) = (p / threads, threads);
         (c.min_s, c.median_s, c.final_cost) = (min_s, min_s, final_cost);
+        c.samples = rounds(min_s, min_s / 10.0, 0.0);
         c
     }
 
@@ -802,8 +882,13 @@ mod tests {
         ];
         let faster = baseline_claim(Kind::FasterThanBaseline, Mode::Seq, Some(Mode::Original), 3.0);
         let v = evaluate_t3(&faster, cells.clone());
-        assert_eq!((v.outcome, v.value), (Outcome::Pass, Some(4.0)), "{}", v.measured);
-        assert!(v.measured.contains("4.00 times faster"), "{}", v.measured);
+        assert_eq!(v.outcome, Outcome::Pass, "{}", v.measured);
+        assert!((v.value.unwrap() - 4.0).abs() < 1e-12, "{:?}", v.value);
+        assert!(
+            v.measured.starts_with("baseline's time / dpstudy's, median [interval] over rounds: at N=8000"),
+            "{}",
+            v.measured
+        );
         let v = evaluate_t3(&Claim { min: Some(PerProfile::All(5.0)), ..faster.clone() }, cells.clone());
         assert_eq!(v.outcome, Outcome::Fail);
 
@@ -820,6 +905,34 @@ mod tests {
     }
 
     #[test]
+    fn a_claim_whose_interval_holds_the_bound_is_inconclusive_not_passed() {
+        let seq = t3(Mode::Seq, 1, 1.0, 3.0);
+        // MPI at P = 2 takes 0.7 s, its rounds scattered by up to 15% on top of the drift
+        // both cells share: efficiency 0.714 at the median, 0.62 to 0.84 round by round.
+        let mut mpi = t3(Mode::Mpi, 2, 0.7, 3.0);
+        for (s, f) in mpi.samples.iter_mut().zip([1.0, 1.15, 0.85, 1.1, 0.9, 1.05]) {
+            s.total_s *= f;
+        }
+        mpi.efficiency_ci = seq.time_ratio(&mpi).map(|e| e.map(|v| v / 2.0));
+        let claim = |min: f64| Claim {
+            kind: Kind::Speedup,
+            table: "T3".into(),
+            mode: Some(Mode::Mpi),
+            sync: Some(SyncKind::Allreduce),
+            min: Some(PerProfile::All(min)),
+            ..network_claim(Kind::Speedup, None)
+        };
+        let cells = vec![seq, mpi];
+        let v = evaluate_t3(&claim(0.7), cells.clone());
+        assert_eq!(v.outcome, Outcome::Inconclusive, "{}", v.measured);
+        assert!(v.measured.ends_with("inconclusive: more runs or a quieter machine"), "{}", v.measured);
+        let e = v.interval.unwrap();
+        assert!(e.low < 0.7 && 0.7 < e.high && e.n == 6, "{e:?}");
+        assert_eq!(evaluate_t3(&claim(0.5), cells.clone()).outcome, Outcome::Pass);
+        assert_eq!(evaluate_t3(&claim(0.9), cells).outcome, Outcome::Fail);
+    }
+
+    #[test]
     fn baselines_must_reach_the_sequential_cost_and_are_left_out_of_claims_about_dpstudy() {
         let cells =
             vec![t3(Mode::Seq, 1, 1.0, 3.0), t3(Mode::Mpi, 2, 0.5, 3.0), t3(Mode::Original, 2, 0.9, 3.0 + 6e-9)];
@@ -833,13 +946,9 @@ mod tests {
         // A claim about every mode of dpstudy (no `mode`) does not read the baselines: a slow
         // baseline does not make time "not rise" in C1's sense.
         let grows = Claim { mode: None, ..baseline_claim(Kind::GrowsWithN, Mode::Seq, None, 0.0) };
-        let mut bigger = cells.clone();
-        for c in &mut bigger {
-            c.n = 16000;
-            c.min_s *= 2.0;
-        }
+        let bigger: Vec<CellStats> = cells.iter().map(|c| CellStats { n: 16000, ..slowed(c.clone(), 2.0) }).collect();
         let mut slow_baseline = bigger.clone();
-        slow_baseline[2].min_s = 0.1;
+        slow_baseline[2] = slowed(slow_baseline[2].clone(), 0.05);
         let all: Vec<CellStats> = cells.into_iter().chain(slow_baseline).collect();
         assert_eq!(evaluate_t3(&grows, all).outcome, Outcome::Pass);
     }
@@ -858,9 +967,15 @@ mod tests {
         ];
         let v = evaluate_on(&claim, growing.clone());
         assert_eq!(v.outcome, Outcome::Pass, "{}", v.measured);
-        assert!(v.measured.starts_with("H=50 allreduce P=2: 3.0% (tcp) to 50.0% (tcp-100mbit)"), "{}", v.measured);
+        // A pass names the series nearest the bound: gather-broadcast's 4% to 55% (13.75 times).
+        assert!(
+            v.measured.contains("H=50 gather-bcast P=2: 4.0% (tcp) to 55.0% (tcp-100mbit): 13.750"),
+            "{}",
+            v.measured
+        );
         let mut shrinking = growing;
         shrinking[4].comm_share = 0.02;
+        shrinking[4].samples.iter_mut().for_each(|s| s.comm_share = 0.02);
         assert_eq!(evaluate_on(&claim, shrinking).outcome, Outcome::Fail);
         let one_link = vec![linked(50, Allreduce, "tcp", 0.03, 0.95)];
         assert_eq!(evaluate_on(&claim, one_link).outcome, Outcome::NotRun);
@@ -880,7 +995,7 @@ mod tests {
         };
         let v = evaluate_on(&claim, cells(0.5));
         assert_eq!(v.outcome, Outcome::Pass, "{}", v.measured);
-        assert_eq!(v.measured, "on tcp-100mbit: allreduce / gather-bcast efficiency H=400 P=2: 1.20");
+        assert!(v.measured.contains("on tcp-100mbit, H=400 P=2: 1.200 [1.200, 1.200]"), "{}", v.measured);
         // Only the slowest link counts: the unshaped pair, where gather-bcast leads, does not.
         assert_eq!(evaluate_on(&claim, cells(0.58)).outcome, Outcome::Fail);
     }

@@ -7,6 +7,7 @@ pub mod draw;
 use super::aggregate::{Aggregate, CellStats};
 use super::tables::{crossover_pairs, weak_baseline};
 use crate::experiment::manifest::TableKind;
+use crate::stats::Estimate;
 use crate::train::Mode;
 
 /// One point; `lo..hi` is drawn as an error bar.
@@ -87,6 +88,18 @@ pub(crate) fn point(x: f64, y: f64) -> Point {
     Point { x, y, range: None }
 }
 
+/// A median at `x` with its confidence interval as the error bar (`y` scaled by `scale`);
+/// a NaN point (not drawn) without one.
+fn estimate_point(x: f64, e: Option<Estimate>, scale: f64) -> Point {
+    match e {
+        Some(e) => Point { x, y: scale * e.value, range: (e.n >= 2).then_some((scale * e.low, scale * e.high)) },
+        None => point(x, f64::NAN),
+    }
+}
+
+/// What every timing figure's bars are.
+const BARS: &str = "median, bars: 95% CI";
+
 /// Groups cells into series by `label`, points ordered by x.
 fn series_by(
     cells: &[&CellStats],
@@ -122,10 +135,9 @@ fn time_vs_size(agg: &Aggregate, id: &str) -> Chart {
         &format!("fig-{id}-time-vs-size"),
         "Total training time by data size",
         "training samples N",
-        "time (s), median, bars: min-max",
+        &format!("time (s), {BARS}"),
     );
-    chart.series =
-        series_by(&cells, mode_p, |c| Point { x: c.n as f64, y: c.median_s, range: Some((c.min_s, c.max_s)) });
+    chart.series = series_by(&cells, mode_p, |c| estimate_point(c.n as f64, c.time, 1.0));
     chart
 }
 
@@ -135,12 +147,12 @@ fn epoch_time(agg: &Aggregate, id: &str) -> Chart {
         &format!("fig-{id}-epoch-time"),
         "Time per epoch by data size",
         "training samples N",
-        "time per epoch (s), median, bars: IQR",
+        &format!("time per epoch (s), {BARS}"),
     );
     chart.series = series_by(
         &cells,
         |c| format!("{} H={}", mode_p(c), c.hidden),
-        |c| Point { x: c.n as f64, y: c.epoch_median_s, range: Some((c.epoch_q1_s, c.epoch_q3_s)) },
+        |c| estimate_point(c.n as f64, c.time, 1.0 / c.epochs as f64),
     );
     chart
 }
@@ -158,9 +170,9 @@ fn speedup(agg: &Aggregate, id: &str) -> Chart {
         &format!("fig-{id}-speedup"),
         "Strong scaling: speedup over sequential",
         "P (ranks or threads)",
-        "speedup",
+        &format!("speedup, {BARS}"),
     );
-    chart.series = series_by(&cells, |c| c.label(), |c| point(c.p() as f64, c.speedup.unwrap_or(f64::NAN)));
+    chart.series = series_by(&cells, |c| c.label(), |c| estimate_point(c.p() as f64, c.speedup_ci, 1.0));
     chart.series.push(ideal_line(&cells, |p| p));
     chart
 }
@@ -171,9 +183,9 @@ fn efficiency(agg: &Aggregate, id: &str) -> Chart {
         &format!("fig-{id}-efficiency"),
         "Strong scaling: efficiency",
         "P (ranks or threads)",
-        "speedup / P",
+        &format!("speedup / P, {BARS}"),
     );
-    chart.series = series_by(&cells, |c| c.label(), |c| point(c.p() as f64, c.efficiency.unwrap_or(f64::NAN)));
+    chart.series = series_by(&cells, |c| c.label(), |c| estimate_point(c.p() as f64, c.efficiency_ci, 1.0));
     chart.series.push(ideal_line(&cells, |_| 1.0));
     chart
 }
@@ -202,12 +214,12 @@ fn weak_scaling(agg: &Aggregate, id: &str) -> Chart {
         &format!("fig-{id}-weak-scaling"),
         "Weak scaling: N/P fixed",
         "P (ranks or threads)",
-        "weak efficiency",
+        &format!("weak efficiency, {BARS}"),
     );
     chart.series = series_by(
         &cells,
         |c| c.label(),
-        |c| point(c.p() as f64, weak_baseline(&cells, c).map_or(f64::NAN, |b| b.median_s / c.median_s)),
+        |c| estimate_point(c.p() as f64, weak_baseline(&cells, c).and_then(|b| b.time_ratio(c)), 1.0),
     );
     chart.series.push(ideal_line(&cells, |_| 1.0));
     chart
@@ -219,12 +231,15 @@ fn sync_patterns(agg: &Aggregate, id: &str) -> Chart {
         &format!("fig-{id}-sync-patterns"),
         "Allreduce versus gather-broadcast",
         "hidden units H",
-        "time per step (ms)",
+        &format!("time per step (ms), {BARS}"),
     );
     chart.log_x = true;
     chart.log_y = true;
-    chart.series =
-        series_by(&cells, |c| format!("{} P={}", sync_name(c), c.p()), |c| point(c.hidden as f64, 1e3 * c.step_s));
+    chart.series = series_by(
+        &cells,
+        |c| format!("{} P={}", sync_name(c), c.p()),
+        |c| estimate_point(c.hidden as f64, c.step(), 1e3),
+    );
     chart
 }
 
@@ -234,14 +249,14 @@ fn gpu_crossover(agg: &Aggregate, id: &str) -> Chart {
         &format!("fig-{id}-gpu-crossover"),
         "GPU versus the fastest CPU mode",
         "training samples N",
-        "CPU time / GPU time (above 1: GPU faster)",
+        &format!("CPU time / GPU time (above 1: GPU faster), {BARS}"),
     );
     let pairs = crossover_pairs(&cells);
     let mut series: Vec<Series> = Vec::new();
     for (h, n, cpu, gpu) in pairs {
         if let (Some(c), Some(g)) = (cpu, gpu) {
             let label = format!("H={h}");
-            let p = point(n as f64, c.median_s / g.median_s);
+            let p = estimate_point(n as f64, c.time_ratio(g), 1.0);
             match series.iter_mut().find(|s| s.label == label) {
                 Some(s) => s.points.push(p),
                 None => series.push(Series { label, points: vec![p], reference: false }),
@@ -273,7 +288,7 @@ fn network(agg: &Aggregate, id: &str) -> Chart {
         &format!("fig-{id}-network"),
         "Parallel efficiency by link between the hosts",
         &format!("link bandwidth, Gbit/s (unshaped TCP drawn at {UNSHAPED_AT_GBIT})"),
-        "efficiency (speedup / P)",
+        &format!("efficiency (speedup / P), {BARS}"),
     );
     chart.log_x = true;
     chart.series = series_by(
@@ -281,7 +296,7 @@ fn network(agg: &Aggregate, id: &str) -> Chart {
         |c| format!("H={} {} P={}", c.hidden, sync_name(c), c.p()),
         |c| {
             let x = c.link.and_then(|l| l.gbit_per_s()).unwrap_or(UNSHAPED_AT_GBIT);
-            point(x, c.efficiency.unwrap_or(f64::NAN))
+            estimate_point(x, c.efficiency_ci, 1.0)
         },
     );
     if chart.has_points() {
