@@ -192,6 +192,20 @@ pub fn paired_ratio(numerator: &[(usize, f64)], denominator: &[(usize, f64)]) ->
     per_round(&common_rounds(&[numerator, denominator]), |r| r[0] / r[1])
 }
 
+/// `a / b` for two cells whose runs pair nothing (a GPU cell from another machine, merged
+/// beside this machine's CPU cells): the ratio of the medians, with the interval from the
+/// ends of the two intervals. Both intervals cover their medians together with probability
+/// at least `a.level + b.level - 1` (Bonferroni), the level stated.
+pub fn unpaired_ratio(a: &Estimate, b: &Estimate) -> Estimate {
+    Estimate {
+        value: a.value / b.value,
+        low: a.low / b.high,
+        high: a.high / b.low,
+        level: (a.level + b.level - 1.0).max(0.0),
+        n: a.n.min(b.n),
+    }
+}
+
 /// The one-sided exact Mann-Whitney U test that the values of `faster` tend to be smaller
 /// than those of `slower`: the probability, with no difference between the two, of a U at
 /// least as large as the one observed (U counts the pairs where `faster` wins, ties a half).
@@ -315,10 +329,13 @@ mod tests {
         assert!((seen - level).abs() < 0.015, "Pareto: {seen} against {level}");
     }
 
+    /// A cell's runs by round.
+    type Runs = Vec<(usize, f64)>;
+
     /// Paired rounds of two cells: a common per-round factor (the machine's drift, shared by
     /// the runs of one round, 10%), each run's own noise (3%) and outliers (one run in
     /// twenty slowed 1.5-3 times), and B slower than A by `slowdown`.
-    fn paired_rounds(seed: u64, rounds: usize, slowdown: f64) -> (Vec<(usize, f64)>, Vec<(usize, f64)>) {
+    fn paired_rounds(seed: u64, rounds: usize, slowdown: f64) -> (Runs, Runs) {
         let mut rng = SplitMix64::new(seed);
         let (mut a, mut b) = (vec![], vec![]);
         for r in 0..rounds {
@@ -392,6 +409,15 @@ mod tests {
         let p = mann_whitney_less(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[7.0, 8.0, 9.0, 10.0, 11.0, 12.0]).unwrap();
         assert!((p - 1.0 / 924.0).abs() < 1e-15);
         assert!(mann_whitney_less(&[], &[1.0]).is_none());
+    }
+
+    #[test]
+    fn an_unpaired_ratio_spans_both_intervals_at_the_bonferroni_level() {
+        let a = Estimate { value: 1.0, low: 0.9, high: 1.2, level: 0.97, n: 8 };
+        let b = Estimate { value: 10.0, low: 9.0, high: 12.0, level: 0.98, n: 6 };
+        let r = unpaired_ratio(&a, &b);
+        assert_eq!((r.value, r.low, r.high, r.n), (0.1, 0.075, 1.2 / 9.0, 6));
+        assert!((r.level - 0.95).abs() < 1e-12);
     }
 
     #[test]

@@ -94,3 +94,46 @@ fn bad_directories_are_named_before_anything_is_printed() {
     let out = dpstudy(&["compare", s(&run), s(&other)]);
     assert_fails_with(&out, &["is a quick run", "holds full results"]);
 }
+
+/// `rows` with every timed run of rounds 0-2 repeated as rounds 3-5, slower by `step` times
+/// (its round + 1): six rounds per cell, which give 95% intervals. A test-only stand-in for
+/// a run with six runs per cell; the fixture itself has three.
+fn six_rounds(rows: Vec<raw::RawRow>, step: f64) -> Vec<raw::RawRow> {
+    let repeated: Vec<raw::RawRow> = rows
+        .iter()
+        .filter(|r| !r.warmup && r.status == raw::Status::Ok && r.rep < 3)
+        .map(|r| {
+            let mut r = r.clone();
+            r.train_s = r.train_s.map(|t| t * (1.0 + step * (r.rep + 1) as f64));
+            r.rep += 3;
+            r
+        })
+        .collect();
+    rows.into_iter().chain(repeated).collect()
+}
+
+/// With six rounds a side, speedup and efficiency are judged on their intervals: the same
+/// runs agree, and MPI three times slower is outside for every MPI cell that has a
+/// sequential reference.
+#[test]
+fn speedups_with_six_rounds_are_judged_on_their_intervals() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rounds = |rows| Some(six_rounds(rows, 0.01));
+    let base = raw::read_rows(&common::fixture()).unwrap();
+    let expected = checked_fixture(tmp.path(), "expected", rounds(base.clone()));
+    let same = checked_fixture(tmp.path(), "same", rounds(base));
+    let out = dpstudy(&["compare", s(&same), s(&expected)]);
+    let stdout = stdout_of(&out);
+    assert!(out.status.success() && stdout.contains(" 0 outside their tolerance"), "{stdout}");
+    let judged = |text: &str, figure: &str| {
+        text.lines().filter(|l| l.contains(figure) && l.ends_with("95% CIs apart by ≤ 10%")).count()
+    };
+    assert!(judged(&stdout, "speedup") >= 10, "{stdout}");
+
+    let slower = checked_fixture(tmp.path(), "slower", rounds(failing_rows()));
+    let out = dpstudy(&["compare", s(&slower), s(&expected)]);
+    let stdout = stdout_of(&out);
+    let outside: Vec<&str> = stdout.lines().filter(|l| l.starts_with("OUTSIDE") && l.contains(" speedup ")).collect();
+    assert!(outside.iter().any(|l| l.contains("mpi-allreduce-p2-n8000-h50-e2x20")), "{stdout}");
+    assert!(outside.iter().all(|l| l.contains("mpi-")), "only MPI moved: {stdout}");
+}

@@ -210,7 +210,7 @@ fn reproduce_draws_the_ensembles_table() {
     // then exits non-zero), but every cell must run and T9's claim must be judged.
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() || stderr.contains("claim(s) failed"), "{stderr}");
-    assert!(stderr.contains("7 runs done, 0 failed, 0 cells not run"), "{stderr}");
+    assert!(stderr.contains("7 runs done (0 added for precision), 0 failed, 0 cells not run"), "{stderr}");
     let runs = common::entries(&results);
     let dir = results.join(&runs[0]);
     let check = std::fs::read_to_string(dir.join("check.txt")).unwrap();

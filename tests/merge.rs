@@ -35,8 +35,13 @@ fn gpu_machine_run(dir: &Path) {
             out.push(row.clone());
             continue;
         }
+        // The sequential cell of the same work (T5's 10 x 100-step cell at the same N is not).
         let twin = |r: &&RawRow| {
-            r.mode == Mode::Seq && r.n == row.n && r.hidden == row.hidden && r.status == Status::Ok && !r.warmup
+            r.mode == Mode::Seq
+                && (r.n, r.hidden, r.epochs, r.iters, r.test_n)
+                    == (row.n, row.hidden, row.epochs, row.iters, row.test_n)
+                && r.status == Status::Ok
+                && !r.warmup
         };
         for seq in rows.iter().filter(twin) {
             let mut gpu = seq.clone();

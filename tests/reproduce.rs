@@ -195,12 +195,15 @@ fn a_dry_run_prints_the_plan_and_an_estimate_and_writes_nothing() {
         let line = stdout.lines().find(|l| l.trim_start().starts_with(id)).unwrap_or_else(|| panic!("{stdout}"));
         line.split_whitespace().take(6).map(String::from).collect()
     };
-    // T4: MPI and threads at P = 1 and 2, 3 timed runs (quick) and 1 warm-up each.
-    assert_eq!(row("T4"), ["T4", "weak-scaling", "4", "16", "0", "0"], "{stdout}");
+    // T4: MPI and threads at P = 1 and 2, 6 timed runs (quick) and 1 warm-up each; up to 4
+    // more each for the precision target (max_reps 10).
+    assert_eq!(row("T4"), ["T4", "weak-scaling", "4", "28", "0", "0"], "{stdout}");
     // T5 needs real MNIST: every cell is not run, and none is counted.
     assert_eq!(row("T5"), ["T5", "parity", "5", "0", "0", "5"], "{stdout}");
     assert!(stdout.contains("T5 needs real MNIST; this run uses synthetic data"), "{stdout}");
-    assert!(stdout.contains("estimate: ") && stdout.contains("for 16 runs"), "{stdout}");
+    assert!(stdout.contains("estimate: ") && stdout.contains("for 28 runs"), "{stdout}");
+    assert!(stdout.contains("precision: up to 16 more runs ("), "{stdout}");
+    assert!(stdout.contains("if every cell with a target (10% of its median) ran to its cap"), "{stdout}");
     assert!(stdout.contains("mpirun start"), "{stdout}");
     assert!(stdout.ends_with("dry run: nothing was trained\n"), "{stdout}");
     assert!(!results.exists(), "a dry run creates no results directory");
@@ -363,4 +366,43 @@ fn without_mpirun_mpi_cells_fail_with_the_reason_and_the_rest_run() {
     assert!(rows.iter().any(|r| r.mode == Mode::Threads && r.status == raw::Status::Ok));
     let check = std::fs::read_to_string(dir.join("check.txt")).unwrap();
     assert!(check.contains("C6   FAIL") && check.contains("cells failed"), "{check}");
+}
+
+/// Enough runs, decided by the data: with a precision target no cell can meet (a billionth
+/// of the median), `reproduce` adds rounds to every cell of T4 until its cap, records each
+/// run's machine state, and says in `precision.csv` where each cell stopped.
+#[test]
+fn rounds_are_added_until_the_target_or_the_cap() {
+    let tmp = tempfile::tempdir().unwrap();
+    let experiments = tmp.path().join("experiments.toml");
+    let text = dpstudy::experiment::manifest::BUILTIN
+        .replace("precision = 0.10", "precision = 1e-9")
+        .replace("max_reps = { quick = 10,", "max_reps = { quick = 7,");
+    std::fs::write(&experiments, text).unwrap();
+    let results = tmp.path().join("results");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dpstudy"))
+        .args(["reproduce", "--experiments", s(&experiments), "--tables", "T4", "--data", "synthetic"])
+        .args(["--results-dir", s(&results), "--no-paper", "--cache-dir", s(&tmp.path().join("cache"))])
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .output()
+        .unwrap();
+    // The claims may fail on a machine busy with the other tests; every run must be done.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() || stderr.contains("claim(s) failed"), "{stderr}");
+    assert!(stderr.contains("32 runs done (4 added for precision), 0 failed"), "{stderr}");
+    assert!(stderr.contains("precision: 0 of 4 cells with a target reached"), "{stderr}");
+    let dir = results.join(&common::entries(&results)[0]);
+    let rows = raw::read_rows(&dir).unwrap();
+    let timed: Vec<&RawRow> = rows.iter().filter(|r| !r.warmup && r.rank == Some(0) && r.epoch == Some(1)).collect();
+    for cell in ["mpi-allreduce-p1", "mpi-allreduce-p2", "threads-t1", "threads-t2"] {
+        let mut reps: Vec<usize> = timed.iter().filter(|r| r.cell.starts_with(cell)).map(|r| r.rep).collect();
+        reps.sort_unstable();
+        assert_eq!(reps, (0..7).collect::<Vec<_>>(), "{cell}: six planned rounds and one added");
+    }
+    assert!(timed.iter().all(|r| r.steal_share.is_some_and(|s| (0.0..=1.0).contains(&s))
+        && r.cpu_s.is_some_and(|c| c > 0.0)
+        && r.load_before.is_some()));
+    let precision = std::fs::read_to_string(dir.join("precision.csv")).unwrap();
+    assert_eq!(precision.lines().filter(|l| l.ends_with(",at cap")).count(), 4, "{precision}");
 }

@@ -113,7 +113,8 @@ pub fn record(dir: &Path, cells: &[&PlannedCell], rows: &[RawRow], target: Optio
     let (mut met, mut capped, mut adaptive) = (0, 0, 0);
     for planned in cells {
         let (standing, e) = standing(planned, rows, target);
-        let figure = |f: fn(&Estimate) -> f64| e.map_or(String::new(), |e| format!("{}", f(&e)));
+        // One run has no interval: its ends and width stay empty.
+        let figure = |f: fn(&Estimate) -> f64| e.filter(|e| e.n >= 2).map_or(String::new(), |e| format!("{}", f(&e)));
         let _ = writeln!(
             csv,
             "{},{},{},{},{},{},{},{},{},{}",
@@ -121,7 +122,7 @@ pub fn record(dir: &Path, cells: &[&PlannedCell], rows: &[RawRow], target: Optio
             e.map_or(0, |e| e.n),
             planned.reps,
             planned.cap(),
-            figure(|e| e.value),
+            e.map_or(String::new(), |e| format!("{}", e.value)),
             figure(|e| e.low),
             figure(|e| e.high),
             figure(|e| e.relative_width()),

@@ -171,6 +171,13 @@ impl CellStats {
         stats::paired_ratio(&self.totals(), &other.totals())
     }
 
+    /// `self`'s time over `other`'s where their runs were not interleaved: a GPU cell, which
+    /// a lent GPU machine runs and `merge` joins to this machine's CPU cells, against a CPU
+    /// cell ([`stats::unpaired_ratio`]).
+    pub fn unpaired_time_ratio(&self, other: &CellStats) -> Option<Estimate> {
+        Some(stats::unpaired_ratio(&self.time?, &other.time?))
+    }
+
     /// `mpi allreduce`, `threads`, `seq`, ...; a baseline says so: `original (baseline)`;
     /// an ensemble of bootstrap members: `ensemble bagging`.
     pub fn label(&self) -> String {

@@ -131,7 +131,7 @@ fn machines_note(machines: &Machines, agg: &aggregate::Aggregate, table: &str) -
 /// One machine's lines of the setup table.
 fn setup_rows(env: &Environment, meta: &RunMeta) -> Vec<(&'static str, String)> {
     let gib = env.memory_bytes.map_or("unknown".into(), |b| format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64));
-    vec![
+    let mut rows = vec![
         ("CPU", env.cpu_model.clone()),
         ("cores available", env.cores.to_string()),
         ("memory", gib),
@@ -142,7 +142,28 @@ fn setup_rows(env: &Environment, meta: &RunMeta) -> Vec<(&'static str, String)> 
         ("candle", env.candle_version.clone()),
         ("dpstudy", format!("{} ({})", env.dpstudy_version, env.git_revision)),
         ("profile", format!("{} ({} data, {})", meta.profile, meta.data, meta.dtype)),
-    ]
+    ];
+    // The machine's state, recorded since the statistics of issue 28 (absent before).
+    let mhz = |v: Option<f64>| v.map_or("not stated".to_string(), |m| format!("{m:.0} MHz"));
+    if env.cpu_mhz_measured.is_some() {
+        rows.push((
+            "CPU clock",
+            format!(
+                "{} measured at the start; base {}, max {}",
+                mhz(env.cpu_mhz_measured),
+                mhz(env.cpu_mhz_base),
+                mhz(env.cpu_mhz_max)
+            ),
+        ));
+    }
+    if !env.governor.is_empty() {
+        let smt = env.threads_per_core.map_or("unknown".into(), |t| t.to_string());
+        rows.push((
+            "CPU state",
+            format!("{smt} thread(s) per core; governor {}; load {} at the start", env.governor, env.load_at_start),
+        ));
+    }
+    rows
 }
 
 /// The setup table: one value column per machine (the header is its label).

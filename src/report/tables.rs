@@ -418,12 +418,17 @@ fn gpu_crossover(spec: &TableSpec, agg: &Aggregate) -> Table {
             cpu.map_or("–".into(), |c| with_interval(c.time, secs)),
             gpu.map_or("not run".into(), |g| with_interval(g.time, secs)),
             match (cpu, gpu) {
-                (Some(c), Some(g)) => with_interval(c.time_ratio(g), two),
+                (Some(c), Some(g)) => with_interval(c.unpaired_time_ratio(g), two),
                 _ => "–".into(),
             },
         ]);
     }
-    t.notes.push("CPU / GPU above 1: the GPU is faster (round by round). The fastest CPU mode: by median.".into());
+    t.notes.push(
+        "CPU / GPU above 1: the GPU is faster. The GPU's runs come from a GPU machine's run, not interleaved with the \
+         CPU's: the ratio is of the two medians, its interval from the ends of their intervals (covering with at least \
+         the sum of their levels minus 1). The fastest CPU mode: by median."
+            .into(),
+    );
     let pairs = crossover_pairs(&cells);
     interval_note(&mut t, pairs.iter().flat_map(|(_, _, c, g)| [c.and_then(|c| c.time), g.and_then(|g| g.time)]));
     notes(&mut t, agg, &cells);

@@ -580,7 +580,8 @@ fn evaluate(claim: &Claim, agg: &Aggregate, profile: &str, tables: &[String]) ->
                 return not_run("timed");
             };
             match (cpu, gpu) {
-                (Some(c), Some(g)) => match g.time_ratio(c) {
+                // The GPU's runs come from a GPU machine's run (merge): no round pairs them.
+                (Some(c), Some(g)) => match g.unpaired_time_ratio(c) {
                     Some(ratio) => judged(
                         vec![(
                             format!("at N={n}, H={h}: GPU against the fastest CPU ({} P={})", c.label(), c.p()),

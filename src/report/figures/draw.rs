@@ -140,6 +140,9 @@ where
         let bars =
             s.points.iter().filter_map(|p| p.range.map(|(lo, hi)| ErrorBar::new_vertical(p.x, lo, p.y, hi, c, 8)));
         ctx.draw_series(bars).map_err(fail)?;
+        let x_bars =
+            s.points.iter().filter_map(|p| p.x_range.map(|(lo, hi)| ErrorBar::new_horizontal(p.y, lo, p.x, hi, c, 8)));
+        ctx.draw_series(x_bars).map_err(fail)?;
     }
     // Efficiencies and accuracies sit near the top of their axis: their legend goes below.
     let high = ["efficiency", "/ P", "accuracy"];
@@ -202,7 +205,10 @@ mod tests {
         let mut c = Chart::new("fig-demo", "Demo", "N", "time (s)");
         c.series.push(Series {
             label: "seq".into(),
-            points: vec![Point { x: 1000.0, y: 1.0, range: Some((0.9, 1.2)) }, point(2000.0, 2.0)],
+            points: vec![
+                Point { x: 1000.0, y: 1.0, range: Some((0.9, 1.2)), x_range: Some((950.0, 1100.0)) },
+                point(2000.0, 2.0),
+            ],
             reference: false,
         });
         c

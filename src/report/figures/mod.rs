@@ -10,12 +10,13 @@ use crate::experiment::manifest::TableKind;
 use crate::stats::Estimate;
 use crate::train::Mode;
 
-/// One point; `lo..hi` is drawn as an error bar.
+/// One point; `range` (in y) and `x_range` (in x) are drawn as error bars.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Point {
     pub x: f64,
     pub y: f64,
     pub range: Option<(f64, f64)>,
+    pub x_range: Option<(f64, f64)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -62,9 +63,11 @@ impl Chart {
         self.series.iter().any(|s| !s.reference && !s.points.is_empty())
     }
 
-    /// The smallest and largest finite x of any point.
+    /// The smallest and largest finite x of any point or error bar.
     pub fn x_extent(&self) -> (f64, f64) {
-        extent(self.series.iter().flat_map(|s| s.points.iter().map(|p| p.x)))
+        extent(self.series.iter().flat_map(|s| {
+            s.points.iter().flat_map(|p| [p.x].into_iter().chain(p.x_range.map(|r| r.0)).chain(p.x_range.map(|r| r.1)))
+        }))
     }
 
     /// The smallest and largest finite y of any point or error bar.
@@ -85,20 +88,20 @@ fn sync_name(c: &CellStats) -> String {
 }
 
 pub(crate) fn point(x: f64, y: f64) -> Point {
-    Point { x, y, range: None }
+    Point { x, y, range: None, x_range: None }
 }
 
 /// A median at `x` with its confidence interval as the error bar (`y` scaled by `scale`);
 /// a NaN point (not drawn) without one.
 fn estimate_point(x: f64, e: Option<Estimate>, scale: f64) -> Point {
     match e {
-        Some(e) => Point { x, y: scale * e.value, range: (e.n >= 2).then_some((scale * e.low, scale * e.high)) },
+        Some(e) => Point { range: (e.n >= 2).then_some((scale * e.low, scale * e.high)), ..point(x, scale * e.value) },
         None => point(x, f64::NAN),
     }
 }
 
 /// What every timing figure's bars are.
-const BARS: &str = "median, bars: 95% CI";
+const BARS: &str = "median, bars: 95% CI (below 6 runs: the range)";
 
 /// Groups cells into series by `label`, points ordered by x.
 fn series_by(
@@ -256,7 +259,7 @@ fn gpu_crossover(agg: &Aggregate, id: &str) -> Chart {
     for (h, n, cpu, gpu) in pairs {
         if let (Some(c), Some(g)) = (cpu, gpu) {
             let label = format!("H={h}");
-            let p = estimate_point(n as f64, c.time_ratio(g), 1.0);
+            let p = estimate_point(n as f64, c.unpaired_time_ratio(g), 1.0);
             match series.iter_mut().find(|s| s.label == label) {
                 Some(s) => s.points.push(p),
                 None => series.push(Series { label, points: vec![p], reference: false }),
@@ -320,35 +323,34 @@ fn ensembles(agg: &Aggregate, id: &str) -> Chart {
     let mut chart = Chart::new(
         &format!("fig-{id}-ensembles"),
         "Test accuracy against training time: one model or an ensemble",
-        "training time, s",
+        "training time, s (median, bars: 95% CI, or the range below 6 runs)",
         "test accuracy",
     );
     let mut series: Vec<Series> = Vec::new();
-    let mut add = |label: String, x: f64, y: Option<f64>| {
+    let mut add = |label: String, time: Option<Estimate>, y: Option<f64>| {
         let Some(y) = y.filter(|y| y.is_finite()) else { return };
-        if !x.is_finite() {
-            return;
-        }
+        let Some(time) = time.filter(|t| t.value.is_finite()) else { return };
+        let p = Point { x_range: (time.n >= 2).then_some((time.low, time.high)), ..point(time.value, y) };
         match series.iter_mut().find(|s| s.label == label) {
-            Some(s) => s.points.push(point(x, y)),
-            None => series.push(Series { label, points: vec![point(x, y)], reference: false }),
+            Some(s) => s.points.push(p),
+            None => series.push(Series { label, points: vec![p], reference: false }),
         }
     };
     for c in &cells {
         match c.mode {
             Mode::Ensemble => {
                 if c.bagging {
-                    add("bagging: average".into(), c.median_s, c.average_test_acc);
+                    add("bagging: average".into(), c.time, c.average_test_acc);
                 } else {
-                    add("ensemble: average".into(), c.median_s, c.average_test_acc);
-                    add("ensemble: stacked".into(), c.median_s, c.stacked_test_acc);
-                    add("ensemble: best member".into(), c.median_s, c.best_member_test_acc);
+                    add("ensemble: average".into(), c.time, c.average_test_acc);
+                    add("ensemble: stacked".into(), c.time, c.stacked_test_acc);
+                    add("ensemble: best member".into(), c.time, c.best_member_test_acc);
                 }
             }
             _ if super::tables::equal_budget(&cells, c) => {
-                add(format!("{} (P x steps)", c.label()), c.median_s, c.final_test_acc)
+                add(format!("{} (P x steps)", c.label()), c.time, c.final_test_acc)
             }
-            _ => add(c.label(), c.median_s, c.final_test_acc),
+            _ => add(c.label(), c.time, c.final_test_acc),
         }
     }
     chart.series = series;
