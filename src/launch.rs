@@ -129,6 +129,11 @@ pub fn train_args(config: &TrainConfig, out: &Path) -> Vec<String> {
         }
     }
     push("--out", out.display().to_string());
+    // A child that asks for more cores than there are was planned so (reproduce marks such
+    // cells, bench says so): it carries the consent the user gave the parent.
+    if config.threads * config.ranks > available_cores() {
+        args.push("--oversubscribe".into());
+    }
     if config.ensemble.as_ref().is_some_and(|r| r.bagging) {
         args.push("--bagging".into());
     }

@@ -121,6 +121,14 @@ pub enum Dtype {
 }
 
 impl Dtype {
+    /// Bytes of one element.
+    pub fn bytes(self) -> usize {
+        match self {
+            Dtype::F32 => 4,
+            Dtype::F64 => 8,
+        }
+    }
+
     /// The `Dtype` of element type `T`.
     pub fn of<T: Real>() -> Self {
         if T::DTYPE == candle_core::DType::F32 { Dtype::F32 } else { Dtype::F64 }

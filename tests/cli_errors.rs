@@ -155,6 +155,35 @@ fn more_samples_than_the_data_holds() {
         &["--samples + --test-samples 25", "20 samples"],
     );
     case.assert_nothing_written();
+    // All the rows as test rows, with the default --samples: the error says what was asked
+    // (20, not 21) and why it does not fit.
+    let out = case.train(&["--no-verify", "--test-samples", "20"]);
+    let stderr = assert_fails_with(&out, &["--test-samples 20 leaves no row to train on", "the pool holds 20"]);
+    assert!(!stderr.contains("--test-samples 21"), "{stderr}");
+    case.assert_nothing_written();
+}
+
+/// Requests that cannot be meant are refused before a thread starts or a byte is
+/// allocated: more threads than cores without consent, more threads than rows, a layer
+/// larger than the memory.
+#[test]
+fn runaway_requests_are_refused_before_any_work() {
+    let case = Case::new();
+    let synthetic = ["--data", "synthetic", "--samples", "1000"];
+    let threads =
+        |t: &'static str, extra: &[&'static str]| case.train(&[&synthetic[..], &["--threads", t], extra].concat());
+    assert_fails_with(
+        &threads("500", &[]),
+        &["--threads 500: 500 compute threads", "more than this machine's", "--oversubscribe"],
+    );
+    for consent in [&[][..], &["--oversubscribe"]] {
+        assert_fails_with(&threads("100000", consent), &["--threads 100000: more threads than the 1000 training rows"]);
+    }
+    assert_fails_with(
+        &case.train(&[&synthetic[..], &["--hidden", "1000000000"]].concat()),
+        &["--hidden 1000000000: the run would need about", "GiB of memory"],
+    );
+    case.assert_nothing_written();
 }
 
 #[test]

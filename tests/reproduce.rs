@@ -347,7 +347,7 @@ fn quick_parity_numbers_on_real_mnist() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("0 runs done"), "{}", String::from_utf8_lossy(&out.stderr));
     let out = quick_parity(tmp.path(), &["--resume", s(&dir), "--tables", "T1"], None);
-    assert_fails_with(&out, &["--resume", "tables T5", "tables T1"]);
+    assert_fails_with(&out, &["--resume", "--tables T5,T1 contradicts the run, which has T5"]);
 }
 
 #[test]
@@ -409,4 +409,41 @@ fn rounds_are_added_until_the_target_or_the_cap() {
         && r.load_before.is_some()));
     let precision = std::fs::read_to_string(dir.join("precision.csv")).unwrap();
     assert_eq!(precision.lines().filter(|l| l.ends_with(",at cap")).count(), 4, "{precision}");
+}
+
+/// `--resume DIR` alone finishes an interrupted run: the plan, the data and the cache come
+/// from its run.json (here: synthetic data, one repetition, T4, a cache of its own), and a
+/// flag that contradicts the run is refused by name before anything runs.
+#[test]
+fn a_run_resumes_from_its_directory_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (results, cache) = (tmp.path().join("results"), tmp.path().join("cache"));
+    let first = common::reproduce_running_every_cell(&[
+        "--tables",
+        "T4",
+        "--data",
+        "synthetic",
+        "--reps",
+        "1",
+        "--no-paper",
+        "--results-dir",
+        s(&results),
+        "--cache-dir",
+        s(&cache),
+    ]);
+    assert!(first.contains("8 runs done"), "{first}");
+    let dir = results.join(&common::entries(&results)[0]);
+    // Interrupted before its last timed run: the raw file without it, the run unfinished.
+    let rows: Vec<RawRow> = raw::read_rows(&dir).unwrap();
+    let last = rows.iter().rev().find(|r| !r.warmup).map(|r| r.cell.clone()).unwrap();
+    raw::write_rows(&dir, &rows.into_iter().filter(|r| r.warmup || r.cell != last).collect::<Vec<_>>()).unwrap();
+    let run = std::fs::read_to_string(dir.join(raw::RUN_FILE)).unwrap();
+    let finished = run.lines().find(|l| l.contains("\"finished\"")).unwrap().to_string();
+    std::fs::write(dir.join(raw::RUN_FILE), run.replace(&finished, "  \"finished\": null,")).unwrap();
+
+    let contradicting = common::dpstudy(&["reproduce", "--resume", s(&dir), "--profile", "full"]);
+    assert_fails_with(&contradicting, &["--profile full contradicts the run, which has quick"]);
+    let resumed = common::reproduce_running_every_cell(&["--resume", s(&dir), "--no-paper"]);
+    assert!(resumed.contains("reproduce: 1 runs done (0 added for precision), 0 failed"), "{resumed}");
+    assert!(raw::RunMeta::read(&dir).unwrap().finished.is_some());
 }

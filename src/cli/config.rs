@@ -9,9 +9,9 @@ use crate::bench::BenchConfig;
 use crate::bench::scaling::ScalingSpec;
 use crate::data::{DataConfig, DataKind, default_cache_dir};
 use crate::ensemble::EnsembleRecipe;
-use crate::experiment::ReproduceConfig;
 use crate::experiment::merge::MergeConfig;
 use crate::experiment::plan::PlanOptions;
+use crate::experiment::{Given, ReproduceConfig};
 use crate::launch::MpiLauncher;
 use crate::report::ReportConfig;
 use crate::train::{ConfigError, Mode, TrainConfig};
@@ -62,6 +62,7 @@ impl TrainArgs {
             ensemble: self.ensemble_recipe(),
         };
         config.validate()?;
+        config.check_resources(crate::train::Machine::here(), self.oversubscribe)?;
         Ok(config)
     }
 }
@@ -98,16 +99,26 @@ impl ReproduceArgs {
     pub fn config(&self) -> ReproduceConfig {
         ReproduceConfig {
             plan: PlanOptions {
-                profile: self.profile.clone(),
+                profile: self.profile.clone().unwrap_or_else(|| "quick".into()),
                 tables: self.tables.clone(),
                 max_ranks: self.max_ranks,
                 reps: self.reps,
             },
-            launcher: launcher(&self.mpirun_args, self.oversubscribe),
-            data: self.dirs.config(self.data),
+            launcher: launcher(self.mpirun_args.as_deref().unwrap_or_default(), self.oversubscribe),
+            data: self.dirs.config(self.data.unwrap_or(DataKind::Mnist)),
             results_dir: self.results_dir.clone(),
             resume: self.resume.clone(),
             experiments: self.experiments.clone(),
+            given: Given {
+                profile: self.profile.is_some(),
+                data: self.data.is_some(),
+                mpirun_args: self.mpirun_args.is_some(),
+                // The data directory has a default and an environment variable: a value
+                // other than the default was asked for, one way or the other.
+                data_dir: self.dirs.data_dir != std::path::Path::new(crate::data::DEFAULT_DATA_DIR),
+                cache_dir: self.dirs.cache_dir.is_some(),
+            },
+            experiments_text: None,
         }
     }
 }

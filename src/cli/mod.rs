@@ -92,9 +92,9 @@ pub enum Command {
 pub struct ReproduceArgs {
     /// Profile of artifact/experiments.toml: `quick` (minutes, 10,000 real images),
     /// `full-short` (the study's 70,000 images and sizes, shorter timing cells) or `full`
-    /// (the study's protocol).
-    #[arg(long, default_value = "quick")]
-    pub profile: String,
+    /// (the study's protocol) [default: quick; with --resume, the run's].
+    #[arg(long)]
+    pub profile: Option<String>,
     /// Only these tables (comma-separated ids, e.g. T1,T3) [default: all].
     #[arg(long, value_delimiter = ',')]
     pub tables: Vec<String>,
@@ -104,12 +104,13 @@ pub struct ReproduceArgs {
     /// Allow P beyond this host's cores (such cells are marked in every table).
     #[arg(long)]
     pub oversubscribe: bool,
-    /// Extra options for mpirun, e.g. "--hostfile hosts".
-    #[arg(long, default_value = "", allow_hyphen_values = true)]
-    pub mpirun_args: String,
-    /// Real MNIST, or synthetic data for the timing tables (T5 is then not run).
-    #[arg(long, value_enum, default_value_t = DataKind::Mnist)]
-    pub data: DataKind,
+    /// Extra options for mpirun, e.g. "--hostfile hosts" [with --resume: the run's].
+    #[arg(long, allow_hyphen_values = true)]
+    pub mpirun_args: Option<String>,
+    /// Real MNIST, or synthetic data for the timing tables (T5 is then not run) [default:
+    /// mnist; with --resume, the run's].
+    #[arg(long, value_enum)]
+    pub data: Option<DataKind>,
     #[command(flatten)]
     pub dirs: DataDirs,
     /// Timed repetitions of every cell [default: the profile's].
@@ -118,7 +119,9 @@ pub struct ReproduceArgs {
     /// Where new results directories are created.
     #[arg(long, default_value = "results")]
     pub results_dir: PathBuf,
-    /// Continue an interrupted run in DIR: finished runs are kept, the rest run.
+    /// Continue an interrupted run in DIR: finished runs are kept, the rest run; the plan,
+    /// the data and the mpirun options are the run's (run.json), and a flag that
+    /// contradicts them is refused.
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
     /// The experiments file [default: artifact/experiments.toml, else the built-in copy].
@@ -292,6 +295,10 @@ pub struct TrainArgs {
     /// mpirun by dpstudy; dpstudy's own `--mode mpi` takes P from mpirun -np).
     #[arg(long, default_value_t = 1)]
     pub ranks: usize,
+    /// Allow more compute threads (threads x ranks) than this machine has cores: they then
+    /// time-share the cores (without it such a request is refused).
+    #[arg(long)]
+    pub oversubscribe: bool,
     /// Initial weights (safetensors); created from --seed if missing [default: in the cache dir].
     #[arg(long, value_name = "FILE")]
     pub init: Option<PathBuf>,

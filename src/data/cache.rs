@@ -66,6 +66,26 @@ pub struct Required {
     pub flag: &'static str,
 }
 
+impl Required {
+    /// `--test-samples test` with the default `--samples` (every row before the test rows):
+    /// at least one row must be left to train on.
+    pub fn test_rows_and_one_more(test: usize) -> Self {
+        Self { rows: test + 1, flag: TEST_ROWS_FLAG }
+    }
+
+    /// The error for a pool of `available` rows (`what`) that cannot serve this request,
+    /// in the terms the user asked in.
+    pub fn unmet(&self, available: usize, what: String) -> DataError {
+        if self.flag == TEST_ROWS_FLAG {
+            return DataError::NothingLeftToTrain { test: self.rows - 1, available, what };
+        }
+        DataError::NotEnoughSamples { flag: self.flag, requested: self.rows, available, what }
+    }
+}
+
+/// The flag of [`Required::test_rows_and_one_more`].
+const TEST_ROWS_FLAG: &str = "--test-samples";
+
 /// File stem of a cache entry: unique per key.
 fn stem(key: &CacheKey) -> String {
     let digest = checksum::sha256_hex(serde_json::to_string(key).expect("key serialises").as_bytes());
@@ -107,13 +127,7 @@ pub fn find(data: &DataConfig) -> anyhow::Result<Option<(PathBuf, Manifest)>> {
 pub fn load_or_prepare(data: &DataConfig, force: bool, required: Option<Required>) -> anyhow::Result<Loaded> {
     let raw = mnist::load_pool(&data.dir, data.verify)?;
     if let Some(req) = required.filter(|r| r.rows > raw.len()) {
-        return Err(DataError::NotEnoughSamples {
-            flag: req.flag,
-            requested: req.rows,
-            available: raw.len(),
-            what: format!("MNIST {} in {}", raw.description, data.dir.display()),
-        }
-        .into());
+        return Err(req.unmet(raw.len(), format!("MNIST {} in {}", raw.description, data.dir.display())).into());
     }
     let key = key_for(&raw);
     let (manifest_path, tensors_path) = paths(&data.cache_dir, &key);

@@ -63,6 +63,12 @@ pub enum DataError {
     CountMismatch { images: PathBuf, labels: PathBuf, n_images: usize, n_labels: usize },
     #[error("{flag} {requested} is more than the {available} samples available ({what})")]
     NotEnoughSamples { flag: &'static str, requested: usize, available: usize, what: String },
+    #[error(
+        "--test-samples {test} leaves no row to train on: the pool holds {available} ({what}), and without --samples \
+         the training rows are the ones before the last {test}; ask for fewer test rows, or for --samples N with N + \
+         {test} at most {available}"
+    )]
+    NothingLeftToTrain { test: usize, available: usize, what: String },
     #[error("prepared-data cache {path}: {reason}")]
     Cache { path: PathBuf, reason: String },
 }

@@ -10,6 +10,7 @@ pub mod merge;
 pub mod plan;
 pub mod precision;
 pub mod raw;
+pub mod resume;
 pub mod runner;
 
 use std::path::{Path, PathBuf};
@@ -36,6 +37,22 @@ pub struct ReproduceConfig {
     pub resume: Option<PathBuf>,
     /// The experiments file (`None`: the default path, else the built-in copy).
     pub experiments: Option<PathBuf>,
+    /// Which of the settings with a default the command line named (a resumed run takes
+    /// the others from its `run.json`).
+    pub given: Given,
+    /// The experiments file's text as a resumed run ran it (`None`: read `experiments`).
+    pub experiments_text: Option<String>,
+}
+
+/// The settings of `reproduce` that have a default, and whether the command line named
+/// them (`--tables`, `--max-ranks`, `--reps` and `--experiments` say so by being present).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Given {
+    pub profile: bool,
+    pub data: bool,
+    pub mpirun_args: bool,
+    pub data_dir: bool,
+    pub cache_dir: bool,
 }
 
 /// What `reproduce` did, for its exit code.
@@ -51,7 +68,10 @@ pub struct Reproduced {
 
 /// The manifest and the plan the config describes, checked against this host's cores.
 fn plan_of(config: &ReproduceConfig) -> anyhow::Result<(Manifest, Plan)> {
-    let manifest = Manifest::load(config.experiments.as_deref())?;
+    let manifest = match &config.experiments_text {
+        Some(text) => Manifest::parse(text, Path::new("the experiments file recorded in run.json"))?,
+        None => Manifest::load(config.experiments.as_deref())?,
+    };
     let options = &config.plan;
     if options.max_ranks == Some(0) {
         anyhow::bail!("--max-ranks 0: must be at least 1");
@@ -141,6 +161,15 @@ pub fn dry_run(config: &ReproduceConfig) -> anyhow::Result<DryRun> {
 
 /// Runs the plan the config describes into a new (or resumed) results directory.
 pub fn reproduce(config: &ReproduceConfig) -> anyhow::Result<Reproduced> {
+    let settled;
+    let config = match &config.resume {
+        Some(dir) => {
+            settled =
+                resume::settle(config, &RunMeta::read(dir).with_context(|| format!("--resume {}", dir.display()))?)?;
+            &settled
+        }
+        None => config,
+    };
     let (manifest, plan) = plan_of(config)?;
     let (data, launcher) = (config.data.clone(), config.launcher.clone());
     if data.kind == DataKind::Mnist {
@@ -190,6 +219,10 @@ pub fn reproduce(config: &ReproduceConfig) -> anyhow::Result<Reproduced> {
         cells_total: plan.cells.len(),
         cells_failed: 0,
         cells_not_run: 0,
+        reps: config.plan.reps,
+        data_dir: Some(data.dir.clone()),
+        cache_dir: Some(data.cache_dir.clone()),
+        verify: data.verify,
     };
     meta.write(&dir)?;
     let python = runner::probe_python(&plan);

@@ -281,6 +281,21 @@ pub struct RunMeta {
     pub cells_total: usize,
     pub cells_failed: usize,
     pub cells_not_run: usize,
+    /// `--reps` of the run, if given; where it read its data and cached what it prepared;
+    /// whether it checked the files' checksums. What `--resume DIR` alone takes from here.
+    /// (Absent from runs recorded before; then the flags' defaults.)
+    #[serde(default)]
+    pub reps: Option<usize>,
+    #[serde(default)]
+    pub data_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub cache_dir: Option<PathBuf>,
+    #[serde(default = "yes")]
+    pub verify: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A results directory that cannot be used.
