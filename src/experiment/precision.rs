@@ -27,6 +27,9 @@ pub enum Standing {
     Capped,
     /// It wants another round.
     Wants,
+    /// A run of it failed: no rounds are added to a cell that fails (the failure is
+    /// reported, and its claims fail).
+    Failed,
     /// Its tables run a fixed number of times (no target, or `max_reps` = `reps`).
     Fixed,
 }
@@ -37,6 +40,7 @@ impl Standing {
             Standing::Met => "within target",
             Standing::Capped => "at cap",
             Standing::Wants => "wants more runs",
+            Standing::Failed => "a run failed",
             Standing::Fixed => "fixed runs",
         }
     }
@@ -67,6 +71,9 @@ pub fn standing(planned: &PlannedCell, rows: &[RawRow], target: Option<f64>) -> 
     let times: Vec<f64> = run_times(rows, &id).into_iter().map(|t| t.1).collect();
     let estimate = stats::median_interval(&times);
     let Some(target) = target.filter(|_| planned.cap() > planned.reps) else { return (Standing::Fixed, estimate) };
+    if rows.iter().any(|r| r.cell == id && !r.warmup && r.status == Status::Failed) {
+        return (Standing::Failed, estimate);
+    }
     let precise = estimate.is_some_and(|e| e.n >= MIN_RUNS_FOR_CONFIDENCE && e.relative_width() <= target);
     let standing = if precise {
         Standing::Met
@@ -217,5 +224,10 @@ mod tests {
         assert!(next_round(&[&mpi], &rows, Some(0.1)).is_empty());
         // Three runs give no 95% interval: a cell with a target runs at least six.
         assert_eq!(standing(&mpi, &rows[..3], Some(0.1)).0, Standing::Wants);
+        // A cell whose run failed gets no more rounds.
+        let mut failing = rows[..3].to_vec();
+        failing[2].status = Status::Failed;
+        assert_eq!(standing(&mpi, &failing, Some(0.1)).0, Standing::Failed);
+        assert!(next_round(&[&mpi], &failing, Some(0.1)).is_empty());
     }
 }
