@@ -64,27 +64,32 @@ pub struct Loaded {
 pub struct Required {
     pub rows: usize,
     pub flag: &'static str,
+    /// The request was `--test-samples` alone: the rows are those test rows and at least one
+    /// more to train on (the default `--samples` takes the rest).
+    pub test_rows_only: bool,
 }
 
 impl Required {
+    /// `rows` rows, asked for by `flag`.
+    pub fn rows(rows: usize, flag: &'static str) -> Self {
+        Self { rows, flag, test_rows_only: false }
+    }
+
     /// `--test-samples test` with the default `--samples` (every row before the test rows):
     /// at least one row must be left to train on.
     pub fn test_rows_and_one_more(test: usize) -> Self {
-        Self { rows: test + 1, flag: TEST_ROWS_FLAG }
+        Self { rows: test + 1, flag: "--test-samples", test_rows_only: true }
     }
 
     /// The error for a pool of `available` rows (`what`) that cannot serve this request,
     /// in the terms the user asked in.
     pub fn unmet(&self, available: usize, what: String) -> DataError {
-        if self.flag == TEST_ROWS_FLAG {
+        if self.test_rows_only {
             return DataError::NothingLeftToTrain { test: self.rows - 1, available, what };
         }
         DataError::NotEnoughSamples { flag: self.flag, requested: self.rows, available, what }
     }
 }
-
-/// The flag of [`Required::test_rows_and_one_more`].
-const TEST_ROWS_FLAG: &str = "--test-samples";
 
 /// File stem of a cache entry: unique per key.
 fn stem(key: &CacheKey) -> String {

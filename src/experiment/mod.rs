@@ -175,7 +175,7 @@ pub fn reproduce(config: &ReproduceConfig) -> anyhow::Result<Reproduced> {
     if data.kind == DataKind::Mnist {
         // Prepare once here, so no cell pays for (or races on) the PCA, and a profile that
         // needs more images than there are stops before anything runs.
-        let required = Required { rows: plan.rows_needed(), flag: "--profile" };
+        let required = Required::rows(plan.rows_needed(), "--profile");
         crate::threads::configure(1)?;
         crate::data::cache::load_or_prepare(&data, false, None)
             .and_then(|loaded| {

@@ -69,6 +69,11 @@ impl Cell {
         format!("{how}-n{}-h{}-e{}x{}{held_out}", self.n, self.hidden, self.epochs, self.iters)
     }
 
+    /// The same-work key: cells with equal keys train the same thing (a speedup's pair).
+    pub fn work(&self) -> WorkKey {
+        (self.n, self.test_n, self.hidden, self.epochs, self.iters)
+    }
+
     /// Processes times threads: the cores the cell asks for.
     pub fn cores(&self) -> usize {
         self.ranks * self.threads
@@ -106,6 +111,10 @@ impl Cell {
         }
     }
 }
+
+/// What two cells must share for one's time to be compared with the other's: N, test
+/// rows, H, epochs, iterations.
+pub type WorkKey = (usize, usize, usize, usize, usize);
 
 /// A cell with the tables that need it and how often it runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -98,13 +98,12 @@ pub fn next_round<'a>(
             continue;
         }
         let rep = next_rep(rows, &planned.cell.id());
-        let work = |c: &PlannedCell| (c.cell.n, c.cell.test_n, c.cell.hidden, c.cell.epochs, c.cell.iters);
-        let reference = cells.iter().copied().find(|c| c.cell.mode == Mode::Seq && work(c) == work(planned));
-        for (cell, rep) in [(Some(planned), rep), (reference, rep)] {
-            let Some(cell) = cell else { continue };
-            let has =
-                run_times(rows, &cell.cell.id()).iter().any(|t| t.0 == rep) || next_rep(rows, &cell.cell.id()) > rep;
-            if !has && !round.iter().any(|(c, r)| c.cell == cell.cell && *r == rep) {
+        let reference =
+            cells.iter().copied().find(|c| c.cell.mode == Mode::Seq && c.cell.work() == planned.cell.work());
+        // A cell that has tried round `rep` (or a later one) has it.
+        for cell in std::iter::once(planned).chain(reference) {
+            let tried = next_rep(rows, &cell.cell.id()) > rep;
+            if !tried && !round.iter().any(|(c, r)| c.cell == cell.cell && *r == rep) {
                 round.push((cell, rep));
             }
         }

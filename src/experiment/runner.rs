@@ -240,8 +240,8 @@ pub fn run<'a>(plan: &'a Plan, settings: &RunnerSettings, previous: Vec<RawRow>)
                 };
                 let state = before.zip(super::machine::Snapshot::take()).map(|(b, a)| b.until(&a));
                 let mut new_rows = k.rows(&result, &device);
-                for row in new_rows.iter_mut().filter(|_| state.is_some()) {
-                    row.set_state(&state.expect("filtered"));
+                if let Some(state) = state {
+                    new_rows.iter_mut().for_each(|row| row.set_state(&state));
                 }
                 rows.extend(new_rows);
                 summary.runs_done += 1;

@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 
 use crate::cluster::Link;
 use crate::data::SourceLabel;
+use crate::experiment::plan::WorkKey;
 use crate::experiment::raw::{RawRow, Status};
 use crate::stats::{self, Estimate};
 use crate::train::{Mode, SyncKind};
@@ -59,10 +60,6 @@ impl RunSample {
         self.steal_share > crate::experiment::machine::STEAL_FLAG
     }
 }
-
-/// What two cells must share for one's time to be compared with the other's: the same
-/// work (N, test rows, H, epochs, iterations).
-pub type WorkKey = (usize, usize, usize, usize, usize);
 
 /// Statistics of one cell over its timed runs. Times in seconds.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -122,13 +119,11 @@ pub struct CellStats {
     pub stacked_test_acc: Option<f64>,
     /// The sequential cell of the same work: its median, and this cell's speedup over it:
     /// the median over rounds of the sequential run's time over this cell's in the same
-    /// round, with its interval (`speedup_ci`).
+    /// round, with its interval.
     pub seq_median_s: Option<f64>,
-    pub speedup: Option<f64>,
-    pub speedup_ci: Option<Estimate>,
+    pub speedup: Option<Estimate>,
     /// Speedup per core (ranks x threads).
-    pub efficiency: Option<f64>,
-    pub efficiency_ci: Option<Estimate>,
+    pub efficiency: Option<Estimate>,
 }
 
 impl CellStats {
@@ -497,9 +492,7 @@ fn stats_of(df: &DataFrame) -> anyhow::Result<Vec<CellStats>> {
             stacked_test_acc: stacked[i],
             seq_median_s: seq_median_s[i],
             speedup: None,
-            speedup_ci: None,
             efficiency: None,
-            efficiency_ci: None,
         })
         .collect())
 }
@@ -530,10 +523,9 @@ fn with_intervals(mut cells: Vec<CellStats>, runs: &DataFrame) -> anyhow::Result
     let seq: Vec<CellStats> = cells.iter().filter(|c| c.mode == Mode::Seq).cloned().collect();
     for c in &mut cells {
         let Some(reference) = seq.iter().find(|s| s.work() == c.work()) else { continue };
-        c.speedup_ci = reference.time_ratio(c);
+        c.speedup = reference.time_ratio(c);
         let p = c.p() as f64;
-        c.efficiency_ci = c.speedup_ci.map(|e| e.map(|v| v / p));
-        (c.speedup, c.efficiency) = (c.speedup_ci.map(|e| e.value), c.efficiency_ci.map(|e| e.value));
+        c.efficiency = c.speedup.map(|e| e.map(|v| v / p));
     }
     Ok(cells)
 }
@@ -541,8 +533,7 @@ fn with_intervals(mut cells: Vec<CellStats>, runs: &DataFrame) -> anyhow::Result
 /// The intervals as columns of the summary frame (`speedup_low` ... beside `speedup`).
 fn interval_columns(frame: &mut DataFrame, cells: &[CellStats]) -> PolarsResult<()> {
     type Pick = fn(&CellStats) -> Option<Estimate>;
-    let picks: [(&str, Pick); 3] =
-        [("time", |c| c.time), ("speedup", |c| c.speedup_ci), ("efficiency", |c| c.efficiency_ci)];
+    let picks: [(&str, Pick); 3] = [("time", |c| c.time), ("speedup", |c| c.speedup), ("efficiency", |c| c.efficiency)];
     for (name, pick) in picks {
         let part = |f: fn(&Estimate) -> f64| cells.iter().map(|c| pick(c).map(|e| f(&e))).collect::<Vec<Option<f64>>>();
         if name != "time" {

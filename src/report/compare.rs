@@ -162,8 +162,8 @@ impl Figure {
 
     fn of(self, c: &CellStats) -> Option<f64> {
         let v = match self {
-            Figure::Speedup => c.speedup?,
-            Figure::Efficiency => c.efficiency?,
+            Figure::Speedup => c.speedup?.value,
+            Figure::Efficiency => c.efficiency?.value,
             // A sequential cell has no communication to compare.
             Figure::CommShare if c.ranks * c.threads <= 1 => return None,
             Figure::CommShare => c.comm_share,
@@ -178,8 +178,8 @@ impl Figure {
     /// The figure's interval, where it has one.
     fn interval(self, c: &CellStats) -> Option<Estimate> {
         match self {
-            Figure::Speedup => c.speedup_ci,
-            Figure::Efficiency => c.efficiency_ci,
+            Figure::Speedup => c.speedup,
+            Figure::Efficiency => c.efficiency,
             Figure::MedianSeconds => c.time,
             _ => None,
         }

@@ -161,14 +161,14 @@ fn time_vs_size(spec: &TableSpec, agg: &Aggregate) -> Table {
             p(c),
             with_interval(c.time, secs),
             range(c.min_s, c.max_s),
-            with_interval(c.speedup_ci, two),
+            with_interval(c.speedup, two),
             c.runs.to_string(),
             c.outliers.to_string(),
         ]);
     }
     timing_note(&mut t, &cells);
     t.notes.push("Speedup: the sequential run's time over the cell's, round by round, at the same N.".into());
-    interval_note(&mut t, cells.iter().flat_map(|c| [c.time, c.speedup_ci]));
+    interval_note(&mut t, cells.iter().flat_map(|c| [c.time, c.speedup]));
     baseline_note(&mut t, &cells);
     notes(&mut t, agg, &cells);
     t
@@ -238,8 +238,8 @@ fn strong_scaling(spec: &TableSpec, agg: &Aggregate) -> Table {
             p(c),
             c.n.to_string(),
             with_interval(c.time, secs),
-            with_interval(c.speedup_ci, two),
-            with_interval(c.efficiency_ci, two),
+            with_interval(c.speedup, two),
+            with_interval(c.efficiency, two),
             with_interval(own(c), two),
             percent(c.comm_share),
             percent(c.wait_share),
@@ -253,7 +253,7 @@ fn strong_scaling(spec: &TableSpec, agg: &Aggregate) -> Table {
          training time in collectives and at the barrier before them."
             .into(),
     );
-    interval_note(&mut t, cells.iter().flat_map(|c| [c.time, c.speedup_ci, c.efficiency_ci, own(c)]));
+    interval_note(&mut t, cells.iter().flat_map(|c| [c.time, c.speedup, c.efficiency, own(c)]));
     baseline_note(&mut t, &cells);
     notes(&mut t, agg, &cells);
     t
@@ -410,7 +410,8 @@ fn gpu_crossover(spec: &TableSpec, agg: &Aggregate) -> Table {
     ];
     let mut t = Table::new(&spec.id, spec.name.as_str(), &spec.title, &cols);
     let cells: Vec<&CellStats> = agg.table(&spec.id).collect();
-    for (h, n, cpu, gpu) in crossover_pairs(&cells) {
+    let pairs = crossover_pairs(&cells);
+    for &(h, n, cpu, gpu) in &pairs {
         t.push(vec![
             h.to_string(),
             n.to_string(),
@@ -429,7 +430,6 @@ fn gpu_crossover(spec: &TableSpec, agg: &Aggregate) -> Table {
          the sum of their levels minus 1). The fastest CPU mode: by median."
             .into(),
     );
-    let pairs = crossover_pairs(&cells);
     interval_note(&mut t, pairs.iter().flat_map(|(_, _, c, g)| [c.and_then(|c| c.time), g.and_then(|g| g.time)]));
     notes(&mut t, agg, &cells);
     t
@@ -462,8 +462,8 @@ fn network(spec: &TableSpec, agg: &Aggregate) -> Table {
             with_interval(c.step(), ms),
             ms(c.comm_step_s),
             percent(c.comm_share),
-            with_interval(c.speedup_ci, two),
-            with_interval(c.efficiency_ci, two),
+            with_interval(c.speedup, two),
+            with_interval(c.efficiency, two),
             c.runs.to_string(),
         ]);
     }
@@ -476,7 +476,7 @@ fn network(spec: &TableSpec, agg: &Aggregate) -> Table {
             c.n, c.epochs, c.iters
         ));
     }
-    interval_note(&mut t, cells.iter().flat_map(|c| [c.step(), c.speedup_ci]));
+    interval_note(&mut t, cells.iter().flat_map(|c| [c.step(), c.speedup]));
     notes(&mut t, agg, &cells);
     t
 }

@@ -506,20 +506,20 @@ impl Inputs {
         let test = config.test_samples + config.validation_samples();
         let required = match (config.samples, &config.data.kind) {
             (None, DataKind::Synthetic) => {
-                Some(Required { rows: crate::data::DEFAULT_SYNTHETIC_ROWS + test, flag: "--samples" })
+                Some(Required::rows(crate::data::DEFAULT_SYNTHETIC_ROWS + test, "--samples"))
             }
             // All of MNIST but the test rows: at least one row must be left to train on.
             (None, DataKind::Mnist) if test == 0 => None,
             (None, DataKind::Mnist) if config.validation_samples() == 0 => Some(Required::test_rows_and_one_more(test)),
-            (None, DataKind::Mnist) => Some(Required { rows: test + 1, flag: "--validation-samples + --test-samples" }),
-            (Some(n), _) => Some(Required {
-                rows: n.saturating_add(test),
-                flag: match (config.test_samples, config.validation_samples()) {
+            (None, DataKind::Mnist) => Some(Required::rows(test + 1, "--validation-samples + --test-samples")),
+            (Some(n), _) => Some(Required::rows(
+                n.saturating_add(test),
+                match (config.test_samples, config.validation_samples()) {
                     (0, 0) => "--samples",
                     (_, 0) => "--samples + --test-samples",
                     _ => "--samples + --validation-samples + --test-samples",
                 },
-            }),
+            )),
         };
         let prepared = config.data.load(required, config.seed)?;
         // `required` above guaranteed at least one row beyond the test rows.

@@ -306,9 +306,9 @@ fn evaluate(claim: &Claim, agg: &Aggregate, profile: &str, tables: &[String]) ->
                 return not_run("timed");
             };
             let Some(c) = cells.iter().find(|c| c.n == n && c.p() == p) else { return not_run("largest") };
-            let Some(eff) = c.efficiency_ci else { return not_run("sequential") };
+            let Some(eff) = c.efficiency else { return not_run("sequential") };
             let mark = if c.oversubscribed { " (oversubscribed)" } else { "" };
-            let speedup = c.speedup_ci.map_or(String::new(), |s| format!(", speedup {}", s.text(two)));
+            let speedup = c.speedup.map_or(String::new(), |s| format!(", speedup {}", s.text(two)));
             judged(
                 vec![(format!("{} P={p}{mark} at N={n}{speedup}", c.label()), eff)],
                 min,
@@ -818,10 +818,8 @@ mod tests {
             vote_test_acc: None,
             stacked_test_acc: None,
             seq_median_s: Some(2.0 * efficiency),
-            speedup: Some(2.0 * efficiency),
-            speedup_ci: None,
-            efficiency: Some(efficiency),
-            efficiency_ci: None,
+            speedup: None,
+            efficiency: None,
         }
     }
 
@@ -914,7 +912,7 @@ mod tests {
         for (s, f) in mpi.samples.iter_mut().zip([1.0, 1.15, 0.85, 1.1, 0.9, 1.05]) {
             s.total_s *= f;
         }
-        mpi.efficiency_ci = seq.time_ratio(&mpi).map(|e| e.map(|v| v / 2.0));
+        mpi.efficiency = seq.time_ratio(&mpi).map(|e| e.map(|v| v / 2.0));
         let claim = |min: f64| Claim {
             kind: Kind::Speedup,
             table: "T3".into(),

@@ -175,7 +175,7 @@ fn speedup(agg: &Aggregate, id: &str) -> Chart {
         "P (ranks or threads)",
         &format!("speedup, {BARS}"),
     );
-    chart.series = series_by(&cells, |c| c.label(), |c| estimate_point(c.p() as f64, c.speedup_ci, 1.0));
+    chart.series = series_by(&cells, |c| c.label(), |c| estimate_point(c.p() as f64, c.speedup, 1.0));
     chart.series.push(ideal_line(&cells, |p| p));
     chart
 }
@@ -188,7 +188,7 @@ fn efficiency(agg: &Aggregate, id: &str) -> Chart {
         "P (ranks or threads)",
         &format!("speedup / P, {BARS}"),
     );
-    chart.series = series_by(&cells, |c| c.label(), |c| estimate_point(c.p() as f64, c.efficiency_ci, 1.0));
+    chart.series = series_by(&cells, |c| c.label(), |c| estimate_point(c.p() as f64, c.efficiency, 1.0));
     chart.series.push(ideal_line(&cells, |_| 1.0));
     chart
 }
@@ -299,7 +299,7 @@ fn network(agg: &Aggregate, id: &str) -> Chart {
         |c| format!("H={} {} P={}", c.hidden, sync_name(c), c.p()),
         |c| {
             let x = c.link.and_then(|l| l.gbit_per_s()).unwrap_or(UNSHAPED_AT_GBIT);
-            estimate_point(x, c.efficiency_ci, 1.0)
+            estimate_point(x, c.efficiency, 1.0)
         },
     );
     if chart.has_points() {
