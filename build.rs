@@ -31,24 +31,24 @@ fn main() {
         .unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=DPSTUDY_CANDLE_VERSION={candle}");
     if std::env::var_os("CARGO_FEATURE_CUDA").is_some() {
-        compile_fused_kernels();
+        compile_tensor_ops();
     }
 }
 
-/// The `cuda` feature's own kernels (src/model/fused.cu) as PTX for the compute capability
+/// The `cuda` feature's own kernels (src/model/tensor_ops.cu) as PTX for the compute capability
 /// the build targets (CUDA_COMPUTE_CAP, as for candle's kernels; default 90, H100/H200),
 /// which the driver compiles for the GPU it finds.
-fn compile_fused_kernels() {
+fn compile_tensor_ops() {
     println!("cargo:rerun-if-env-changed=CUDA_COMPUTE_CAP");
     let cap = std::env::var("CUDA_COMPUTE_CAP").unwrap_or_else(|_| "90".into());
-    let out = std::path::PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("fused.ptx");
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("tensor_ops.ptx");
     let status = Command::new("nvcc")
-        .args(["--ptx", &format!("-arch=compute_{cap}"), "src/model/fused.cu", "-o"])
+        .args(["--ptx", &format!("-arch=compute_{cap}"), "src/model/tensor_ops.cu", "-o"])
         .arg(&out)
         .status();
     match status {
         Ok(s) if s.success() => {}
-        Ok(s) => panic!("nvcc --ptx src/model/fused.cu: {s}"),
+        Ok(s) => panic!("nvcc --ptx src/model/tensor_ops.cu: {s}"),
         Err(e) => panic!("nvcc: {e}: the cuda feature needs nvcc on PATH (artifact/gpu/build.sh provides it)"),
     }
 }

@@ -11,8 +11,8 @@ use std::str::FromStr;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+use crate::launch::find_on_path;
 use crate::launch::running_as_root;
-use crate::train::mpi::find_on_path;
 
 /// The emulator, as committed.
 pub const EMULATE_HOSTS_SH: &str = include_str!("../artifact/cluster/emulate-hosts.sh");
@@ -63,12 +63,17 @@ impl fmt::Display for Link {
     }
 }
 
+/// A link name that is not `tcp`, `tcp-<N>gbit` or `tcp-<N>mbit`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("link {0:?}: expected tcp, tcp-<N>gbit or tcp-<N>mbit (e.g. tcp-1gbit, tcp-100mbit)")]
+pub struct LinkParseError(pub String);
+
 impl FromStr for Link {
-    type Err = String;
+    type Err = LinkParseError;
 
     /// `tcp`, or `tcp-<N>gbit` / `tcp-<N>mbit` with N a positive whole number.
-    fn from_str(text: &str) -> Result<Self, String> {
-        let bad = || format!("link {text:?}: expected tcp, tcp-<N>gbit or tcp-<N>mbit (e.g. tcp-1gbit, tcp-100mbit)");
+    fn from_str(text: &str) -> Result<Self, LinkParseError> {
+        let bad = || LinkParseError(text.to_string());
         if text == "tcp" {
             return Ok(Link::Tcp);
         }
@@ -87,8 +92,8 @@ impl FromStr for Link {
 }
 
 impl TryFrom<String> for Link {
-    type Error = String;
-    fn try_from(text: String) -> Result<Self, String> {
+    type Error = LinkParseError;
+    fn try_from(text: String) -> Result<Self, LinkParseError> {
         text.parse()
     }
 }
@@ -166,7 +171,7 @@ mod tests {
     #[test]
     fn other_links_are_refused_with_the_forms_that_work() {
         for bad in ["", "udp", "tcp-", "tcp-0gbit", "tcp-1.5gbit", "tcp-1gbps", "tcp-99999999gbit"] {
-            let e = bad.parse::<Link>().unwrap_err();
+            let e = bad.parse::<Link>().unwrap_err().to_string();
             assert!(e.contains(&format!("{bad:?}")) && e.contains("tcp-<N>gbit"), "{e}");
         }
     }

@@ -1,13 +1,28 @@
-//! Starting `dpstudy` itself as a child process, alone or under `mpirun`: how the
-//! benchmark (and the experiment runner) run each cell as its own process.
+//! Starting processes, alone or under `mpirun`: how the benchmark and the experiment runner
+//! run each cell as its own `dpstudy` process, and the baselines their Python ranks; and
+//! what launching needs to know about this host (its cores, its programs on `PATH`, root,
+//! whether `mpirun` started this process). A leaf: it uses no other module of the crate, so
+//! every room that starts or detects a process can use it. (A `dpstudy train` child's
+//! arguments are built where its config is defined: `train::child_args`.)
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::Context;
 
-use crate::train::TrainConfig;
-use crate::train::mpi::{INSTALL_HINT, find_on_path};
+/// The advice for a machine without Open MPI.
+pub const INSTALL_HINT: &str = "install Open MPI (Debian/Ubuntu: `apt-get install openmpi-bin libopenmpi-dev`; \
+                                Fedora: `dnf install openmpi openmpi-devel`; macOS: `brew install open-mpi`)";
+
+/// `name` on `PATH`, if it is there.
+pub fn find_on_path(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join(name)).find(|p| p.is_file())
+}
+
+/// Whether this process was started by `mpirun` (Open MPI, or a PMI-based launcher).
+pub fn launched_by_mpirun() -> bool {
+    ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"].iter().any(|v| std::env::var_os(v).is_some())
+}
 
 /// How to start MPI jobs.
 #[derive(Debug, Clone, Default)]
@@ -82,63 +97,4 @@ pub fn local_command(args: &[String]) -> anyhow::Result<Command> {
     let mut cmd = Command::new(current_binary()?);
     cmd.args(args);
     Ok(cmd)
-}
-
-/// The arguments of a quiet `dpstudy train` child that runs `config` and writes its result
-/// to `out`: the one place a child's command line is built, so that every field of the
-/// config reaches the child (`tests/child_args.rs` parses them back into the same config).
-pub fn train_args(config: &TrainConfig, out: &Path) -> Vec<String> {
-    let data = &config.data;
-    let mut args: Vec<String> = vec!["train".into(), "--quiet".into()];
-    let mut push = |flag: &str, value: String| args.extend([flag.to_string(), value]);
-    push("--mode", config.mode.to_string());
-    if let Some(sync) = config.sync {
-        push("--sync", sync.to_string());
-    }
-    push("--data", data.kind.to_string());
-    push("--data-dir", data.dir.display().to_string());
-    push("--cache-dir", data.cache_dir.display().to_string());
-    if let Some(n) = config.samples {
-        push("--samples", n.to_string());
-    }
-    push("--test-samples", config.test_samples.to_string());
-    push("--hidden", config.hidden.to_string());
-    push("--epochs", config.epochs.to_string());
-    push("--iters", config.iters.to_string());
-    push("--lr", config.lr.to_string());
-    push("--dtype", config.dtype.to_string());
-    if let Some(b) = config.batch_size {
-        push("--batch-size", b.to_string());
-    }
-    push("--seed", config.seed.to_string());
-    push("--threads", config.threads.to_string());
-    if config.ranks != 1 {
-        push("--ranks", config.ranks.to_string());
-    }
-    if let Some(init) = &config.init {
-        push("--init", init.display().to_string());
-    }
-    if let Some(recipe) = &config.ensemble {
-        push("--validation-samples", recipe.validation_samples.to_string());
-        let list = |values: Vec<String>| values.join(",");
-        if !recipe.member_hidden.is_empty() {
-            push("--member-hidden", list(recipe.member_hidden.iter().map(usize::to_string).collect()));
-        }
-        if !recipe.member_lr.is_empty() {
-            push("--member-lr", list(recipe.member_lr.iter().map(f64::to_string).collect()));
-        }
-    }
-    push("--out", out.display().to_string());
-    // A child that asks for more cores than there are was planned so (reproduce marks such
-    // cells, bench says so): it carries the consent the user gave the parent.
-    if config.threads * config.ranks > available_cores() {
-        args.push("--oversubscribe".into());
-    }
-    if config.ensemble.as_ref().is_some_and(|r| r.bagging) {
-        args.push("--bagging".into());
-    }
-    if !data.verify {
-        args.push("--no-verify".into());
-    }
-    args
 }

@@ -8,7 +8,7 @@ fn main() -> ExitCode {
     let cli = dpstudy::cli::Cli::parse();
     // SAFETY: nothing has started a thread yet: only the arguments have been parsed, and
     // clap runs on this thread. The library starts threads (rayon, MPI) only in `run`.
-    unsafe { dpstudy::threads::pin_environment(cli.compute_threads()) };
+    unsafe { dpstudy::thread_pools::pin_environment(cli.compute_threads()) };
     match dpstudy::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         // An MPI rank whose error another rank reports.

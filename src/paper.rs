@@ -6,7 +6,7 @@ use std::process::Command;
 
 use anyhow::Context;
 
-use crate::train::mpi::find_on_path;
+use crate::launch::find_on_path;
 
 /// The generated inputs the paper cannot build without.
 const GENERATED: [&str; 3] =

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond the build's packages (install-deps.sh, called first):
-# headless Chromium and a font, which render report.html in tests/report_html.rs.
+# headless Chromium and a font, which render report.html in tests/integration/report_html.rs.
 # Idempotent: does nothing when everything is present. Used by the README's test command
 # and CI; the images do not need it.
 set -euo pipefail

@@ -40,7 +40,7 @@ struct ProgramResult {
 /// Trains `config` (a baseline mode) by its Python program.
 pub fn run(config: &TrainConfig) -> anyhow::Result<TrainingRun> {
     anyhow::ensure!(config.mode.is_baseline(), "{} is not a baseline", config.mode);
-    let python = python::interpreter().map_err(anyhow::Error::msg)?;
+    let python = python::interpreter()?;
     let inputs = Inputs::load(config)?;
     let work = WorkDir::new()?;
     match inputs.config.dtype {

@@ -15,20 +15,30 @@ pub const PYTHON_VAR: &str = "DPSTUDY_PYTHON";
 pub const INSTALL_HINT: &str = "install it with artifact/baselines/install.sh, or point DPSTUDY_PYTHON at a Python \
                                 with numpy, mpi4py and torch";
 
+/// Why there is no usable baseline Python.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PythonError {
+    #[error("HOME is not set, and {PYTHON_VAR} is not either")]
+    NoHome,
+    #[error("no baseline Python at {} ({found_by}): {INSTALL_HINT}", path.display())]
+    Missing { path: PathBuf, found_by: &'static str },
+    #[error("cannot run {}: {why}", path.display())]
+    CannotRun { path: PathBuf, why: String },
+    /// Not looked for: nothing asked for a baseline.
+    #[error("no baseline cells in this plan")]
+    NotProbed,
+}
+
 /// The interpreter: `DPSTUDY_PYTHON`, else the install script's default location.
-pub fn interpreter() -> Result<PathBuf, String> {
-    let (path, source) = match std::env::var_os(PYTHON_VAR) {
-        Some(p) if !p.is_empty() => (PathBuf::from(p), PYTHON_VAR.to_string()),
+pub fn interpreter() -> Result<PathBuf, PythonError> {
+    let (path, found_by) = match std::env::var_os(PYTHON_VAR) {
+        Some(p) if !p.is_empty() => (PathBuf::from(p), PYTHON_VAR),
         _ => {
-            let home = std::env::var_os("HOME").ok_or("HOME is not set, and DPSTUDY_PYTHON is not either")?;
-            (PathBuf::from(home).join(".cache/dpstudy-python/bin/python3"), "the default location".to_string())
+            let home = std::env::var_os("HOME").ok_or(PythonError::NoHome)?;
+            (PathBuf::from(home).join(".cache/dpstudy-python/bin/python3"), "the default location")
         }
     };
-    if path.is_file() {
-        Ok(path)
-    } else {
-        Err(format!("no baseline Python at {} ({source}): {INSTALL_HINT}", path.display()))
-    }
+    if path.is_file() { Ok(path) } else { Err(PythonError::Missing { path, found_by }) }
 }
 
 /// The packages a baseline imports.
@@ -52,14 +62,14 @@ pub struct Environment {
 
 impl Environment {
     /// Finds the interpreter and tries to import numpy, mpi4py and torch in it.
-    pub fn probe() -> Result<Self, String> {
+    pub fn probe() -> Result<Self, PythonError> {
         let python = interpreter()?;
         let mut packages = Vec::new();
         for package in ["numpy", "mpi4py", "torch"] {
             let out = Command::new(&python)
                 .args(["-c", &format!("import {package}; print({package}.__version__)")])
                 .output()
-                .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
+                .map_err(|e| PythonError::CannotRun { path: python.clone(), why: e.to_string() })?;
             let outcome = if out.status.success() {
                 Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
             } else {

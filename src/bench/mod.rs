@@ -16,7 +16,7 @@ use crate::data::Samples;
 use crate::data::synthetic;
 use crate::linalg::{self, Layout};
 use crate::model::kernel::KernelKind;
-use crate::model::threaded::ThreadedKernel;
+use crate::model::row_split::ThreadedKernel;
 use crate::model::{Params, init, step_flops};
 use crate::real::{Dtype, Real};
 

@@ -13,8 +13,9 @@ use serde::Serialize;
 
 use super::Timing;
 use crate::data::{DEFAULT_DATA_DIR, DataConfig, DataKind};
-use crate::launch::{MpiLauncher, local_command, train_args};
+use crate::launch::{MpiLauncher, local_command};
 use crate::real::Dtype;
+use crate::train::child_args::train_args;
 use crate::train::{Mode, SyncKind, TrainConfig, TrainResult};
 
 /// One mode of the comparison.

@@ -4,7 +4,7 @@
 //! checks them, so a config built any other way (the runner's, a test's) gets the same
 //! checks.
 
-use super::{BenchArgs, DataDirs, MergeArgs, ReportOptions, ReproduceArgs, TrainArgs};
+use super::args::{BenchArgs, DataDirs, MergeArgs, ReportOptions, ReproduceArgs, TrainArgs};
 use crate::bench::BenchConfig;
 use crate::bench::scaling::ScalingSpec;
 use crate::data::{DataConfig, DataKind, default_cache_dir};

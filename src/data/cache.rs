@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 use super::mnist::{self, InputFile, PIXELS};
 use super::pca::{self, PcaSettings};
 use super::{DataConfig, DataError, DataSource, FEATURES, Features, Prepared, checksum};
-use crate::fsutil;
 use crate::real::Real;
+use crate::util::files;
 
 /// Bump when the preprocessing changes in a way the key does not capture.
 const FORMAT_VERSION: u32 = 1;
@@ -159,7 +159,7 @@ pub fn load_or_prepare(data: &DataConfig, force: bool, required: Option<Required
         ("features".to_string(), Tensor::from_slice(&out.features, (raw.len(), FEATURES), &Device::Cpu)?),
         ("labels".to_string(), Tensor::from_slice(&raw.labels, raw.len(), &Device::Cpu)?),
     ]);
-    fsutil::write_atomic_with(&tensors_path, |tmp| candle_core::safetensors::save(&tensors, tmp).map_err(Into::into))?;
+    files::write_atomic_with(&tensors_path, |tmp| candle_core::safetensors::save(&tensors, tmp).map_err(Into::into))?;
     let manifest = Manifest {
         key,
         explained_variance_ratio: out.explained_variance_ratio,
@@ -168,7 +168,7 @@ pub fn load_or_prepare(data: &DataConfig, force: bool, required: Option<Required
         tensors_sha256: file_sha256(&tensors_path)?,
         created_by: format!("dpstudy {}", env!("CARGO_PKG_VERSION")),
     };
-    fsutil::write_atomic(&manifest_path, &serde_json::to_vec_pretty(&manifest)?)?;
+    files::write_atomic(&manifest_path, &serde_json::to_vec_pretty(&manifest)?)?;
     let prepared = Prepared {
         features: Features::Memory(out.features),
         labels: raw.labels,

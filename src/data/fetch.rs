@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::checksum::{self, MnistFile};
-use crate::fsutil;
+use crate::util::files;
 
 /// Public mirrors of the original files (the original site now asks for credentials).
 pub const MIRRORS: &[&str] =
@@ -61,7 +61,7 @@ fn fetch_one(agent: &ureq::Agent, dir: &Path, file: &MnistFile, mirrors: &[Strin
         let url = url_for(mirror, file);
         let attempt = download(agent, &url).and_then(|bytes| {
             checksum::verify(Path::new(&url), &bytes, file.gz_sha256)?;
-            fsutil::write_atomic(&dir.join(file.gz_name), &bytes)
+            files::write_atomic(&dir.join(file.gz_name), &bytes)
         });
         match attempt {
             Ok(()) => return Ok(url),

@@ -42,7 +42,7 @@ pub fn probabilities<T: Real>(params: &Params<f64>, x: SamplesView<'_, T>) -> Ve
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::threaded::ThreadedKernel;
+    use crate::model::row_split::ThreadedKernel;
 
     #[test]
     fn the_probabilities_give_the_kernels_cost_and_accuracy() {

@@ -5,7 +5,7 @@ use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 
-use crate::build_info;
+use crate::util::build_info;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Environment {
@@ -102,7 +102,7 @@ impl Environment {
         let memory_bytes = field(&meminfo, "MemTotal", ':')
             .and_then(|v| v.trim_end_matches("kB").trim().parse::<u64>().ok())
             .map(|kb| kb * 1024);
-        let open_mpi = match crate::train::mpi::find_on_path("mpirun") {
+        let open_mpi = match crate::launch::find_on_path("mpirun") {
             Some(mpirun) => first_line(&mpirun.to_string_lossy(), &["--version"]).unwrap_or_else(|| "unknown".into()),
             None => "not installed (mpirun is not on PATH)".into(),
         };

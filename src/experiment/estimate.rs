@@ -211,11 +211,6 @@ pub fn describe(
     done: impl Fn(&PlannedCell) -> usize,
 ) -> Estimate {
     let mut text = String::new();
-    let mut counted = std::collections::HashSet::new();
-    let mut total_s = 0.0;
-    let (mut runs_total, mut uncovered) = (0, 0);
-    // Runs the precision target may add, each cell up to its cap.
-    let (mut extra_runs, mut extra_s) = (0, 0.0);
     let _ = writeln!(
         text,
         "plan: profile {}, max P = {}, {} cells, {} tables ({})",
@@ -230,53 +225,115 @@ pub fn describe(
         "  {:<4} {:<16} {:>5} {:>5} {:>8} {:>8} {:>10}",
         "id", "table", "cells", "runs", "oversub", "not run", "estimate"
     );
+    let mut counted = std::collections::HashSet::new();
+    let mut all = Tally::default();
     for table in &plan.tables {
-        let (mut cells, mut runs, mut oversub, mut skipped, mut seconds) = (0, 0, 0, 0, 0.0);
-        for planned in plan.cells_of(&table.id) {
-            cells += 1;
-            if planned.cell.cores() > calibration.cores {
-                oversub += 1;
-            }
-            if not_run(planned).is_some() {
-                skipped += 1;
-                continue;
-            }
-            if !counted.insert(planned.cell.id()) {
-                continue; // shared with an earlier table, counted there
-            }
-            let to_do = (planned.reps + planned.warmup).saturating_sub(done(planned));
-            let may_add = if plan.profile.precision.is_some() { planned.cap() - planned.reps } else { 0 };
-            runs += to_do;
-            extra_runs += may_add;
-            match calibration.run_s(&planned.cell) {
-                Some(s) => {
-                    seconds += s * to_do as f64;
-                    extra_s += s * may_add as f64;
-                }
-                None => uncovered += 1,
-            }
-        }
-        runs_total += runs;
-        total_s += seconds;
+        let t = Tally::of(plan, &table.id, calibration, &not_run, &done, &mut counted);
+        let (cells, runs, oversub, skipped) = (t.cells, t.runs, t.oversub, t.skipped);
+        let seconds = duration(t.seconds);
         let _ = writeln!(
             text,
-            "  {:<4} {:<16} {cells:>5} {runs:>5} {oversub:>8} {skipped:>8} {:>10}",
-            table.id,
-            table.name,
-            duration(seconds)
+            "  {:<4} {:<16} {cells:>5} {runs:>5} {oversub:>8} {skipped:>8} {seconds:>10}",
+            table.id, table.name
         );
+        all.add(&t);
     }
     let reasons: std::collections::BTreeSet<String> = plan.cells.iter().filter_map(&not_run).collect();
     for reason in &reasons {
         let _ = writeln!(text, "  not run: {reason}");
     }
+    text += &calibration_text(calibration);
+    let caveat = if all.uncovered > 0 {
+        format!(" ({} GPU or baseline cell(s) not included)", all.uncovered)
+    } else {
+        String::new()
+    };
+    let _ = writeln!(text, "estimate: {} for {} runs{caveat}", duration(all.seconds), all.runs);
+    if all.extra_runs > 0 {
+        let _ = writeln!(
+            text,
+            "precision: up to {} more runs ({}) if every cell with a target ({:.0}% of its median) ran to its cap",
+            all.extra_runs,
+            duration(all.extra_s),
+            100.0 * plan.profile.precision.unwrap_or(f64::NAN)
+        );
+    }
+    Estimate { text, total_s: all.seconds }
+}
+
+/// The runs of a table (or of the whole plan) still to do, and what they cost by the
+/// calibration.
+#[derive(Debug, Default)]
+struct Tally {
+    cells: usize,
+    runs: usize,
+    oversub: usize,
+    skipped: usize,
+    seconds: f64,
+    /// Runs the precision target may add, each cell up to its cap, and their time.
+    extra_runs: usize,
+    extra_s: f64,
+    /// Cells the calibration does not cover (GPU, baselines).
+    uncovered: usize,
+}
+
+impl Tally {
+    /// The tally of table `id`; a cell shared with an earlier table (in `counted`) is
+    /// counted there.
+    fn of(
+        plan: &Plan,
+        id: &str,
+        calibration: &Calibration,
+        not_run: &impl Fn(&PlannedCell) -> Option<String>,
+        done: &impl Fn(&PlannedCell) -> usize,
+        counted: &mut std::collections::HashSet<String>,
+    ) -> Self {
+        let mut t = Self::default();
+        for planned in plan.cells_of(id) {
+            t.cells += 1;
+            if planned.cell.cores() > calibration.cores {
+                t.oversub += 1;
+            }
+            if not_run(planned).is_some() {
+                t.skipped += 1;
+                continue;
+            }
+            if !counted.insert(planned.cell.id()) {
+                continue;
+            }
+            let to_do = (planned.reps + planned.warmup).saturating_sub(done(planned));
+            let may_add = if plan.profile.precision.is_some() { planned.cap() - planned.reps } else { 0 };
+            t.runs += to_do;
+            t.extra_runs += may_add;
+            match calibration.run_s(&planned.cell) {
+                Some(s) => {
+                    t.seconds += s * to_do as f64;
+                    t.extra_s += s * may_add as f64;
+                }
+                None => t.uncovered += 1,
+            }
+        }
+        t
+    }
+
+    /// Adds the runs, times and uncovered cells of `other` (a table's) to this total.
+    fn add(&mut self, other: &Tally) {
+        self.runs += other.runs;
+        self.seconds += other.seconds;
+        self.extra_runs += other.extra_runs;
+        self.extra_s += other.extra_s;
+        self.uncovered += other.uncovered;
+    }
+}
+
+/// What the calibration measured, and its warnings: the lines under the table of tables.
+fn calibration_text(calibration: &Calibration) -> String {
     let per_k = |m: &BTreeMap<usize, f64>| {
         m.iter().map(|(h, s)| format!("H={h} {:.2} ms", s * 1e6)).collect::<Vec<_>>().join(", ")
     };
-    let _ = writeln!(
-        text,
+    let mut text = format!(
         "calibration ({:.1} s, {} core(s)): one step per 1,000 rows {}; evaluation per 1,000 rows {}; process start {:.2} s + \
-         {:.2} ms per 1,000 rows loaded{}",
+         {:.2} ms per 1,000 rows loaded{}\n",
         calibration.took_s,
         calibration.cores,
         per_k(&calibration.step_s_per_row),
@@ -291,18 +348,7 @@ pub fn describe(
     for warning in &calibration.warnings {
         let _ = writeln!(text, "calibration: {warning}");
     }
-    let caveat =
-        if uncovered > 0 { format!(" ({uncovered} GPU or baseline cell(s) not included)") } else { String::new() };
-    let _ = writeln!(text, "estimate: {} for {runs_total} runs{caveat}", duration(total_s));
-    if extra_runs > 0 {
-        let _ = writeln!(
-            text,
-            "precision: up to {extra_runs} more runs ({}) if every cell with a target ({:.0}% of its median) ran to its cap",
-            duration(extra_s),
-            100.0 * plan.profile.precision.unwrap_or(f64::NAN)
-        );
-    }
-    Estimate { text, total_s }
+    text
 }
 
 /// `1 h 02 min`, `12 min 05 s`, `42 s`.
@@ -318,7 +364,7 @@ pub fn duration(seconds: f64) -> String {
 /// Writes the estimate beside the results it predicts, to compare afterwards.
 pub fn record(dir: &Path, estimate: &Estimate) -> anyhow::Result<()> {
     let path = dir.join(ESTIMATE_FILE);
-    crate::fsutil::write_atomic(&path, estimate.text.as_bytes())
+    crate::util::files::write_atomic(&path, estimate.text.as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))
 }
 

@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::table_rules::check_table;
 use crate::real::Dtype;
-use crate::tomlfile::{self, TomlFileError, line_of};
 use crate::train::{Mode, SyncKind};
+use crate::util::toml_file::{self, TomlFileError, line_of};
 
 /// The manifest this binary was built with: used when no file is given and the default
 /// path does not exist (for example when the binary runs outside the repository).
@@ -48,7 +49,7 @@ impl<T: Clone> PerProfile<T> {
         }
     }
 
-    fn profile_names(&self) -> Vec<&str> {
+    pub(super) fn profile_names(&self) -> Vec<&str> {
         match self {
             PerProfile::All(_) => vec![],
             PerProfile::Each(map) => map.keys().map(String::as_str).collect(),
@@ -277,13 +278,13 @@ pub struct Manifest {
 impl Manifest {
     /// Reads `path`; without one, [`DEFAULT_PATH`] if it exists, else [`BUILTIN`].
     pub fn load(path: Option<&Path>) -> Result<Self, ManifestError> {
-        let (text, path) = tomlfile::text_of(path, DEFAULT_PATH, BUILTIN)?;
+        let (text, path) = toml_file::text_of(path, DEFAULT_PATH, BUILTIN)?;
         Self::parse(&text, &path)
     }
 
     /// Parses and checks `text`; `path` names it in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ManifestError> {
-        let file: ManifestFile = tomlfile::parse(text, path)?;
+        let file: ManifestFile = toml_file::parse(text, path)?;
         let invalid = |span: std::ops::Range<usize>, message: String| TomlFileError::Invalid {
             path: path.into(),
             line: line_of(text, span.start),
@@ -315,7 +316,7 @@ impl Manifest {
         for spanned in file.tables {
             let span = spanned.span();
             let table = spanned.into_inner();
-            check_table(&table, &file.profiles, &tables).map_err(|message| invalid(span, message))?;
+            check_table(&table, &file.profiles, &tables).map_err(|e| invalid(span, e.to_string()))?;
             tables.push(table);
         }
         Ok(Self { path: path.into(), text: text.to_string(), profiles: file.profiles, tables })
@@ -351,98 +352,6 @@ impl Manifest {
     pub fn table(&self, id: &str) -> Option<&TableSpec> {
         self.tables.iter().find(|t| t.id == id)
     }
-}
-
-fn check_table(table: &TableSpec, profiles: &BTreeMap<String, Profile>, earlier: &[TableSpec]) -> Result<(), String> {
-    let id = &table.id;
-    if earlier.iter().any(|t| t.id == *id) {
-        return Err(format!("table `{id}` is declared twice"));
-    }
-    if table.modes.is_empty() {
-        return Err(format!("table `{id}`: `modes` is empty"));
-    }
-    match (&table.n, &table.n_per_rank) {
-        (Some(_), Some(_)) => return Err(format!("table `{id}`: give either `n` or `n_per_rank`, not both")),
-        (None, None) => return Err(format!("table `{id}`: needs `n` (sizes) or `n_per_rank` (weak scaling)")),
-        _ => {}
-    }
-    if table.syncs.as_ref().is_some_and(|s| s.is_empty()) {
-        return Err(format!("table `{id}`: `syncs` is empty"));
-    }
-    // Every per-profile value names known profiles and covers every profile.
-    let per_profile: [(&str, Vec<&str>, bool); 10] = [
-        ("validation", table.validation.as_ref().map(|v| v.profile_names()).unwrap_or_default(), false),
-        ("baseline_n", table.baseline_n.as_ref().map(|v| v.profile_names()).unwrap_or_default(), false),
-        ("n", table.n.as_ref().map(|v| v.profile_names()).unwrap_or_default(), table.n.is_some()),
-        (
-            "n_per_rank",
-            table.n_per_rank.as_ref().map(|v| v.profile_names()).unwrap_or_default(),
-            table.n_per_rank.is_some(),
-        ),
-        ("hidden", table.hidden.profile_names(), true),
-        ("reps", table.reps.as_ref().map(|v| v.profile_names()).unwrap_or_default(), false),
-        ("max_reps", table.max_reps.as_ref().map(|v| v.profile_names()).unwrap_or_default(), false),
-        ("warmup", table.warmup.as_ref().map(|v| v.profile_names()).unwrap_or_default(), false),
-        ("epochs", table.epochs.as_ref().map(|v| v.profile_names()).unwrap_or_default(), false),
-        ("iters", table.iters.as_ref().map(|v| v.profile_names()).unwrap_or_default(), false),
-    ];
-    for (field, names, _) in &per_profile {
-        if let Some(unknown) = names.iter().find(|n| !profiles.contains_key(**n)) {
-            return Err(format!("table `{id}`: `{field}` names unknown profile `{unknown}`"));
-        }
-        if !names.is_empty()
-            && let Some(missing) = profiles.keys().find(|p| !names.contains(&p.as_str()))
-        {
-            return Err(format!("table `{id}`: `{field}` has no value for profile `{missing}`"));
-        }
-    }
-    for profile in profiles.keys() {
-        let sizes = table.n.as_ref().and_then(|n| n.get(profile)).unwrap_or_default();
-        if sizes.contains(&0) || table.n_per_rank.as_ref().and_then(|n| n.get(profile)) == Some(0) {
-            return Err(format!("table `{id}`: sizes must be at least 1"));
-        }
-        if table.n.is_some() && sizes.is_empty() {
-            return Err(format!("table `{id}`: `n` is empty for profile `{profile}`"));
-        }
-        if let Some(extra) = table
-            .baseline_n
-            .as_ref()
-            .and_then(|b| b.get(profile))
-            .unwrap_or_default()
-            .into_iter()
-            .find(|b| !sizes.contains(b))
-        {
-            return Err(format!("table `{id}`: `baseline_n` size {extra} is not one of `n` for profile `{profile}`"));
-        }
-        if table.baseline_n.is_some() && !table.modes.iter().any(|m| m.is_baseline()) {
-            return Err(format!("table `{id}`: `baseline_n` is given but no baseline mode is listed in `modes`"));
-        }
-        let ensemble = table.modes.contains(&crate::train::Mode::Ensemble);
-        match table.validation.as_ref().and_then(|v| v.get(profile)) {
-            None | Some(0) if ensemble => {
-                return Err(format!(
-                    "table `{id}`: mode `ensemble` needs `validation` (at least 1 row) for profile `{profile}`"
-                ));
-            }
-            Some(_) if !ensemble => {
-                return Err(format!("table `{id}`: `validation` is given but `modes` does not list `ensemble`"));
-            }
-            _ => {}
-        }
-        if ensemble && !table.test {
-            return Err(format!("table `{id}`: mode `ensemble` scores on test rows: set `test = true`"));
-        }
-        let hidden = table.hidden.get(profile).unwrap_or_default();
-        if hidden.is_empty() || hidden.contains(&0) {
-            return Err(format!("table `{id}`: `hidden` must list sizes of at least 1 for profile `{profile}`"));
-        }
-        for (field, value) in [("epochs", &table.epochs), ("iters", &table.iters), ("reps", &table.reps)] {
-            if value.as_ref().and_then(|v| v.get(profile)) == Some(0) {
-                return Err(format!("table `{id}`: `{field}` must be at least 1"));
-            }
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

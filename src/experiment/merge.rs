@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::env::Environment;
 use super::raw::{self, RawRow, RunMeta, Status};
-use crate::fsutil::write_atomic;
+use crate::util::files::write_atomic;
 
 /// Which machine ran which cell of a merged directory.
 pub const MACHINES_FILE: &str = "machines.json";
@@ -159,6 +159,44 @@ fn ran(rows: &[&RawRow]) -> bool {
     rows.iter().any(|r| r.status != Status::NotRun)
 }
 
+/// Which source each cell comes from.
+struct Choice {
+    /// The cells in the order they first appear.
+    order: Vec<String>,
+    /// Each cell's source: the first that ran it, else the first that lists it.
+    source_of: BTreeMap<String, usize>,
+    /// Cells no source ran.
+    not_run: usize,
+}
+
+fn choose(sources: &[Source]) -> Choice {
+    let mut order: Vec<String> = Vec::new();
+    for s in sources {
+        for r in &s.rows {
+            if !order.contains(&r.cell) {
+                order.push(r.cell.clone());
+            }
+        }
+    }
+    fn rows_of<'a>(s: &'a Source, cell: &str) -> Vec<&'a RawRow> {
+        s.rows.iter().filter(|r| r.cell == cell).collect()
+    }
+    let mut source_of = BTreeMap::new();
+    let mut not_run = 0;
+    for cell in &order {
+        let i = sources
+            .iter()
+            .position(|s| ran(&rows_of(s, cell)))
+            .or_else(|| sources.iter().position(|s| s.rows.iter().any(|r| &r.cell == cell)))
+            .expect("every cell comes from some source");
+        if !ran(&rows_of(&sources[i], cell)) {
+            not_run += 1;
+        }
+        source_of.insert(cell.clone(), i);
+    }
+    Choice { order, source_of, not_run }
+}
+
 /// Merges `config.sources` into `config.out` (a new directory): raw.csv, run.json, env.json
 /// (the first machine's) and machines.json.
 pub fn merge(config: &MergeConfig) -> anyhow::Result<Merged> {
@@ -174,41 +212,15 @@ pub fn merge(config: &MergeConfig) -> anyhow::Result<Merged> {
     }
     let labels = labels(&sources);
 
-    // Cells in the order they first appear; for each, the first source that ran it, else
-    // the first that lists it.
-    let mut order: Vec<String> = Vec::new();
-    for s in &sources {
-        for r in &s.rows {
-            if !order.contains(&r.cell) {
-                order.push(r.cell.clone());
-            }
-        }
-    }
-    let mut chosen_source: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut cells = BTreeMap::new();
-    let mut not_run = 0;
-    for cell in &order {
-        fn rows_of<'a>(s: &'a Source, cell: &str) -> Vec<&'a RawRow> {
-            s.rows.iter().filter(|r| r.cell == cell).collect()
-        }
-        let i = sources
-            .iter()
-            .position(|s| ran(&rows_of(s, cell)))
-            .or_else(|| sources.iter().position(|s| !rows_of(s, cell).is_empty()))
-            .expect("every cell comes from some source");
-        if !ran(&rows_of(&sources[i], cell)) {
-            not_run += 1;
-        }
-        chosen_source.insert(cell, i);
-        cells.insert(cell.clone(), labels[i].clone());
-    }
+    let Choice { order, source_of, not_run } = choose(&sources);
+    let cells: BTreeMap<String, String> = source_of.iter().map(|(c, &i)| (c.clone(), labels[i].clone())).collect();
     // Each source's chosen rows in their order (the runner's interleaved rounds).
     let rows: Vec<RawRow> = sources
         .iter()
         .enumerate()
         .flat_map(|(i, s)| {
-            let chosen = &chosen_source;
-            s.rows.iter().filter(move |r| chosen.get(r.cell.as_str()) == Some(&i))
+            let chosen = &source_of;
+            s.rows.iter().filter(move |r| chosen.get(&r.cell) == Some(&i))
         })
         .cloned()
         .collect();

@@ -12,6 +12,7 @@ pub mod precision;
 pub mod raw;
 pub mod resume;
 pub mod runner;
+pub mod table_rules;
 
 use std::path::{Path, PathBuf};
 
@@ -173,39 +174,77 @@ pub fn reproduce(config: &ReproduceConfig) -> anyhow::Result<Reproduced> {
     let (manifest, plan) = plan_of(config)?;
     let (data, launcher) = (config.data.clone(), config.launcher.clone());
     if data.kind == DataKind::Mnist {
-        // Prepare once here, so no cell pays for (or races on) the PCA, and a profile that
-        // needs more images than there are stops before anything runs.
-        let required = Required::rows(plan.rows_needed(), "--profile");
-        crate::threads::configure(1)?;
-        crate::data::cache::load_or_prepare(&data, false, None)
-            .and_then(|loaded| {
-                if loaded.prepared.len() < required.rows {
-                    anyhow::bail!(
-                        "profile `{}` needs {} MNIST images; {} holds {} ({}). Get all four MNIST files with \
-                         `dpstudy data fetch --data-dir {}`, or run the timing tables on synthetic data with \
-                         `--data synthetic` (T5, the accuracy table, is then not run)",
-                        plan.profile_name,
-                        required.rows,
-                        data.dir.display(),
-                        loaded.prepared.len(),
-                        loaded.prepared.source,
-                        data.dir.display()
-                    );
-                }
-                Ok(())
-            })
-            .with_context(|| format!("cannot use the MNIST data in {}", data.dir.display()))?;
+        prepare_mnist(&data, &plan)?;
     }
-
     let gpu = crate::train::gpu::availability().map_err(|e| e.to_string());
     let (dir, previous) = match &config.resume {
         Some(dir) => resume(dir, &plan)?,
         None => (new_results_dir(&config.results_dir, &plan.profile_name)?, vec![]),
     };
-    let mut meta = RunMeta {
+    let mut meta = run_meta(config, &manifest, &plan);
+    meta.write(&dir)?;
+    let python = runner::probe_python(&plan);
+    let mut environment = env::Environment::probe();
+    environment.baselines = match &python {
+        Ok(env) => env.describe(),
+        Err(why) => format!("none: {why}"),
+    };
+    crate::util::files::write_atomic(&dir.join(raw::ENV_FILE), serde_json::to_string_pretty(&environment)?.as_bytes())?;
+    eprintln!(
+        "reproduce: profile {}, tables {}, {} cells, max P = {}, data {}; results in {}",
+        plan.profile_name,
+        meta.tables.join(" "),
+        plan.cells.len(),
+        plan.max_ranks,
+        data.dir.display(),
+        dir.display()
+    );
+    eprintln!("reproduce: baselines: {}", environment.baselines);
+    let settings = runner::RunnerSettings { data, launcher, dir: dir.clone(), gpu, python };
+    let calibration_settings = runner::RunnerSettings { dir: dir.join("calibration"), ..settings.clone() };
+    let calibration = estimate::calibrate(&plan, &calibration_settings, available_cores());
+    let estimate_s = estimate_run(&plan, &settings, &previous, calibration)?;
+    let started = std::time::Instant::now();
+    let summary = runner::run(&plan, &settings, previous)?;
+    let took_s = started.elapsed().as_secs_f64();
+    let rows = raw::read_rows(&dir)?;
+    meta.cells_failed = count_cells(&rows, raw::Status::Failed);
+    meta.cells_not_run = count_cells(&rows, raw::Status::NotRun);
+    meta.finished = Some(utc_now());
+    meta.write(&dir)?;
+    Ok(Reproduced { dir, summary, estimate_s, took_s })
+}
+
+/// Prepares the MNIST data once, before any cell, so no cell pays for (or races on) the
+/// PCA, and a profile that needs more images than there are stops before anything runs.
+fn prepare_mnist(data: &DataConfig, plan: &Plan) -> anyhow::Result<()> {
+    let required = Required::rows(plan.rows_needed(), "--profile");
+    crate::thread_pools::configure(1)?;
+    let loaded = crate::data::cache::load_or_prepare(data, false, None)
+        .with_context(|| format!("cannot use the MNIST data in {}", data.dir.display()))?;
+    anyhow::ensure!(
+        loaded.prepared.len() >= required.rows,
+        "cannot use the MNIST data in {}: profile `{}` needs {} MNIST images; {} holds {} ({}). Get all four MNIST \
+         files with `dpstudy data fetch --data-dir {}`, or run the timing tables on synthetic data with `--data \
+         synthetic` (T5, the accuracy table, is then not run)",
+        data.dir.display(),
+        plan.profile_name,
+        required.rows,
+        data.dir.display(),
+        loaded.prepared.len(),
+        loaded.prepared.source,
+        data.dir.display()
+    );
+    Ok(())
+}
+
+/// What `run.json` records of a run about to start: what runs, from which code, on what.
+fn run_meta(config: &ReproduceConfig, manifest: &Manifest, plan: &Plan) -> RunMeta {
+    let (data, launcher) = (&config.data, &config.launcher);
+    RunMeta {
         format: raw::FORMAT,
         dpstudy_version: env!("CARGO_PKG_VERSION").into(),
-        git_revision: crate::build_info::GIT_REVISION.into(),
+        git_revision: crate::util::build_info::GIT_REVISION.into(),
         profile: plan.profile_name.clone(),
         tables: plan.tables.iter().map(|t| t.id.clone()).collect(),
         max_ranks: plan.max_ranks,
@@ -223,28 +262,18 @@ pub fn reproduce(config: &ReproduceConfig) -> anyhow::Result<Reproduced> {
         data_dir: Some(data.dir.clone()),
         cache_dir: Some(data.cache_dir.clone()),
         verify: data.verify,
-    };
-    meta.write(&dir)?;
-    let python = runner::probe_python(&plan);
-    let mut environment = env::Environment::probe();
-    environment.baselines = match &python {
-        Ok(env) => env.describe(),
-        Err(why) => format!("none: {why}"),
-    };
-    crate::fsutil::write_atomic(&dir.join(raw::ENV_FILE), serde_json::to_string_pretty(&environment)?.as_bytes())?;
-    eprintln!(
-        "reproduce: profile {}, tables {}, {} cells, max P = {}, data {}; results in {}",
-        plan.profile_name,
-        meta.tables.join(" "),
-        plan.cells.len(),
-        plan.max_ranks,
-        data.dir.display(),
-        dir.display()
-    );
-    eprintln!("reproduce: baselines: {}", environment.baselines);
-    let settings = runner::RunnerSettings { data, launcher, dir: dir.clone(), gpu, python };
-    let calibration_settings = runner::RunnerSettings { dir: dir.join("calibration"), ..settings.clone() };
-    let calibration = estimate::calibrate(&plan, &calibration_settings, available_cores());
+    }
+}
+
+/// The wall-time estimate of the runs left (those of `previous` are done), printed and
+/// recorded. It informs; a calibration that failed (a trainer that cannot start) leaves the
+/// runs to fail one by one, each with its reason in raw.csv.
+fn estimate_run(
+    plan: &Plan,
+    settings: &runner::RunnerSettings,
+    previous: &[raw::RawRow],
+    calibration: anyhow::Result<estimate::Calibration>,
+) -> anyhow::Result<Option<f64>> {
     let kept: Vec<String> = previous
         .iter()
         .filter(|r| r.status == raw::Status::Ok && r.epoch == Some(1) && r.rank == Some(0))
@@ -254,30 +283,18 @@ pub fn reproduce(config: &ReproduceConfig) -> anyhow::Result<Reproduced> {
         let id = c.cell.id();
         kept.iter().filter(|k| **k == id).count()
     };
-    // The estimate informs; a calibration that fails (a trainer that cannot start) leaves the
-    // runs to fail one by one, each with its reason in raw.csv.
-    let estimate_s = match calibration {
+    match calibration {
         Ok(calibration) => {
-            let estimate =
-                estimate::describe(&plan, &calibration, |c| runner::not_run_reason(&plan, c, &settings), done);
-            estimate::record(&dir, &estimate)?;
+            let estimate = estimate::describe(plan, &calibration, |c| runner::not_run_reason(plan, c, settings), done);
+            estimate::record(&settings.dir, &estimate)?;
             eprint!("{}", estimate.text);
-            Some(estimate.total_s)
+            Ok(Some(estimate.total_s))
         }
         Err(e) => {
             eprintln!("estimate: none, the calibration failed: {e:#}");
-            None
+            Ok(None)
         }
-    };
-    let started = std::time::Instant::now();
-    let summary = runner::run(&plan, &settings, previous)?;
-    let took_s = started.elapsed().as_secs_f64();
-    let rows = raw::read_rows(&dir)?;
-    meta.cells_failed = count_cells(&rows, raw::Status::Failed);
-    meta.cells_not_run = count_cells(&rows, raw::Status::NotRun);
-    meta.finished = Some(utc_now());
-    meta.write(&dir)?;
-    Ok(Reproduced { dir, summary, estimate_s, took_s })
+    }
 }
 
 fn count_cells(rows: &[raw::RawRow], status: raw::Status) -> usize {
@@ -297,14 +314,14 @@ fn new_results_dir(root: &Path, profile: &str) -> anyhow::Result<PathBuf> {
 fn resume(dir: &Path, plan: &Plan) -> anyhow::Result<(PathBuf, Vec<raw::RawRow>)> {
     let meta = RunMeta::read(dir).with_context(|| format!("--resume {}", dir.display()))?;
     let ours = env!("CARGO_PKG_VERSION");
-    if meta.dpstudy_version != ours || meta.git_revision != crate::build_info::GIT_REVISION {
+    if meta.dpstudy_version != ours || meta.git_revision != crate::util::build_info::GIT_REVISION {
         anyhow::bail!(
             "--resume {}: its runs were made by dpstudy {} ({}); this is {ours} ({}): timings of two binaries do \
              not belong in one table. Start a new run",
             dir.display(),
             meta.dpstudy_version,
             meta.git_revision,
-            crate::build_info::GIT_REVISION
+            crate::util::build_info::GIT_REVISION
         );
     }
     let tables: Vec<String> = plan.tables.iter().map(|t| t.id.clone()).collect();

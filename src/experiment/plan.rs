@@ -219,101 +219,126 @@ fn expand(
     let pick = |v: &Option<super::manifest::PerProfile<usize>>, default: usize| {
         v.as_ref().and_then(|v| v.get(profile_name)).unwrap_or(default)
     };
-    let epochs = pick(&table.epochs, profile.epochs);
-    let iters = pick(&table.iters, profile.iters);
     let reps = pick(&table.reps, profile.reps);
     let max_reps = if profile.precision.is_some() { pick(&table.max_reps, reps).max(reps) } else { reps };
     let warmup = pick(&table.warmup, profile.warmup);
-    let test_n = if table.test { profile.test_samples } else { 0 };
+    let grid = Grid {
+        table,
+        profile_name,
+        epochs: pick(&table.epochs, profile.epochs),
+        iters: pick(&table.iters, profile.iters),
+        test_n: if table.test { profile.test_samples } else { 0 },
+        ps: table.parallel.values(max_ranks),
+    };
     let hidden = table.hidden.get(profile_name).unwrap_or_default();
-    let ps = table.parallel.values(max_ranks);
-    let syncs = table.syncs.clone().unwrap_or_else(|| vec![SyncKind::Allreduce]);
-    // MPI cells on one host, or across emulated hosts for each link the table names.
-    let links: Vec<Option<Link>> = table.links.as_ref().map_or(vec![None], |l| l.iter().copied().map(Some).collect());
-    // (P, N) pairs: strong sweeps take every size for every P; weak ones N = n_per_rank P.
-    let sizes = |p: usize| -> Vec<usize> {
-        match (&table.n, &table.n_per_rank) {
-            (Some(n), _) => n.get(profile_name).unwrap_or_default(),
-            (None, Some(per)) => vec![per.get(profile_name).unwrap_or(0) * p],
-            (None, None) => vec![],
-        }
-    };
-    // Baselines run at `baseline_n` only (a subset of the sizes), and with P = 1 beside the
-    // table's P, so that each has its own one-process time (the original's sequential
-    // program, PyTorch on one thread) in every table it appears in.
-    let baseline_sizes = |p: usize| -> Vec<usize> {
-        let only = table.baseline_n.as_ref().and_then(|b| b.get(profile_name));
-        sizes(p).into_iter().filter(|n| only.as_ref().is_none_or(|o| o.contains(n))).collect()
-    };
-    let mut baseline_ps: Vec<usize> = ps.clone();
-    if !baseline_ps.contains(&1) {
-        baseline_ps.insert(0, 1);
-    }
-    let mut out = Vec::new();
+    let mut cells = Vec::new();
     for &mode in &table.modes {
         for &h in &hidden {
-            let cell = |n, ranks, threads, sync| Cell {
-                n,
-                hidden: h,
-                test_n,
-                epochs,
-                iters,
-                mode,
-                ranks,
-                threads,
-                sync,
-                link: None,
-                validation_n: 0,
-                bagging: false,
-            };
-            match mode {
-                Mode::Seq | Mode::Gpu => out.extend(sizes(1).into_iter().map(|n| cell(n, 1, 1, None))),
-                Mode::Threads => {
-                    for &p in &ps {
-                        out.extend(sizes(p).into_iter().map(|n| cell(n, 1, p, None)));
-                    }
-                }
-                Mode::Original | Mode::OriginalFixed | Mode::TorchDdp => {
-                    for &p in &baseline_ps {
-                        out.extend(baseline_sizes(p).into_iter().map(|n| cell(n, p, 1, None)));
-                    }
-                }
-                Mode::Torch => {
-                    for &p in &baseline_ps {
-                        out.extend(baseline_sizes(p).into_iter().map(|n| cell(n, 1, p, None)));
-                    }
-                }
-                Mode::Mpi => {
-                    for &sync in &syncs {
-                        for &p in &ps {
-                            for &link in &links {
-                                out.extend(sizes(p).into_iter().map(|n| Cell { link, ..cell(n, p, 1, Some(sync)) }));
-                                if table.equal_budget && p > 1 {
-                                    let budget = |n| Cell { link, iters: iters * p, ..cell(n, p, 1, Some(sync)) };
-                                    out.extend(sizes(p).into_iter().map(budget));
-                                }
-                            }
-                        }
-                    }
-                }
-                Mode::Ensemble => {
-                    let validation_n = table.validation.as_ref().and_then(|v| v.get(profile_name)).unwrap_or(0);
-                    let kinds = table.ensembles.clone().unwrap_or_else(|| vec![super::manifest::EnsembleKind::Seeds]);
-                    for &p in &ps {
-                        for &kind in &kinds {
-                            let bagging = kind == super::manifest::EnsembleKind::Bagging;
-                            out.extend(sizes(p).into_iter().map(|n| Cell {
-                                validation_n,
-                                bagging,
-                                ..cell(n, p, 1, None)
-                            }));
-                        }
+            cells.extend(grid.cells(mode, h));
+        }
+    }
+    cells.into_iter().map(|c| (c, reps, warmup, max_reps)).collect()
+}
+
+/// A table's grid for one profile: what all its cells share, and its sizes at each P.
+struct Grid<'a> {
+    table: &'a TableSpec,
+    profile_name: &'a str,
+    epochs: usize,
+    iters: usize,
+    test_n: usize,
+    /// The table's P values, up to the run's largest.
+    ps: Vec<usize>,
+}
+
+impl Grid<'_> {
+    /// The cells of `mode` with `h` hidden units, in the order the table lists them.
+    fn cells(&self, mode: Mode, h: usize) -> Vec<Cell> {
+        let cell = |n, ranks, threads| self.cell(mode, h, n, ranks, threads);
+        // A cell at every size of every P of `ps`.
+        let at_each = |ps: &[usize], sizes: &dyn Fn(usize) -> Vec<usize>, make: &dyn Fn(usize, usize) -> Cell| {
+            ps.iter().flat_map(|&p| sizes(p).into_iter().map(move |n| make(n, p))).collect::<Vec<_>>()
+        };
+        let sizes = |p| self.sizes(p);
+        let baseline_sizes = |p| self.baseline_sizes(p);
+        match mode {
+            Mode::Seq | Mode::Gpu => self.sizes(1).into_iter().map(|n| cell(n, 1, 1)).collect(),
+            Mode::Threads => at_each(&self.ps, &sizes, &|n, p| cell(n, 1, p)),
+            Mode::Original | Mode::OriginalFixed | Mode::TorchDdp => {
+                at_each(&self.baseline_ps(), &baseline_sizes, &|n, p| cell(n, p, 1))
+            }
+            Mode::Torch => at_each(&self.baseline_ps(), &baseline_sizes, &|n, p| cell(n, 1, p)),
+            Mode::Mpi => self.mpi_cells(h),
+            Mode::Ensemble => self.ensemble_cells(h),
+        }
+    }
+
+    fn cell(&self, mode: Mode, hidden: usize, n: usize, ranks: usize, threads: usize) -> Cell {
+        let (test_n, epochs, iters) = (self.test_n, self.epochs, self.iters);
+        let (sync, link, validation_n, bagging) = (None, None, 0, false);
+        Cell { n, hidden, test_n, epochs, iters, mode, ranks, threads, sync, link, validation_n, bagging }
+    }
+
+    /// Strong sweeps take every size for every P; weak ones N = n_per_rank P.
+    fn sizes(&self, p: usize) -> Vec<usize> {
+        match (&self.table.n, &self.table.n_per_rank) {
+            (Some(n), _) => n.get(self.profile_name).unwrap_or_default(),
+            (None, Some(per)) => vec![per.get(self.profile_name).unwrap_or(0) * p],
+            (None, None) => vec![],
+        }
+    }
+
+    /// Baselines run at `baseline_n` only (a subset of the sizes), and with P = 1 beside the
+    /// table's P ([`Self::baseline_ps`]), so that each has its own one-process time (the
+    /// original's sequential program, PyTorch on one thread) in every table it appears in.
+    fn baseline_sizes(&self, p: usize) -> Vec<usize> {
+        let only = self.table.baseline_n.as_ref().and_then(|b| b.get(self.profile_name));
+        self.sizes(p).into_iter().filter(|n| only.as_ref().is_none_or(|o| o.contains(n))).collect()
+    }
+
+    fn baseline_ps(&self) -> Vec<usize> {
+        let mut ps = self.ps.clone();
+        if !ps.contains(&1) {
+            ps.insert(0, 1);
+        }
+        ps
+    }
+
+    /// MPI cells for every sync and P, on one host or across emulated hosts for each link
+    /// the table names; with `equal_budget`, also P times the steps at each P > 1.
+    fn mpi_cells(&self, h: usize) -> Vec<Cell> {
+        let links: Vec<Option<Link>> =
+            self.table.links.as_ref().map_or(vec![None], |l| l.iter().copied().map(Some).collect());
+        let syncs = self.table.syncs.clone().unwrap_or_else(|| vec![SyncKind::Allreduce]);
+        let mut out = Vec::new();
+        for &sync in &syncs {
+            for &p in &self.ps {
+                for &link in &links {
+                    let cell = |n| Cell { link, sync: Some(sync), ..self.cell(Mode::Mpi, h, n, p, 1) };
+                    out.extend(self.sizes(p).into_iter().map(cell));
+                    if self.table.equal_budget && p > 1 {
+                        out.extend(self.sizes(p).into_iter().map(|n| Cell { iters: self.iters * p, ..cell(n) }));
                     }
                 }
             }
         }
+        out
     }
-    out.into_iter().map(|c| (c, reps, warmup, max_reps)).collect()
+
+    /// Ensembles of P members, of every kind the table names (different seeds by default).
+    fn ensemble_cells(&self, h: usize) -> Vec<Cell> {
+        let validation_n = self.table.validation.as_ref().and_then(|v| v.get(self.profile_name)).unwrap_or(0);
+        let kinds = self.table.ensembles.clone().unwrap_or_else(|| vec![super::manifest::EnsembleKind::Seeds]);
+        let mut out = Vec::new();
+        for &p in &self.ps {
+            for &kind in &kinds {
+                let bagging = kind == super::manifest::EnsembleKind::Bagging;
+                let cell = |n| Cell { validation_n, bagging, ..self.cell(Mode::Ensemble, h, n, p, 1) };
+                out.extend(self.sizes(p).into_iter().map(cell));
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]

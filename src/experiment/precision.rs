@@ -142,7 +142,8 @@ pub fn record(dir: &Path, cells: &[&PlannedCell], rows: &[RawRow], target: Optio
         capped += usize::from(standing == Standing::Capped);
     }
     let path = dir.join(PRECISION_FILE);
-    crate::fsutil::write_atomic(&path, csv.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+    crate::util::files::write_atomic(&path, csv.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(match target {
         Some(t) if adaptive > 0 => format!(
             "precision: {met} of {adaptive} cells with a target reached a 95% interval within {:.0}% of the median, \

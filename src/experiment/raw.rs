@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use super::plan::Cell;
 use crate::data::{DataKind, SourceLabel};
 use crate::ensemble::combine::Combiner;
-use crate::fsutil;
 use crate::real::Dtype;
 use crate::train::{MemberScores, Mode, SyncKind, TrainResult};
+use crate::util::files;
 
 /// The layout of `raw.csv` and `run.json` this binary writes and reads.
 pub const FORMAT: u32 = 1;
@@ -139,7 +139,7 @@ impl RunKey<'_> {
         let c = self.cell;
         RawRow {
             dpstudy_version: env!("CARGO_PKG_VERSION").into(),
-            git_revision: crate::build_info::GIT_REVISION.into(),
+            git_revision: crate::util::build_info::GIT_REVISION.into(),
             profile: self.profile.into(),
             cell: c.id(),
             tables: self.tables.join(" "),
@@ -245,7 +245,7 @@ pub fn write_rows(dir: &Path, rows: &[RawRow]) -> anyhow::Result<()> {
         writer.serialize(row).with_context(|| format!("cannot encode a row of {}", path.display()))?;
     }
     let bytes = writer.into_inner().context("cannot finish the CSV")?;
-    fsutil::write_atomic(&path, &bytes)
+    files::write_atomic(&path, &bytes)
 }
 
 /// Reads `dir/raw.csv`, naming the line of a malformed row.
@@ -312,7 +312,7 @@ pub enum ResultsError {
 
 impl RunMeta {
     pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
-        fsutil::write_atomic(&dir.join(RUN_FILE), serde_json::to_string_pretty(self)?.as_bytes())
+        files::write_atomic(&dir.join(RUN_FILE), serde_json::to_string_pretty(self)?.as_bytes())
     }
 
     /// Reads `dir/run.json`, refusing other formats.

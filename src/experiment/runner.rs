@@ -14,11 +14,14 @@ use std::time::Instant;
 
 use anyhow::Context;
 
+use super::machine::Snapshot;
 use super::manifest::Profile;
 use super::plan::{Cell, Plan, PlannedCell};
 use super::raw::{self, RawRow, RunKey, Status};
+use crate::baseline::python::{Environment, PythonError};
 use crate::data::{DataConfig, DataKind, SourceLabel};
-use crate::launch::{MpiLauncher, available_cores, local_command, train_args};
+use crate::launch::{MpiLauncher, available_cores, local_command};
+use crate::train::child_args::train_args;
 use crate::train::{Mode, TrainResult};
 
 /// Everything the runner needs besides the plan.
@@ -31,16 +34,16 @@ pub struct RunnerSettings {
     /// The GPU's name, or why there is none.
     pub gpu: Result<String, String>,
     /// The baselines' Python environment, or why there is none.
-    pub python: Result<crate::baseline::python::Environment, String>,
+    pub python: Result<Environment, PythonError>,
 }
 
 /// The baselines' Python environment, probed only when the plan has baseline cells
 /// (importing torch takes seconds).
-pub fn probe_python(plan: &Plan) -> Result<crate::baseline::python::Environment, String> {
+pub fn probe_python(plan: &Plan) -> Result<Environment, PythonError> {
     if plan.cells.iter().any(|c| c.cell.mode.is_baseline()) {
-        crate::baseline::python::Environment::probe()
+        Environment::probe()
     } else {
-        Err("no baseline cells in this plan".into())
+        Err(PythonError::NotProbed)
     }
 }
 
@@ -182,6 +185,22 @@ pub fn create_run_dirs(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The jobs of every runnable cell, interleaved: the warm-up runs of every cell, round by
+/// round, then the timed runs round by round, so that a round pairs the cells (what the
+/// round-by-round ratios rely on) and a drift of the machine touches every cell alike.
+fn rounds<'a>(runnable: &[&'a PlannedCell]) -> Vec<Job<'a>> {
+    let mut jobs = Vec::new();
+    let max_warmup = runnable.iter().map(|c| c.warmup).max().unwrap_or(0);
+    let max_reps = runnable.iter().map(|c| c.reps).max().unwrap_or(0);
+    for w in 0..max_warmup {
+        jobs.extend(runnable.iter().filter(|c| c.warmup > w).map(|&planned| Job { planned, rep: w, warmup: true }));
+    }
+    for r in 0..max_reps {
+        jobs.extend(runnable.iter().filter(|c| c.reps > r).map(|&planned| Job { planned, rep: r, warmup: false }));
+    }
+    jobs
+}
+
 /// Runs the plan into `settings.dir`, keeping the rows of `done` (from a resumed run).
 pub fn run<'a>(plan: &'a Plan, settings: &RunnerSettings, previous: Vec<RawRow>) -> anyhow::Result<RunSummary> {
     create_run_dirs(&settings.dir)?;
@@ -213,15 +232,7 @@ pub fn run<'a>(plan: &'a Plan, settings: &RunnerSettings, previous: Vec<RawRow>)
             None => runnable.push(planned),
         }
     }
-    let mut jobs = Vec::new();
-    let max_warmup = runnable.iter().map(|c| c.warmup).max().unwrap_or(0);
-    let max_reps = runnable.iter().map(|c| c.reps).max().unwrap_or(0);
-    for w in 0..max_warmup {
-        jobs.extend(runnable.iter().filter(|c| c.warmup > w).map(|&planned| Job { planned, rep: w, warmup: true }));
-    }
-    for r in 0..max_reps {
-        jobs.extend(runnable.iter().filter(|c| c.reps > r).map(|&planned| Job { planned, rep: r, warmup: false }));
-    }
+    let mut jobs = rounds(&runnable);
     jobs.retain(|j| !finished.contains(&j.key()));
     raw::write_rows(&settings.dir, &rows)?;
 
@@ -230,20 +241,10 @@ pub fn run<'a>(plan: &'a Plan, settings: &RunnerSettings, previous: Vec<RawRow>)
         let started = Instant::now();
         progress.start(&job.name());
         let k = key(job.planned, job.rep, job.warmup);
-        let before = super::machine::Snapshot::take();
+        let before = Snapshot::take();
         match run_job(plan, job, settings) {
             Ok(result) => {
-                let device = if job.planned.cell.mode == Mode::Gpu {
-                    settings.gpu.clone().unwrap_or_default()
-                } else {
-                    "cpu".into()
-                };
-                let state = before.zip(super::machine::Snapshot::take()).map(|(b, a)| b.until(&a));
-                let mut new_rows = k.rows(&result, &device);
-                if let Some(state) = state {
-                    new_rows.iter_mut().for_each(|row| row.set_state(&state));
-                }
-                rows.extend(new_rows);
+                rows.extend(result_rows(&k, &result, job, settings, before));
                 summary.runs_done += 1;
                 progress.finish(&job.name(), &format!("ok, {:.1} s", started.elapsed().as_secs_f64()), false);
             }
@@ -277,6 +278,25 @@ pub fn run<'a>(plan: &'a Plan, settings: &RunnerSettings, previous: Vec<RawRow>)
     progress.done();
     summary.precision = super::precision::record(&settings.dir, &runnable, &rows, target)?;
     Ok(summary)
+}
+
+/// The rows of a run that finished, each with the machine's state over the run (from the
+/// snapshot taken `before` it to one taken now).
+fn result_rows(
+    key: &RunKey,
+    result: &TrainResult,
+    job: &Job,
+    settings: &RunnerSettings,
+    before: Option<Snapshot>,
+) -> Vec<RawRow> {
+    let device =
+        if job.planned.cell.mode == Mode::Gpu { settings.gpu.clone().unwrap_or_default() } else { "cpu".into() };
+    let state = before.zip(Snapshot::take()).map(|(b, a)| b.until(&a));
+    let mut rows = key.rows(result, &device);
+    if let Some(state) = state {
+        rows.iter_mut().for_each(|row| row.set_state(&state));
+    }
+    rows
 }
 
 /// One bar over the runs with an ETA on a terminal; one line per run otherwise (CI logs).

@@ -26,7 +26,7 @@ pub enum Optimization {
     Align,
     /// The hidden layer's error (the product with the output weights, K = 10, and the
     /// sigmoid's derivative) in one kernel instead of a GEMM and 3 passes, and the output
-    /// layer's cost and error in one kernel instead of about 12 (see `model::fused`).
+    /// layer's cost and error in one kernel instead of about 12 (see `model::tensor_ops`).
     Fuse,
 }
 

@@ -9,8 +9,8 @@ use anyhow::Context;
 use candle_core::Device;
 
 use super::Params;
-use crate::fsutil;
 use crate::rng::SplitMix64;
+use crate::util::files;
 
 /// Half-width of the uniform initialisation interval, as in the study.
 pub const INIT_EPSILON: f64 = 0.12;
@@ -31,7 +31,7 @@ pub fn default_path(cache_dir: &Path, hidden: usize, seed: u64) -> PathBuf {
 pub fn save(path: &Path, params: &Params<f64>) -> anyhow::Result<()> {
     let (t1, t2) = params.to_tensors(&Device::Cpu)?;
     let tensors = HashMap::from([("theta1".to_string(), t1), ("theta2".to_string(), t2)]);
-    fsutil::write_atomic_with(path, |tmp| candle_core::safetensors::save(&tensors, tmp).map_err(Into::into))
+    files::write_atomic_with(path, |tmp| candle_core::safetensors::save(&tensors, tmp).map_err(Into::into))
 }
 
 /// Loads weights saved by [`save`], checking they are for `hidden` units.

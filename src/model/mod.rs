@@ -8,21 +8,21 @@
 //! - [`kernel`]: the CPU forward/backward over blocks of rows (the hot path): the fused
 //!   kernel, the portable `gemm` one, and the output layer they share.
 //! - [`tensor`]: the same step as candle tensor operations, for the GPU.
-//! - [`fused`]: two operations of that step in one pass each (a CUDA kernel on the GPU).
+//! - [`tensor_ops`]: two operations of that step in one pass each (a CUDA kernel on the GPU).
 //! - [`gpu_options`]: the GPU path's optimisations, each of which a GPU run can turn off.
-//! - [`threaded`]: the kernel over T threads, with a fixed reduction order.
+//! - [`row_split`]: the kernel over T threads, with a fixed reduction order.
 //! - [`reference`]: the same cost and gradient through candle's autograd, as a check.
 //! - [`gemm_layout`]: the one matmul of the tensor code, refusing on every device the
 //!   operands CUDA would refuse.
 
-pub mod fused;
 pub mod gemm_layout;
 pub mod gpu_options;
 pub mod init;
 pub mod kernel;
 pub mod reference;
+pub mod row_split;
 pub mod tensor;
-pub mod threaded;
+pub mod tensor_ops;
 
 use candle_core::{Device, Tensor};
 

@@ -15,9 +15,9 @@
 
 use candle_core::{D, DType, Device, Tensor};
 
-use super::fused::{self, HiddenError};
 use super::gemm_layout::matmul;
 use super::gpu_options::{GpuOptions, Optimization};
+use super::tensor_ops::{self, HiddenError};
 use super::{Params, THETA1_COLS};
 use crate::data::Samples;
 use crate::real::Real;
@@ -105,9 +105,9 @@ impl DeviceParams {
     }
 
     /// The output errors `sigmoid(z2) - y` and the cost sum.
-    fn output_layer(&self, z2: &Tensor, y: &Tensor) -> candle_core::Result<(Tensor, Tensor)> {
+    fn output_deltas_and_costs(&self, z2: &Tensor, y: &Tensor) -> candle_core::Result<(Tensor, Tensor)> {
         if self.fused {
-            fused::output_layer(z2, y)
+            tensor_ops::output_deltas_and_costs(z2, y)
         } else {
             Ok(((candle_nn::ops::sigmoid(z2)? - y)?, Self::cost_sum(z2, y)?))
         }
@@ -126,7 +126,7 @@ impl DeviceParams {
     pub fn cost_and_gradient_sum(&self, data: &DeviceData) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
         let (b2, w2) = self.output_bias_and_weights()?;
         let f = self.forward(data, (&b2, &w2))?;
-        let (d2, cost) = self.output_layer(&f.z2, &data.y)?;
+        let (d2, cost) = self.output_deltas_and_costs(&f.z2, &data.y)?;
         // theta2's gradient: the bias column is the sum of d2 over the samples.
         let g2_bias = d2.sum_keepdim(0)?.t()?;
         let g2 = Tensor::cat(&[&g2_bias, &matmul(&d2.t()?, &f.a1)?], 1)?;

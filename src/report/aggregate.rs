@@ -61,11 +61,45 @@ impl RunSample {
     }
 }
 
+/// The tables a cell belongs to: `T1 T3` in raw.csv, a list here.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TableIds(pub Vec<String>);
+
+impl TableIds {
+    /// The ids of raw.csv's `tables` column, separated by spaces.
+    pub fn parse(text: &str) -> Self {
+        Self(text.split_whitespace().map(str::to_string).collect())
+    }
+
+    pub fn contains(&self, id: &str) -> bool {
+        self.0.iter().any(|t| t == id)
+    }
+}
+
+impl From<&str> for TableIds {
+    fn from(text: &str) -> Self {
+        Self::parse(text)
+    }
+}
+
+impl std::fmt::Display for TableIds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.join(" "))
+    }
+}
+
+impl serde::Serialize for TableIds {
+    /// As raw.csv writes them: one string, the ids separated by spaces.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 /// Statistics of one cell over its timed runs. Times in seconds.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CellStats {
     pub cell: String,
-    pub tables: String,
+    pub tables: TableIds,
     pub mode: Mode,
     pub sync: Option<SyncKind>,
     /// MPI cells across emulated hosts: the link between them.
@@ -133,7 +167,7 @@ impl CellStats {
     }
 
     pub fn in_table(&self, id: &str) -> bool {
-        self.tables.split(' ').any(|t| t == id)
+        self.tables.contains(id)
     }
 
     /// The same-work key: cells with equal keys train the same thing.
@@ -191,7 +225,7 @@ impl CellStats {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CellGap {
     pub cell: String,
-    pub tables: String,
+    pub tables: TableIds,
     pub mode: Mode,
     pub status: Status,
     pub reason: String,
@@ -266,78 +300,10 @@ fn quartile(name: &str, q: f64) -> Expr {
 /// total, step and communication share) the intervals are computed from.
 fn cell_frame(raw: DataFrame) -> PolarsResult<(DataFrame, DataFrame)> {
     let timed = raw.lazy().filter(col("status").eq(lit("ok")).and(col("warmup").not()));
-    let root = col("rank").eq(lit(0i64));
-    let last_epoch = root.clone().and(col("epoch").eq(col("epochs")));
-
-    let mut run_keys = keys();
-    run_keys.push(col("rep"));
-    let runs = timed
-        .clone()
-        .group_by(run_keys)
-        .agg([
-            col("train_s").filter(root.clone()).sum().alias("total_s"),
-            col("iterations").filter(root.clone()).sum().cast(DataType::Float64).alias("steps"),
-            col("comm_s").filter(root.clone()).sum().alias("root_comm_s"),
-            (col("comm_s").sum() / col("train_s").sum()).alias("comm_share"),
-            (col("wait_s").sum() / col("train_s").sum()).alias("wait_share"),
-            col("cost").filter(last_epoch.clone()).first().alias("final_cost"),
-            col("train_acc").filter(last_epoch.clone()).first().alias("final_train_acc"),
-            col("test_acc").filter(last_epoch).first().alias("final_test_acc"),
-            col("test_acc").filter(col("epoch").eq(col("epochs"))).max().alias("best_member_test_acc"),
-            col("average_test_acc").first().alias("average_test_acc"),
-            col("vote_test_acc").first().alias("vote_test_acc"),
-            col("stacked_test_acc").first().alias("stacked_test_acc"),
-            col("steal_share").max().alias("steal_share"),
-        ])
-        .with_columns([
-            (col("total_s") / col("steps")).alias("step_s"),
-            (col("root_comm_s") / col("steps")).alias("comm_step_s"),
-        ]);
-
-    let per_cell = runs.clone().group_by(keys()).agg([
-        col("total_s").len().cast(DataType::Int64).alias("runs"),
-        col("total_s").median().alias("median_s"),
-        col("total_s").min().alias("min_s"),
-        col("total_s").max().alias("max_s"),
-        quartile("total_s", 0.25).alias("q1_s"),
-        quartile("total_s", 0.75).alias("q3_s"),
-        col("step_s").median().alias("step_s"),
-        col("comm_step_s").median().alias("comm_step_s"),
-        col("comm_share").median().alias("comm_share"),
-        col("wait_share").median().alias("wait_share"),
-        col("final_cost").median().alias("final_cost"),
-        col("final_train_acc").median().alias("final_train_acc"),
-        col("final_test_acc").median().alias("final_test_acc"),
-        col("best_member_test_acc").median().alias("best_member_test_acc"),
-        col("average_test_acc").median().alias("average_test_acc"),
-        col("vote_test_acc").median().alias("vote_test_acc"),
-        col("stacked_test_acc").median().alias("stacked_test_acc"),
-    ]);
-
-    // Tukey's fences on the runs' totals: counted per cell, the runs themselves are kept.
-    let fences = per_cell.clone().select([
-        col("cell"),
-        (col("q1_s") - lit(1.5) * (col("q3_s") - col("q1_s"))).alias("low"),
-        (col("q3_s") + lit(1.5) * (col("q3_s") - col("q1_s"))).alias("high"),
-    ]);
-    let runs_by_cell = runs.clone();
-    let outliers = runs
-        .join(fences, [col("cell")], [col("cell")], JoinArgs::new(JoinType::Inner))
-        .group_by([col("cell")])
-        .agg([col("total_s")
-            .lt(col("low"))
-            .or(col("total_s").gt(col("high")))
-            .cast(DataType::Int64)
-            .sum()
-            .alias("outliers")]);
-
-    let epochs = timed.filter(root).group_by([col("cell")]).agg([
-        col("train_s").median().alias("epoch_median_s"),
-        col("train_s").min().alias("epoch_min_s"),
-        col("train_s").max().alias("epoch_max_s"),
-        quartile("train_s", 0.25).alias("epoch_q1_s"),
-        quartile("train_s", 0.75).alias("epoch_q3_s"),
-    ]);
+    let runs = runs_of(timed.clone());
+    let per_cell = per_cell_of(runs.clone());
+    let outliers = outliers_of(&per_cell, runs.clone());
+    let epochs = epochs_of(timed);
 
     let work: Vec<Expr> = WORK_KEYS.iter().map(|k| col(*k)).collect();
     let mut seq_cols = work.clone();
@@ -345,7 +311,7 @@ fn cell_frame(raw: DataFrame) -> PolarsResult<(DataFrame, DataFrame)> {
     let seq = per_cell.clone().filter(col("mode").eq(lit(Mode::Seq.as_str()))).select(seq_cols);
 
     let left = || JoinArgs::new(JoinType::Left);
-    let runs_of_cells = runs_by_cell
+    let runs_of_cells = runs
         .select([col("cell"), col("rep"), col("total_s"), col("step_s"), col("comm_share"), col("steal_share")])
         .sort_by_exprs([col("cell"), col("rep")], SortMultipleOptions::default())
         .collect()?;
@@ -372,6 +338,89 @@ fn cell_frame(raw: DataFrame) -> PolarsResult<(DataFrame, DataFrame)> {
         )
         .collect()?;
     Ok((cells, runs_of_cells))
+}
+
+/// One row per run (cell and rep) of the timed rows: rank 0's total, steps and time in the
+/// collectives, the shares over every rank, the final scores.
+fn runs_of(timed: LazyFrame) -> LazyFrame {
+    let root = col("rank").eq(lit(0i64));
+    let last_epoch = root.clone().and(col("epoch").eq(col("epochs")));
+    let mut run_keys = keys();
+    run_keys.push(col("rep"));
+    timed
+        .group_by(run_keys)
+        .agg([
+            col("train_s").filter(root.clone()).sum().alias("total_s"),
+            col("iterations").filter(root.clone()).sum().cast(DataType::Float64).alias("steps"),
+            col("comm_s").filter(root).sum().alias("root_comm_s"),
+            (col("comm_s").sum() / col("train_s").sum()).alias("comm_share"),
+            (col("wait_s").sum() / col("train_s").sum()).alias("wait_share"),
+            col("cost").filter(last_epoch.clone()).first().alias("final_cost"),
+            col("train_acc").filter(last_epoch.clone()).first().alias("final_train_acc"),
+            col("test_acc").filter(last_epoch).first().alias("final_test_acc"),
+            col("test_acc").filter(col("epoch").eq(col("epochs"))).max().alias("best_member_test_acc"),
+            col("average_test_acc").first().alias("average_test_acc"),
+            col("vote_test_acc").first().alias("vote_test_acc"),
+            col("stacked_test_acc").first().alias("stacked_test_acc"),
+            col("steal_share").max().alias("steal_share"),
+        ])
+        .with_columns([
+            (col("total_s") / col("steps")).alias("step_s"),
+            (col("root_comm_s") / col("steps")).alias("comm_step_s"),
+        ])
+}
+
+/// One row per cell: its runs' count, the totals' median and quartiles, the medians of the
+/// rest.
+fn per_cell_of(runs: LazyFrame) -> LazyFrame {
+    runs.group_by(keys()).agg([
+        col("total_s").len().cast(DataType::Int64).alias("runs"),
+        col("total_s").median().alias("median_s"),
+        col("total_s").min().alias("min_s"),
+        col("total_s").max().alias("max_s"),
+        quartile("total_s", 0.25).alias("q1_s"),
+        quartile("total_s", 0.75).alias("q3_s"),
+        col("step_s").median().alias("step_s"),
+        col("comm_step_s").median().alias("comm_step_s"),
+        col("comm_share").median().alias("comm_share"),
+        col("wait_share").median().alias("wait_share"),
+        col("final_cost").median().alias("final_cost"),
+        col("final_train_acc").median().alias("final_train_acc"),
+        col("final_test_acc").median().alias("final_test_acc"),
+        col("best_member_test_acc").median().alias("best_member_test_acc"),
+        col("average_test_acc").median().alias("average_test_acc"),
+        col("vote_test_acc").median().alias("vote_test_acc"),
+        col("stacked_test_acc").median().alias("stacked_test_acc"),
+    ])
+}
+
+/// Tukey's fences on the runs' totals: the outliers counted per cell (the runs themselves
+/// are kept).
+fn outliers_of(per_cell: &LazyFrame, runs: LazyFrame) -> LazyFrame {
+    let fences = per_cell.clone().select([
+        col("cell"),
+        (col("q1_s") - lit(1.5) * (col("q3_s") - col("q1_s"))).alias("low"),
+        (col("q3_s") + lit(1.5) * (col("q3_s") - col("q1_s"))).alias("high"),
+    ]);
+    runs.join(fences, [col("cell")], [col("cell")], JoinArgs::new(JoinType::Inner)).group_by([col("cell")]).agg([col(
+        "total_s",
+    )
+    .lt(col("low"))
+    .or(col("total_s").gt(col("high")))
+    .cast(DataType::Int64)
+    .sum()
+    .alias("outliers")])
+}
+
+/// One row per cell: rank 0's epoch times' median, range and quartiles.
+fn epochs_of(timed: LazyFrame) -> LazyFrame {
+    timed.filter(col("rank").eq(lit(0i64))).group_by([col("cell")]).agg([
+        col("train_s").median().alias("epoch_median_s"),
+        col("train_s").min().alias("epoch_min_s"),
+        col("train_s").max().alias("epoch_max_s"),
+        quartile("train_s", 0.25).alias("epoch_q1_s"),
+        quartile("train_s", 0.75).alias("epoch_q3_s"),
+    ])
 }
 
 /// The enum whose serde name is `value`, or an error naming the column.
@@ -450,7 +499,7 @@ fn stats_of(df: &DataFrame) -> anyhow::Result<Vec<CellStats>> {
     Ok((0..df.height())
         .map(|i| CellStats {
             cell: cell[i].clone(),
-            tables: tables[i].clone(),
+            tables: TableIds::parse(&tables[i]),
             mode: mode[i],
             sync: sync[i],
             link: link[i],
@@ -561,7 +610,7 @@ impl Aggregate {
             .filter(|r| r.status != Status::Ok)
             .map(|r| CellGap {
                 cell: r.cell.clone(),
-                tables: r.tables.clone(),
+                tables: TableIds::parse(&r.tables),
                 mode: r.mode,
                 status: r.status,
                 reason: r.reason.clone(),
@@ -577,7 +626,7 @@ impl Aggregate {
 
     /// Cells of one table that have no timings.
     pub fn gaps_of<'a>(&'a self, id: &'a str) -> impl Iterator<Item = &'a CellGap> + 'a {
-        self.gaps.iter().filter(move |g| g.tables.split(' ').any(|t| t == id))
+        self.gaps.iter().filter(move |g| g.tables.contains(id))
     }
 
     /// Writes the rows of the cells of table `id` (all cells when `None`) as CSV bytes.

@@ -321,7 +321,7 @@ pub fn compare_cells(
                 _ => (!matches!(tolerance, Tolerance::Shown(_))).then_some(false),
             };
             rows.push(Row {
-                group: e.tables.clone(),
+                group: e.tables.to_string(),
                 subject: e.cell.clone(),
                 figure: figure.name().into(),
                 run: rv,

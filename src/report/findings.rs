@@ -13,8 +13,8 @@
 use std::fmt::Write as _;
 
 use super::aggregate::{Aggregate, CellStats};
-use super::table::{Align, Table};
-use super::tables::secs;
+use super::study_tables::secs;
+use super::table_format::{Align, Table};
 use crate::stats::{self, Estimate};
 use crate::train::{Mode, SyncKind};
 

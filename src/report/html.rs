@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::claims::{CheckRecord, Outcome};
 use super::compare::{self, CLAIMS_GROUP, Comparison};
-use super::table::{Align, Table};
+use super::table_format::{Align, Table};
 
 /// The file `reproduce` and `report --html` write into a results directory.
 pub const HTML_FILE: &str = "report.html";

@@ -5,12 +5,12 @@
 pub mod aggregate;
 pub mod claims;
 pub mod compare;
+pub mod cost_model;
 pub mod figures;
 pub mod findings;
 pub mod html;
-pub mod model;
-pub mod table;
-pub mod tables;
+pub mod study_tables;
+pub mod table_format;
 
 use std::path::{Path, PathBuf};
 
@@ -20,8 +20,8 @@ use crate::experiment::env::Environment;
 use crate::experiment::manifest::{Manifest, TableKind};
 use crate::experiment::merge::Machines;
 use crate::experiment::raw::{self, RunMeta};
-use crate::fsutil::write_atomic;
-use table::{Align, Table};
+use crate::util::files::write_atomic;
+use table_format::{Align, Table};
 
 /// Where `report` and `check` read their inputs and write their outputs.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,7 +73,7 @@ pub fn build_tables(
     let machines = Machines::read(dir)?;
     let mut out: Vec<Table> = Vec::new();
     for spec in meta.tables.iter().filter_map(|id| manifest.table(id)) {
-        let mut table = tables::build(spec, agg);
+        let mut table = study_tables::build(spec, agg);
         if let Some(m) = &machines {
             table.notes.extend(machines_note(m, agg, &spec.id));
         }
@@ -246,7 +246,7 @@ pub fn check(dir: &Path, claims_path: Option<&Path>) -> anyhow::Result<(claims::
     let agg = aggregate::aggregate_dir(dir)?;
     let record = claims::check(&claims, &agg, &meta.profile, &meta.tables, meta.finished.is_some());
     let text = claims::render::check_text(&record);
-    write_atomic(&dir.join(claims::evaluate::CHECK_FILE), record.to_json()?.as_bytes())?;
+    write_atomic(&dir.join(claims::record::CHECK_FILE), record.to_json()?.as_bytes())?;
     write_atomic(&dir.join("check.txt"), text.as_bytes())?;
     Ok((record, text))
 }

@@ -11,7 +11,7 @@ use super::{EpochRecord, TrainConfig, TrainError};
 use crate::data::{Samples, SamplesView};
 use crate::model::Params;
 use crate::model::kernel::PassStats;
-use crate::model::threaded::ThreadedKernel;
+use crate::model::row_split::ThreadedKernel;
 use crate::real::Real;
 use crate::rng::SplitMix64;
 

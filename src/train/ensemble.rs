@@ -66,6 +66,113 @@ fn run_typed<T: MpiReal>(
 ) -> anyhow::Result<Option<TrainingRun>> {
     let (rank, size) = (world.rank() as usize, world.size() as usize);
     let members = recipe.members(size, config.hidden, config.lr, config.seed);
+    let mut received = receive::<T>(world, config, &members)?;
+    let hosts = host_names(world);
+
+    let train = std::mem::replace(&mut received.train, empty());
+    let (mut trained, started) = train_member(world, config, recipe, members[rank], train, &received, |e| {
+        if rank == 0 {
+            progress(e)
+        }
+    })?;
+
+    let gathered = predict_and_gather(world, &mut trained, &received);
+    let (Some(inputs), Some(gathered)) = (received.inputs.as_ref(), gathered) else {
+        return Ok(None);
+    };
+
+    // Rank 0 combines; the time counts as its update, and so as the ensemble's training.
+    let t_combine = Instant::now();
+    let per_member =
+        |all: &[f64], rows: usize| -> Vec<Vec<f64>> { all.chunks_exact(rows * 10).map(<[f64]>::to_vec).collect() };
+    let (validation, test) = (&received.validation, &received.test);
+    let val_probs = per_member(&gathered.validation, validation.len());
+    let test_probs = per_member(&gathered.test, test.len());
+    let combiners = combine_all(&val_probs, &test_probs, &validation.labels, &test.labels);
+    let combine_s = t_combine.elapsed().as_secs_f64();
+
+    let per_rank = unflatten(&gathered.records, size, config.epochs);
+    merge_rank_records(&mut trained.epochs, &per_rank);
+    let last = trained.epochs.last_mut().expect("at least one epoch");
+    last.ranks[0].update_s += combine_s;
+    last.ranks[0].wall_s += combine_s;
+    let members_out = members
+        .iter()
+        .zip(&per_rank)
+        .zip(val_probs.iter().zip(&test_probs))
+        .map(|((member, epochs), (val, test_p))| {
+            let scores = [(val, &validation.labels), (test_p, &test.labels)]
+                .map(|(probs, labels)| combine::accuracy(&combine::argmax_rows(probs), labels));
+            member_outcome(*member, recipe.bagging, epochs, scores)
+        })
+        .collect();
+    let mut run = inputs.result(trained, hosts, started);
+    run.result.init_weights = init::default_path(&config.data.cache_dir, members[0].hidden, members[0].seed);
+    let validation_samples = validation.len();
+    run.result.ensemble = Some(EnsembleOutcome { validation_samples, members: members_out, combiners, combine_s });
+    run.result.total_train_s = started.elapsed().as_secs_f64();
+    Ok(Some(run))
+}
+
+/// Trains this rank's member alone on `train` (or its bootstrap sample), its clock
+/// starting after the barrier every member passes. A member that fails (diverges) tells the
+/// others at the next collective, after they finish.
+fn train_member<T: MpiReal>(
+    world: &SimpleCommunicator,
+    config: &TrainConfig,
+    recipe: &EnsembleRecipe,
+    member: ens::Member,
+    train: Samples<T>,
+    received: &Received<T>,
+    progress: impl FnMut(&EpochRecord),
+) -> anyhow::Result<(descent::Trained<T>, Instant)> {
+    let member_config = TrainConfig {
+        samples: Some(train.len()),
+        hidden: member.hidden,
+        lr: member.lr,
+        seed: member.seed,
+        ..config.clone()
+    };
+    let rows = if recipe.bagging { ens::bootstrap(&train, member.seed) } else { train };
+    world.barrier();
+    let started = Instant::now();
+    let init = received.init.cast::<T>();
+    let shard = descent::Shard::whole(&rows);
+    let trained = descent::train(&member_config, &init, shard, &received.test, &mut sync::Local, progress);
+    // Rank 0 reports the errors every rank sees alike; a member's divergence only its own
+    // rank sees, so it is reworded as that member's (not a `TrainError`, which only rank 0
+    // would print).
+    let trained = trained.map_err(|e| {
+        anyhow::anyhow!(
+            "ensemble member {} (rank {}, H = {}, lr = {}, seed {}): {e}",
+            member.index,
+            world.rank(),
+            member.hidden,
+            member.lr,
+            member.seed
+        )
+    });
+    Ok((agree(world, trained)?, started))
+}
+
+/// What every rank holds once rank 0 has sent it: the rows, and this rank's member's
+/// initial weights (rank 0 also keeps its inputs, from which it writes the result).
+struct Received<T> {
+    inputs: Option<Inputs>,
+    train: Samples<T>,
+    validation: Samples<T>,
+    test: Samples<T>,
+    init: Params<f64>,
+}
+
+/// Rank 0 loads; then the sizes, the rows, and each member's initial weights (rank 0 sends
+/// rank r its own) reach every rank.
+fn receive<T: MpiReal>(
+    world: &SimpleCommunicator,
+    config: &TrainConfig,
+    members: &[ens::Member],
+) -> anyhow::Result<Received<T>> {
+    let rank = world.rank() as usize;
     let setup = (rank == 0).then(|| {
         let inputs = Inputs::load(config)?;
         let (train, test) = inputs.split::<T>()?;
@@ -79,8 +186,6 @@ fn run_typed<T: MpiReal>(
         Ok(RootSetup { inputs, train, validation, test, inits })
     });
     let setup = agree(world, setup.transpose())?;
-
-    // Sizes, then rows, then each member's initial weights (rank 0 sends rank r its own).
     let root = world.process_at_rank(0);
     let mut sizes =
         setup.as_ref().map_or([0u64; 3], |s| [s.train.len(), s.validation.len(), s.test.len()].map(|v| v as u64));
@@ -93,8 +198,7 @@ fn run_typed<T: MpiReal>(
     broadcast_rows(world, &mut train, n);
     broadcast_rows(world, &mut validation, v);
     broadcast_rows(world, &mut test, m);
-    let member = members[rank];
-    let mut init = Params::zeros(member.hidden);
+    let mut init = Params::zeros(members[rank].hidden);
     if rank == 0 {
         init = inits[0].clone();
         for (r, w) in inits.iter().enumerate().skip(1) {
@@ -103,51 +207,36 @@ fn run_typed<T: MpiReal>(
     } else {
         root.receive_into(init.as_mut_slice());
     }
-    let hosts = host_names(world);
+    Ok(Received { inputs, train, validation, test, init })
+}
 
-    // Training: this rank's member alone. A member that fails (diverges) tells the others
-    // at the next collective, after they finish.
-    let mut member_config = config.clone();
-    member_config.samples = Some(n);
-    member_config.hidden = member.hidden;
-    member_config.lr = member.lr;
-    member_config.seed = member.seed;
-    let rows = if recipe.bagging { ens::bootstrap(&train, member.seed) } else { train };
-    world.barrier();
-    let started = Instant::now();
-    let trained =
-        descent::train(&member_config, &init.cast::<T>(), descent::Shard::whole(&rows), &test, &mut sync::Local, |e| {
-            if rank == 0 {
-                progress(e)
-            }
-        });
-    // Rank 0 reports the errors every rank sees alike; a member's divergence only its own
-    // rank sees, so it is reworded as that member's (not a `TrainError`, which only rank 0
-    // would print).
-    let trained = trained.map_err(|e| {
-        anyhow::anyhow!(
-            "ensemble member {} (rank {rank}, H = {}, lr = {}, seed {}): {e}",
-            member.index,
-            member.hidden,
-            member.lr,
-            member.seed
-        )
-    });
-    let mut trained = agree(world, trained)?;
-    drop(rows);
+/// What rank 0 gathers from every member: the probabilities of the validation and test
+/// rows, member after member, and the epoch records, flattened.
+struct Gathered {
+    validation: Vec<f64>,
+    test: Vec<f64>,
+    records: Vec<f64>,
+}
 
-    // Every member predicts the validation and test rows (evaluation); the wait for the
-    // slowest member; the gathers.
+/// Every member predicts the validation and test rows (evaluation); the wait for the
+/// slowest member; the gathers, timed into the last epoch. `Some` on rank 0.
+fn predict_and_gather<T: MpiReal>(
+    world: &SimpleCommunicator,
+    trained: &mut descent::Trained<T>,
+    received: &Received<T>,
+) -> Option<Gathered> {
     let weights = trained.params.cast::<f64>();
     let t_eval = Instant::now();
-    let mine =
-        [predict::probabilities(&weights, validation.as_view()), predict::probabilities(&weights, test.as_view())];
+    let mine = [
+        predict::probabilities(&weights, received.validation.as_view()),
+        predict::probabilities(&weights, received.test.as_view()),
+    ];
     let eval_s = t_eval.elapsed().as_secs_f64();
     let t_wait = Instant::now();
     world.barrier();
     let wait_s = t_wait.elapsed().as_secs_f64();
     let t_comm = Instant::now();
-    let gathered = mine.map(|p| gather(world, &p));
+    let [validation, test] = mine.map(|p| gather(world, &p));
     let comm_s = t_comm.elapsed().as_secs_f64();
     let last = trained.epochs.last_mut().expect("at least one epoch");
     let times = &mut last.ranks[0];
@@ -155,57 +244,43 @@ fn run_typed<T: MpiReal>(
     times.wait_s += wait_s;
     times.comm_s += comm_s;
     times.wall_s += eval_s + wait_s + comm_s;
+    let rank = world.rank() as usize;
     for e in &mut trained.epochs {
         e.ranks[0].rank = rank;
     }
     let records = gather(world, &flatten(&trained.epochs));
-    let (Some(inputs), [Some(val_probs), Some(test_probs)]) = (inputs, gathered) else {
-        return Ok(None);
-    };
-    let records = records.expect("rank 0 gathers");
+    Some(Gathered { validation: validation?, test: test?, records: records? })
+}
 
-    // Rank 0 combines; the time counts as its update, and so as the ensemble's training.
-    let t_combine = Instant::now();
-    let per_member =
-        |all: &[f64], rows: usize| -> Vec<Vec<f64>> { all.chunks_exact(rows * 10).map(<[f64]>::to_vec).collect() };
-    let (val_probs, test_probs) = (per_member(&val_probs, v), per_member(&test_probs, m));
-    let combiners = combine_all(&val_probs, &test_probs, &validation.labels, &test.labels);
-    let combine_s = t_combine.elapsed().as_secs_f64();
-
-    let per_rank = unflatten(&records, size, config.epochs);
-    let mut epochs = trained.epochs;
+/// Every rank's times and scores into rank 0's epoch records.
+fn merge_rank_records(epochs: &mut [EpochRecord], per_rank: &[Vec<(sync::RankTimes, MemberScores)>]) {
     for (e, record) in epochs.iter_mut().enumerate() {
         record.ranks = per_rank.iter().map(|r| r[e].0).collect();
         record.members = per_rank.iter().map(|r| r[e].1).collect();
         let compute = record.ranks.iter().map(|r| r.compute_s);
         record.compute_spread_s = compute.clone().fold(f64::MIN, f64::max) - compute.fold(f64::MAX, f64::min);
     }
-    let last = epochs.last_mut().expect("at least one epoch");
-    last.ranks[0].update_s += combine_s;
-    last.ranks[0].wall_s += combine_s;
-    let members_out = members
-        .iter()
-        .zip(&per_rank)
-        .zip(val_probs.iter().zip(&test_probs))
-        .map(|((member, epochs), (val, test_p))| {
-            let (times, scores) = epochs.last().expect("at least one epoch");
-            MemberOutcome {
-                member: *member,
-                bagging: recipe.bagging,
-                train_s: epochs.iter().map(|(t, _)| t.wall_s - t.eval_s).sum::<f64>() - times.wait_s - times.comm_s,
-                cost: scores.cost,
-                validation_acc: combine::accuracy(&combine::argmax_rows(val), &validation.labels),
-                test_acc: combine::accuracy(&combine::argmax_rows(test_p), &test.labels),
-                test_cost: scores.test_cost.unwrap_or(f64::NAN),
-            }
-        })
-        .collect();
-    trained.epochs = epochs;
-    let mut run = inputs.result(trained, hosts, started);
-    run.result.init_weights = init::default_path(&config.data.cache_dir, members[0].hidden, members[0].seed);
-    run.result.ensemble = Some(EnsembleOutcome { validation_samples: v, members: members_out, combiners, combine_s });
-    run.result.total_train_s = started.elapsed().as_secs_f64();
-    Ok(Some(run))
+}
+
+/// A member's outcome from its rank's epochs and its validation and test accuracies. Its
+/// training time is its epochs without evaluation, and without the wait and the gathers its
+/// last epoch ends with.
+fn member_outcome(
+    member: ens::Member,
+    bagging: bool,
+    epochs: &[(sync::RankTimes, MemberScores)],
+    [validation_acc, test_acc]: [f64; 2],
+) -> MemberOutcome {
+    let (times, scores) = epochs.last().expect("at least one epoch");
+    MemberOutcome {
+        member,
+        bagging,
+        train_s: epochs.iter().map(|(t, _)| t.wall_s - t.eval_s).sum::<f64>() - times.wait_s - times.comm_s,
+        cost: scores.cost,
+        validation_acc,
+        test_acc,
+        test_cost: scores.test_cost.unwrap_or(f64::NAN),
+    }
 }
 
 /// Every combiner's scores.

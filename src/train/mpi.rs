@@ -9,7 +9,6 @@
 //! Every rank must be started with the same flags; a mismatch is detected (hash of the
 //! configuration, all-gathered) before any data moves.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -22,6 +21,7 @@ use super::sync::{GradientSync, RankTimes};
 use super::watchdog::{self, RankIdentity, Watchdog};
 use super::{EpochRecord, Inputs, SyncKind, TrainConfig, TrainingRun, descent};
 use crate::data::{FEATURES, Samples, partition};
+use crate::launch::{INSTALL_HINT, find_on_path, launched_by_mpirun};
 use crate::model::Params;
 use crate::model::kernel::PassStats;
 use crate::real::{Dtype, Real};
@@ -36,20 +36,6 @@ impl<T: Real + Equivalence> MpiReal for T {}
 #[derive(Debug, thiserror::Error)]
 #[error("stopped: the error is reported by rank 0 or by the rank that failed")]
 pub struct ReportedElsewhere;
-
-/// Whether this process was started by `mpirun` (Open MPI, or a PMI-based launcher).
-pub fn launched_by_mpirun() -> bool {
-    ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"].iter().any(|v| std::env::var_os(v).is_some())
-}
-
-/// `name` on `PATH`, if it is there.
-pub fn find_on_path(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join(name)).find(|p| p.is_file())
-}
-
-/// The advice for a machine without Open MPI.
-pub const INSTALL_HINT: &str = "install Open MPI (Debian/Ubuntu: `apt-get install openmpi-bin libopenmpi-dev`; \
-                                Fedora: `dnf install openmpi openmpi-devel`; macOS: `brew install open-mpi`)";
 
 /// Fails unless this process runs under `mpirun`, saying how to get there (`mode`: the
 /// `--mode` that needs it).

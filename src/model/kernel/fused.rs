@@ -225,6 +225,9 @@ impl Prefetch {
     }
 }
 
+/// The step over `x`, block by block: each phase below is one product of the block (the
+/// table in the module's doc), called once per block, so the calls cost nothing beside the
+/// tiles' work.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn run<T: Real, const W2: usize, const W1: usize, const OW: usize, const ZR: usize>(
@@ -233,7 +236,7 @@ unsafe fn run<T: Real, const W2: usize, const W1: usize, const OW: usize, const 
     mut grad: Option<&mut Params<T>>,
     ws: &mut Workspace<T>,
 ) -> PassStats {
-    let (h, hp, d, hv) = (ws.hidden, ws.padded, x.dim, ws.vector_units);
+    let (h, d, hv) = (ws.hidden, x.dim, ws.vector_units);
     assert_eq!(d, THETA1_COLS - 1, "samples of the wrong width");
     assert_eq!(d % W1, 0, "the feature count must fill whole vectors");
     assert_eq!(OW, outputs_padded::<T>());
@@ -252,175 +255,240 @@ unsafe fn run<T: Real, const W2: usize, const W1: usize, const OW: usize, const 
         let labels = &x.labels[start..start + rows];
         let next = &x.features[(start + rows) * d..((start + rows + BLOCK_ROWS) * d).min(x.features.len())];
         let mut prefetch = Prefetch::new(next, hv.div_ceil(W2) * rows.div_ceil(MR));
-
-        // A1 = sigmoid(Xb W1^T + b1) for the units of the vector panels, panel by panel.
-        let mut j0 = 0;
-        while j0 < hv {
-            let width = tile_width(hv - j0, W2, W1);
-            let mut i0 = 0;
-            while i0 < rows {
-                let mr = MR.min(rows - i0);
-                prefetch.step();
-                // SAFETY: rows i0..i0+mr of xb, the panel at j0 (d x width), columns
-                // j0..j0+width of b1 and of a1's rows.
-                unsafe {
-                    dispatch_tile!(forward_tile::<T>[6, 5, 4, 3, 2, 1; W2, W1](mr, width)(
-                        xb.add(i0 * d),
-                        d,
-                        w1p.add(j0 * d),
-                        ws.b1.as_ptr().add(j0),
-                        hp,
-                        ws.a1.as_mut_ptr().add(i0 * hp + j0)
-                    ));
-                }
-                i0 += mr;
-            }
-            j0 += width;
+        // SAFETY: every call of the block reads `rows` rows of `d` features from `xb`, the
+        // packed panels of `hv` units from `w1p`, and a workspace built for `h` units.
+        unsafe {
+            hidden_panels::<T, W2, W1>(xb, rows, w1p, ws, &mut prefetch);
+            hidden_dot_units::<T, W1>(xb, rows, theta1, ws);
+            output_products::<T, OW, ZR>(rows, ws);
         }
-        // The last units, from W1's own rows (none where a padded panel took them).
-        let dot_units = h.saturating_sub(hv);
-        if dot_units > 0 {
-            let mut i0 = 0;
-            while i0 < rows {
-                let mr = DOT_ROWS.min(rows - i0);
-                // SAFETY: rows i0..i0+mr of xb; rows hv..h of theta1 (401 wide); columns
-                // hv..h of b1 and of a1's rows.
-                unsafe {
-                    let args = (
-                        xb.add(i0 * d),
-                        d,
-                        theta1.as_ptr().add(hv * THETA1_COLS + 1),
-                        ws.b1.as_ptr().add(hv),
-                        hp,
-                        ws.a1.as_mut_ptr().add(i0 * hp + hv),
-                    );
-                    macro_rules! dot {
-                        ($r:literal) => {
-                            if dot_units == 2 {
-                                forward_dot_tile::<T, $r, 2, W1>(args)
-                            } else {
-                                forward_dot_tile::<T, $r, 1, W1>(args)
-                            }
-                        };
-                    }
-                    match mr {
-                        4 => dot!(4),
-                        3 => dot!(3),
-                        2 => dot!(2),
-                        _ => dot!(1),
-                    }
-                }
-                i0 += mr;
-            }
+        output_layer(&mut ws.z2[..rows * OUTPUTS], labels, theta2, h, &mut stats);
+        let Some(grad) = grad.as_deref_mut() else { continue };
+        // SAFETY: as above; `grad` is the gradient of `h` units.
+        unsafe {
+            output_weight_sums::<T, W2, W1>(rows, ws);
+            hidden_deltas::<T, W2, W1>(rows, ws);
+            hidden_weight_sums::<T, W2, W1>(xb, rows, grad.split_mut().0, ws);
         }
+    }
+    if let Some(grad) = grad {
+        add_call_sums(grad, ws);
+    }
+    stats
+}
 
-        // Z2 = A1 W2^T (the output layer adds the biases), then cost, accuracy, D2.
-        let (a1, z2, d1) = (&ws.a1[..rows * hp], &mut ws.z2[..rows * OUTPUTS], &mut ws.d1[..rows * hp]);
+/// `A1 = sigmoid(Xb W1^T + b1)` for the units of the vector panels, panel by panel.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn hidden_panels<T: Real, const W2: usize, const W1: usize>(
+    xb: *const T,
+    rows: usize,
+    w1p: *const T,
+    ws: &mut Workspace<T>,
+    prefetch: &mut Prefetch,
+) {
+    let (d, hp, hv) = (THETA1_COLS - 1, ws.padded, ws.vector_units);
+    let mut j0 = 0;
+    while j0 < hv {
+        let width = tile_width(hv - j0, W2, W1);
         let mut i0 = 0;
         while i0 < rows {
-            let mr = ZR.min(rows - i0);
-            // SAFETY: rows i0..i0+mr of a1 (h used) and z2; w2t is h x OW.
+            let mr = MR.min(rows - i0);
+            prefetch.step();
+            // SAFETY: rows i0..i0+mr of xb, the panel at j0 (d x width), columns
+            // j0..j0+width of b1 and of a1's rows.
             unsafe {
-                dispatch_tile!(z2_tile::<T>[6, 5, 4, 3, 2, 1; OW, OW](mr, OW)(
-                    a1.as_ptr().add(i0 * hp),
+                dispatch_tile!(forward_tile::<T>[6, 5, 4, 3, 2, 1; W2, W1](mr, width)(
+                    xb.add(i0 * d),
+                    d,
+                    w1p.add(j0 * d),
+                    ws.b1.as_ptr().add(j0),
                     hp,
-                    h,
-                    ws.w2t.as_ptr(),
-                    z2.as_mut_ptr().add(i0 * OUTPUTS)
+                    ws.a1.as_mut_ptr().add(i0 * hp + j0)
                 ));
             }
             i0 += mr;
         }
-        output_layer(z2, labels, theta2, h, &mut stats);
+        j0 += width;
+    }
+}
 
-        let Some(grad) = grad.as_deref_mut() else { continue };
-        // G2 sums: [colsum D2 | D2^T A1].
-        for row in z2.chunks_exact(OUTPUTS) {
-            for (sum, &v) in ws.b2_sum.iter_mut().zip(row) {
-                *sum += v;
+/// The last units of A1, from W1's own rows (none where a padded panel took them).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn hidden_dot_units<T: Real, const W1: usize>(xb: *const T, rows: usize, theta1: &[T], ws: &mut Workspace<T>) {
+    let (d, h, hp, hv) = (THETA1_COLS - 1, ws.hidden, ws.padded, ws.vector_units);
+    let dot_units = h.saturating_sub(hv);
+    if dot_units == 0 {
+        return;
+    }
+    let mut i0 = 0;
+    while i0 < rows {
+        let mr = DOT_ROWS.min(rows - i0);
+        // SAFETY: rows i0..i0+mr of xb; rows hv..h of theta1 (401 wide); columns hv..h of
+        // b1 and of a1's rows.
+        unsafe {
+            let args = (
+                xb.add(i0 * d),
+                d,
+                theta1.as_ptr().add(hv * THETA1_COLS + 1),
+                ws.b1.as_ptr().add(hv),
+                hp,
+                ws.a1.as_mut_ptr().add(i0 * hp + hv),
+            );
+            macro_rules! dot {
+                ($r:literal) => {
+                    if dot_units == 2 {
+                        forward_dot_tile::<T, $r, 2, W1>(args)
+                    } else {
+                        forward_dot_tile::<T, $r, 1, W1>(args)
+                    }
+                };
+            }
+            match mr {
+                4 => dot!(4),
+                3 => dot!(3),
+                2 => dot!(2),
+                _ => dot!(1),
             }
         }
-        for o0 in [0, G2_OUTPUTS] {
-            let mut j0 = 0;
-            while j0 < hp {
-                let width = tile_width(hp - j0, W2, W1);
-                // SAFETY: outputs o0..o0+5 of z2's rows, columns j0..j0+width of a1's rows
-                // and of g2_sum's rows o0..o0+5 (10 x hp).
-                unsafe {
-                    dispatch_tile!(g2_tile::<T>[5; W2, W1](G2_OUTPUTS, width)(
-                        z2.as_ptr().add(o0),
-                        rows,
-                        a1.as_ptr().add(j0),
-                        hp,
-                        ws.g2_sum.as_mut_ptr().add(o0 * hp + j0)
-                    ));
-                }
-                j0 += width;
-            }
+        i0 += mr;
+    }
+}
+
+/// `Z2 = A1 W2^T` (the output layer adds the biases, then computes the cost, the accuracy
+/// and D2 in place).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn output_products<T: Real, const OW: usize, const ZR: usize>(rows: usize, ws: &mut Workspace<T>) {
+    let (h, hp) = (ws.hidden, ws.padded);
+    let (a1, z2) = (&ws.a1[..rows * hp], &mut ws.z2[..rows * OUTPUTS]);
+    let mut i0 = 0;
+    while i0 < rows {
+        let mr = ZR.min(rows - i0);
+        // SAFETY: rows i0..i0+mr of a1 (h used) and z2; w2t is h x OW.
+        unsafe {
+            dispatch_tile!(z2_tile::<T>[6, 5, 4, 3, 2, 1; OW, OW](mr, OW)(
+                a1.as_ptr().add(i0 * hp),
+                hp,
+                h,
+                ws.w2t.as_ptr(),
+                z2.as_mut_ptr().add(i0 * OUTPUTS)
+            ));
         }
-        // D1 = (D2 W2) * A1 * (1 - A1), and its column sums (the hidden biases' gradient).
+        i0 += mr;
+    }
+}
+
+/// The output weights' gradient sums of the block: `[colsum D2 | D2^T A1]`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn output_weight_sums<T: Real, const W2: usize, const W1: usize>(rows: usize, ws: &mut Workspace<T>) {
+    let hp = ws.padded;
+    let (a1, z2) = (&ws.a1[..rows * hp], &ws.z2[..rows * OUTPUTS]);
+    for row in z2.chunks_exact(OUTPUTS) {
+        for (sum, &v) in ws.b2_sum.iter_mut().zip(row) {
+            *sum += v;
+        }
+    }
+    for o0 in [0, G2_OUTPUTS] {
         let mut j0 = 0;
         while j0 < hp {
             let width = tile_width(hp - j0, W2, W1);
-            let mut i0 = 0;
-            while i0 < rows {
-                let mr = MR.min(rows - i0);
-                // SAFETY: rows i0..i0+mr of z2, a1 and d1; columns j0..j0+width of w2p's
-                // 10 rows, of a1, d1 and b1_sum.
-                unsafe {
-                    dispatch_tile!(d1_tile::<T>[6, 5, 4, 3, 2, 1; W2, W1](mr, width)(
-                        z2.as_ptr().add(i0 * OUTPUTS),
-                        ws.w2p.as_ptr().add(j0),
-                        hp,
-                        a1.as_ptr().add(i0 * hp + j0),
-                        d1.as_mut_ptr().add(i0 * hp + j0),
-                        ws.b1_sum.as_mut_ptr().add(j0)
-                    ));
-                }
-                i0 += mr;
+            // SAFETY: outputs o0..o0+5 of z2's rows, columns j0..j0+width of a1's rows and
+            // of g2_sum's rows o0..o0+5 (10 x hp).
+            unsafe {
+                dispatch_tile!(g2_tile::<T>[5; W2, W1](G2_OUTPUTS, width)(
+                    z2.as_ptr().add(o0),
+                    rows,
+                    a1.as_ptr().add(j0),
+                    hp,
+                    ws.g2_sum.as_mut_ptr().add(o0 * hp + j0)
+                ));
             }
             j0 += width;
         }
+    }
+}
 
-        // G1[:, 1..] += D1^T Xb: feature strips outside, so a strip of Xb stays in L1
-        // while every tile of hidden units passes over it.
-        let g1 = grad.split_mut().0;
-        let mut k0 = 0;
-        while k0 < d {
-            let width = tile_width(d - k0, W2, W1);
-            let mut j0 = 0;
-            while j0 < h {
-                let mr = MR.min(h - j0);
-                // SAFETY: rows 0..rows of d1 (hp wide) and xb (d wide); g1 is h x 401.
-                unsafe {
-                    dispatch_tile!(backward_tile::<T>[6, 5, 4, 3, 2, 1; W2, W1](mr, width)(
-                        d1.as_ptr().add(j0),
-                        hp,
-                        xb.add(k0),
-                        d,
-                        rows,
-                        g1.as_mut_ptr().add(j0 * THETA1_COLS + 1 + k0)
-                    ));
-                }
-                j0 += mr;
+/// `D1 = (D2 W2) * A1 * (1 - A1)`, and its column sums (the hidden biases' gradient).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn hidden_deltas<T: Real, const W2: usize, const W1: usize>(rows: usize, ws: &mut Workspace<T>) {
+    let hp = ws.padded;
+    let (a1, z2, d1) = (&ws.a1[..rows * hp], &ws.z2[..rows * OUTPUTS], &mut ws.d1[..rows * hp]);
+    let mut j0 = 0;
+    while j0 < hp {
+        let width = tile_width(hp - j0, W2, W1);
+        let mut i0 = 0;
+        while i0 < rows {
+            let mr = MR.min(rows - i0);
+            // SAFETY: rows i0..i0+mr of z2, a1 and d1; columns j0..j0+width of w2p's 10
+            // rows, of a1, d1 and b1_sum.
+            unsafe {
+                dispatch_tile!(d1_tile::<T>[6, 5, 4, 3, 2, 1; W2, W1](mr, width)(
+                    z2.as_ptr().add(i0 * OUTPUTS),
+                    ws.w2p.as_ptr().add(j0),
+                    hp,
+                    a1.as_ptr().add(i0 * hp + j0),
+                    d1.as_mut_ptr().add(i0 * hp + j0),
+                    ws.b1_sum.as_mut_ptr().add(j0)
+                ));
             }
-            k0 += width;
+            i0 += mr;
+        }
+        j0 += width;
+    }
+}
+
+/// `G1[:, 1..] += D1^T Xb`: feature strips outside, so a strip of Xb stays in L1 while
+/// every tile of hidden units passes over it.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn hidden_weight_sums<T: Real, const W2: usize, const W1: usize>(
+    xb: *const T,
+    rows: usize,
+    g1: &mut [T],
+    ws: &Workspace<T>,
+) {
+    let (d, h, hp) = (THETA1_COLS - 1, ws.hidden, ws.padded);
+    let d1 = &ws.d1[..rows * hp];
+    let mut k0 = 0;
+    while k0 < d {
+        let width = tile_width(d - k0, W2, W1);
+        let mut j0 = 0;
+        while j0 < h {
+            let mr = MR.min(h - j0);
+            // SAFETY: rows 0..rows of d1 (hp wide) and xb (d wide); g1 is h x 401.
+            unsafe {
+                dispatch_tile!(backward_tile::<T>[6, 5, 4, 3, 2, 1; W2, W1](mr, width)(
+                    d1.as_ptr().add(j0),
+                    hp,
+                    xb.add(k0),
+                    d,
+                    rows,
+                    g1.as_mut_ptr().add(j0 * THETA1_COLS + 1 + k0)
+                ));
+            }
+            j0 += mr;
+        }
+        k0 += width;
+    }
+}
+
+/// Adds the call's sums (the biases' gradients and `D2^T A1`) to the caller's gradient.
+fn add_call_sums<T: Real>(grad: &mut Params<T>, ws: &Workspace<T>) {
+    let (h, hp) = (ws.hidden, ws.padded);
+    let (g1, g2) = grad.split_mut();
+    for (j, &sum) in ws.b1_sum[..h].iter().enumerate() {
+        g1[j * THETA1_COLS] += sum;
+    }
+    for (o, g2_row) in g2.chunks_exact_mut(h + 1).enumerate() {
+        g2_row[0] += ws.b2_sum[o];
+        for (g, &sum) in g2_row[1..].iter_mut().zip(&ws.g2_sum[o * hp..o * hp + h]) {
+            *g += sum;
         }
     }
-
-    if let Some(grad) = grad {
-        let (g1, g2) = grad.split_mut();
-        for (j, &sum) in ws.b1_sum[..h].iter().enumerate() {
-            g1[j * THETA1_COLS] += sum;
-        }
-        for (o, g2_row) in g2.chunks_exact_mut(h + 1).enumerate() {
-            g2_row[0] += ws.b2_sum[o];
-            for (g, &sum) in g2_row[1..].iter_mut().zip(&ws.g2_sum[o * hp..o * hp + h]) {
-                *g += sum;
-            }
-        }
-    }
-    stats
 }
 
 /// Copies this call's weights into the workspace's tile layouts (zeros stay in the

@@ -36,6 +36,10 @@ impl<T: Real> Workspace<T> {
 
 /// Forward (and, with `grad`, backward) pass over `x`; the contract of
 /// [`super::forward_backward`].
+///
+/// A1 and D1 are stored column-major (`a1[j * rows + i]`): gemm's register tile is 16 rows
+/// tall, so the block's rows, not the H hidden units, should be the rows it tiles, and the
+/// per-unit bias and sigmoid then run over contiguous memory.
 pub fn forward_backward<T: Real>(
     params: &Params<T>,
     x: SamplesView<'_, T>,
@@ -45,95 +49,106 @@ pub fn forward_backward<T: Real>(
     let h = params.hidden();
     assert_eq!(ws.hidden, h, "workspace built for another hidden size");
     assert_eq!(x.dim, THETA1_COLS - 1, "samples of the wrong width");
-    let (theta1, theta2) = (params.theta1(), params.theta2());
-    let h1 = h + 1;
     let mut stats = PassStats { samples: x.len(), ..PassStats::default() };
-
     for start in (0..x.len()).step_by(BLOCK_ROWS) {
         let rows = BLOCK_ROWS.min(x.len() - start);
-        let xb = &x.features[start * x.dim..(start + rows) * x.dim];
-        let labels = &x.labels[start..start + rows];
-        let a1 = &mut ws.a1[..rows * h];
-        let z2 = &mut ws.z2[..rows * OUTPUTS];
-        let d1 = &mut ws.d1[..rows * h];
-
-        // A1 and D1 are stored column-major (`a1[j * rows + i]`): gemm's register tile is
-        // 16 rows tall, so the block's rows, not the H hidden units, should be the rows it
-        // tiles, and the per-unit bias and sigmoid then run over contiguous memory.
-
-        // A1 = sigmoid(Xb W1^T + b1); W1^T[k][j] = theta1[j * 401 + 1 + k].
-        linalg::gemm(
-            a1,
-            Layout::col_major(rows, h),
-            false,
-            (xb, Layout::row_major(rows, x.dim)),
-            (&theta1[1..], Layout::strided(x.dim, h, 1, THETA1_COLS)),
-            1,
-        );
-        for (j, column) in a1.chunks_exact_mut(rows).enumerate() {
-            let bias = theta1[j * THETA1_COLS];
-            for v in column {
-                *v = sigmoid(*v + bias);
-            }
-        }
-
-        // Z2 = A1 W2^T + b2 (row-major, rows x 10); W2^T[k][o] = theta2[o * (h + 1) + 1 + k].
-        linalg::gemm(
-            z2,
-            Layout::row_major(rows, OUTPUTS),
-            false,
-            (a1, Layout::col_major(rows, h)),
-            (&theta2[1..], Layout::strided(h, OUTPUTS, 1, h1)),
-            1,
-        );
-        output_layer(z2, labels, theta2, h, &mut stats);
-
-        let Some(grad) = grad.as_deref_mut() else {
-            continue;
+        let mut block = Block {
+            xb: &x.features[start * x.dim..(start + rows) * x.dim],
+            rows,
+            a1: &mut ws.a1[..rows * h],
+            z2: &mut ws.z2[..rows * OUTPUTS],
         };
-        let (g1, g2) = grad.split_mut();
-
-        // G2 += [colsum D2 | D2^T A1].
-        for row in z2.chunks_exact(OUTPUTS) {
-            for (o, &d) in row.iter().enumerate() {
-                g2[o * h1] += d;
-            }
+        forward(params, &mut block);
+        output_layer(block.z2, &x.labels[start..start + rows], params.theta2(), h, &mut stats);
+        if let Some(grad) = grad.as_deref_mut() {
+            backward(params, &block, &mut ws.d1[..rows * h], grad);
         }
-        // g2 is 10 x (h + 1), written past its bias column; D2^T is z2 (rows x 10) read
-        // with strides (1, 10).
-        linalg::gemm(
-            &mut g2[1..],
-            Layout::strided(OUTPUTS, h, h1, 1),
-            true,
-            (z2, Layout::strided(OUTPUTS, rows, 1, OUTPUTS)),
-            (a1, Layout::col_major(rows, h)),
-            1,
-        );
-        // D1 = (D2 W2) * A1 * (1 - A1); W2[o][j] = theta2[o * (h + 1) + 1 + j].
-        linalg::gemm(
-            d1,
-            Layout::col_major(rows, h),
-            false,
-            (z2, Layout::row_major(rows, OUTPUTS)),
-            (&theta2[1..], Layout::strided(OUTPUTS, h, h1, 1)),
-            1,
-        );
-        for (d, &a) in d1.iter_mut().zip(a1.iter()) {
-            *d *= a * (T::ONE - a);
-        }
-        // G1 += [colsum D1 | D1^T Xb].
-        for (j, column) in d1.chunks_exact(rows).enumerate() {
-            g1[j * THETA1_COLS] += column.iter().fold(T::ZERO, |acc, &d| acc + d);
-        }
-        // g1 is h x 401, written past its bias column; D1^T (h x rows) is d1 read row-major.
-        linalg::gemm(
-            &mut g1[1..],
-            Layout::strided(h, x.dim, THETA1_COLS, 1),
-            true,
-            (d1, Layout::row_major(h, rows)),
-            (xb, Layout::row_major(rows, x.dim)),
-            1,
-        );
     }
     stats
+}
+
+/// One block of rows and its activations: X's rows, A1 (column-major), Z2 (then D2).
+struct Block<'a, T> {
+    xb: &'a [T],
+    rows: usize,
+    a1: &'a mut [T],
+    z2: &'a mut [T],
+}
+
+/// `A1 = sigmoid(Xb W1^T + b1)`, then `Z2 = A1 W2^T` (the output layer adds `b2`).
+fn forward<T: Real>(params: &Params<T>, block: &mut Block<'_, T>) {
+    let (h, rows, d) = (params.hidden(), block.rows, THETA1_COLS - 1);
+    let (theta1, theta2) = (params.theta1(), params.theta2());
+    // W1^T[k][j] = theta1[j * 401 + 1 + k].
+    linalg::gemm(
+        block.a1,
+        Layout::col_major(rows, h),
+        false,
+        (block.xb, Layout::row_major(rows, d)),
+        (&theta1[1..], Layout::strided(d, h, 1, THETA1_COLS)),
+        1,
+    );
+    for (j, column) in block.a1.chunks_exact_mut(rows).enumerate() {
+        let bias = theta1[j * THETA1_COLS];
+        for v in column {
+            *v = sigmoid(*v + bias);
+        }
+    }
+    // Row-major, rows x 10; W2^T[k][o] = theta2[o * (h + 1) + 1 + k].
+    linalg::gemm(
+        block.z2,
+        Layout::row_major(rows, OUTPUTS),
+        false,
+        (block.a1, Layout::col_major(rows, h)),
+        (&theta2[1..], Layout::strided(h, OUTPUTS, 1, h + 1)),
+        1,
+    );
+}
+
+/// The block's gradient sums, added to `grad`: `G2 += [colsum D2 | D2^T A1]`, then
+/// `D1 = (D2 W2) * A1 * (1 - A1)` and `G1 += [colsum D1 | D1^T Xb]`.
+fn backward<T: Real>(params: &Params<T>, block: &Block<'_, T>, d1: &mut [T], grad: &mut Params<T>) {
+    let (h, rows, d) = (params.hidden(), block.rows, THETA1_COLS - 1);
+    let (h1, theta2) = (h + 1, params.theta2());
+    let (a1, z2, xb) = (&*block.a1, &*block.z2, block.xb);
+    let (g1, g2) = grad.split_mut();
+    for row in z2.chunks_exact(OUTPUTS) {
+        for (o, &dz) in row.iter().enumerate() {
+            g2[o * h1] += dz;
+        }
+    }
+    // g2 is 10 x (h + 1), written past its bias column; D2^T is z2 (rows x 10) read with
+    // strides (1, 10).
+    linalg::gemm(
+        &mut g2[1..],
+        Layout::strided(OUTPUTS, h, h1, 1),
+        true,
+        (z2, Layout::strided(OUTPUTS, rows, 1, OUTPUTS)),
+        (a1, Layout::col_major(rows, h)),
+        1,
+    );
+    // W2[o][j] = theta2[o * (h + 1) + 1 + j].
+    linalg::gemm(
+        d1,
+        Layout::col_major(rows, h),
+        false,
+        (z2, Layout::row_major(rows, OUTPUTS)),
+        (&theta2[1..], Layout::strided(OUTPUTS, h, h1, 1)),
+        1,
+    );
+    for (dv, &a) in d1.iter_mut().zip(a1.iter()) {
+        *dv *= a * (T::ONE - a);
+    }
+    for (j, column) in d1.chunks_exact(rows).enumerate() {
+        g1[j * THETA1_COLS] += column.iter().fold(T::ZERO, |acc, &dv| acc + dv);
+    }
+    // g1 is h x 401, written past its bias column; D1^T (h x rows) is d1 read row-major.
+    linalg::gemm(
+        &mut g1[1..],
+        Layout::strided(h, d, THETA1_COLS, 1),
+        true,
+        (d1, Layout::row_major(h, rows)),
+        (xb, Layout::row_major(rows, d)),
+        1,
+    );
 }

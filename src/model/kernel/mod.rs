@@ -45,25 +45,36 @@ pub enum KernelChoice {
 /// The environment variable that picks the kernel.
 pub const KERNEL_VAR: &str = "DPSTUDY_KERNEL";
 
+/// A `DPSTUDY_KERNEL` that cannot be honoured, named in the message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KernelChoiceError {
+    #[error("{KERNEL_VAR}=fused: this CPU lacks AVX2 or FMA, which the fused kernel needs")]
+    Unsupported,
+    #[error("{KERNEL_VAR}={0}: expected `auto`, `fused` or `gemm`")]
+    Unknown(String),
+    #[error("{KERNEL_VAR} is not UTF-8")]
+    NotUnicode,
+}
+
 impl KernelChoice {
     /// `value` as `DPSTUDY_KERNEL` takes it.
-    pub fn parse(value: &str) -> Result<Self, String> {
+    pub fn parse(value: &str) -> Result<Self, KernelChoiceError> {
         match value {
             "" | "auto" => Ok(Self::Auto),
             "fused" if fused::cpu_supported() => Ok(Self::Only(KernelKind::Fused)),
-            "fused" => Err(format!("{KERNEL_VAR}=fused: this CPU lacks AVX2 or FMA, which the fused kernel needs")),
+            "fused" => Err(KernelChoiceError::Unsupported),
             "gemm" => Ok(Self::Only(KernelKind::Gemm)),
-            other => Err(format!("{KERNEL_VAR}={other}: expected `auto`, `fused` or `gemm`")),
+            other => Err(KernelChoiceError::Unknown(other.to_string())),
         }
     }
 
     /// The choice in this process's environment, checked; commands call this first so a
     /// bad value stops them with its name before anything runs.
-    pub fn from_env() -> Result<Self, String> {
+    pub fn from_env() -> Result<Self, KernelChoiceError> {
         match std::env::var(KERNEL_VAR) {
             Ok(value) => Self::parse(&value),
             Err(std::env::VarError::NotPresent) => Ok(Self::Auto),
-            Err(std::env::VarError::NotUnicode(_)) => Err(format!("{KERNEL_VAR} is not UTF-8")),
+            Err(std::env::VarError::NotUnicode(_)) => Err(KernelChoiceError::NotUnicode),
         }
     }
 
@@ -171,9 +182,9 @@ mod tests {
         if fused::cpu_supported() {
             assert_eq!(fused, Ok(KernelChoice::Only(KernelKind::Fused)));
         } else {
-            assert!(fused.unwrap_err().contains("AVX2"));
+            assert!(fused.unwrap_err().to_string().contains("AVX2"));
         }
-        let e = KernelChoice::parse("GEMM").unwrap_err();
+        let e = KernelChoice::parse("GEMM").unwrap_err().to_string();
         assert!(e.contains("DPSTUDY_KERNEL=GEMM") && e.contains("`gemm`"), "{e}");
     }
 

@@ -1,10 +1,13 @@
 //! `artifact/claims.toml` and `dpstudy check`: the study's findings as claims with
 //! tolerances. This module is the claim schema and its parser; [`evaluate`] checks claims
-//! against a results directory's aggregate into a [`CheckRecord`] (what `check.json`
-//! holds), and [`render`] turns records into the text of `check.txt` and the appendix's
-//! Markdown table.
+//! against a results directory's aggregate, each kind by its own rule in [`kinds`], into a
+//! [`CheckRecord`] ([`record`]: what `check.json` holds), and [`render`] turns records into
+//! the text of `check.txt` and the appendix's Markdown table.
 
 pub mod evaluate;
+mod judge;
+pub mod kinds;
+pub mod record;
 pub mod render;
 
 use std::path::Path;
@@ -12,10 +15,11 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::experiment::manifest::PerProfile;
-use crate::tomlfile::{self, TomlFileError, line_of};
 use crate::train::{Mode, SyncKind};
+use crate::util::toml_file::{self, TomlFileError, line_of};
 
-pub use evaluate::{CheckRecord, Outcome, Verdict, check};
+pub use evaluate::check;
+pub use record::{CheckRecord, Outcome, Verdict};
 
 pub const BUILTIN: &str = include_str!("../../../artifact/claims.toml");
 pub const DEFAULT_PATH: &str = "artifact/claims.toml";
@@ -38,7 +42,7 @@ pub enum Kind {
     /// On the slowest link, allreduce's efficiency over gather-broadcast's, for every H and
     /// P, is at least `min`.
     GatherBcastLosesMore,
-    /// The cost model fitted to the run's cells ([`crate::report::model`]) predicts every MPI
+    /// The cost model fitted to the run's cells ([`crate::report::cost_model`]) predicts every MPI
     /// cell it covers within a relative `max`.
     ModelPredicts,
     /// At the largest N both have with one process, the `baseline`'s best time over the
@@ -50,6 +54,40 @@ pub enum Kind {
     /// Every ensemble of P > 1 members trained on all the rows (not bagging): the averaged
     /// prediction's test accuracy minus the best member's is at least `min`.
     EnsembleBeatsBestMember,
+}
+
+/// Which of a claim's bounds its kind is held to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BoundKey {
+    /// `min`: the figure must be at least the bound.
+    Min,
+    /// `max`: the figure must be at most the bound.
+    Max,
+}
+
+impl BoundKey {
+    fn name(self) -> &'static str {
+        match self {
+            BoundKey::Min => "min",
+            BoundKey::Max => "max",
+        }
+    }
+}
+
+impl Kind {
+    /// The bound the claims file must give a claim of this kind; `None` for a kind whose
+    /// bound is fixed (a trend: above 1, below 1, stays ahead).
+    pub fn bound_key(self) -> Option<BoundKey> {
+        match self {
+            Kind::LinearInN | Kind::Speedup | Kind::WeakEfficiency | Kind::TestAccuracy => Some(BoundKey::Min),
+            Kind::GatherBcastLosesMore | Kind::FasterThanBaseline | Kind::ScalesBetterThanBaseline => {
+                Some(BoundKey::Min)
+            }
+            Kind::EnsembleBeatsBestMember => Some(BoundKey::Min),
+            Kind::SameFinalCost | Kind::SyncRatio | Kind::ModelPredicts => Some(BoundKey::Max),
+            Kind::GrowsWithN | Kind::GpuFaster | Kind::GpuCrossover | Kind::CommGrowsAsLinkSlows => None,
+        }
+    }
 }
 
 /// One claim as the file states it.
@@ -74,6 +112,18 @@ pub struct Claim {
     pub max: Option<PerProfile<f64>>,
 }
 
+impl Claim {
+    /// The bound its kind is held to, as given for `profile`: `None` when the kind takes
+    /// none or the file gives none for this profile.
+    pub fn bound(&self, profile: &str) -> Option<f64> {
+        let given = match self.kind.bound_key()? {
+            BoundKey::Min => &self.min,
+            BoundKey::Max => &self.max,
+        };
+        given.as_ref().and_then(|v| v.get(profile))
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ClaimsFile {
@@ -83,12 +133,12 @@ struct ClaimsFile {
 
 /// Reads the claims: `path`, else [`DEFAULT_PATH`] if it exists, else the built-in copy.
 pub fn load(path: Option<&Path>) -> Result<Vec<Claim>, TomlFileError> {
-    let (text, path) = tomlfile::text_of(path, DEFAULT_PATH, BUILTIN)?;
+    let (text, path) = toml_file::text_of(path, DEFAULT_PATH, BUILTIN)?;
     parse(&text, &path)
 }
 
 pub fn parse(text: &str, path: &Path) -> Result<Vec<Claim>, TomlFileError> {
-    let file: ClaimsFile = tomlfile::parse(text, path)?;
+    let file: ClaimsFile = toml_file::parse(text, path)?;
     if file.version != 1 {
         return Err(TomlFileError::Parse {
             path: path.into(),
@@ -103,17 +153,12 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Claim>, TomlFileError> {
         if claims.iter().any(|c| c.id == claim.id) {
             return Err(invalid(format!("claim `{}` is declared twice", claim.id)));
         }
-        let needs = match claim.kind {
-            Kind::LinearInN | Kind::Speedup | Kind::WeakEfficiency | Kind::TestAccuracy => Some("min"),
-            Kind::GatherBcastLosesMore | Kind::FasterThanBaseline | Kind::ScalesBetterThanBaseline => Some("min"),
-            Kind::EnsembleBeatsBestMember => Some("min"),
-            Kind::SameFinalCost | Kind::SyncRatio | Kind::ModelPredicts => Some("max"),
-            Kind::GrowsWithN | Kind::GpuFaster | Kind::GpuCrossover | Kind::CommGrowsAsLinkSlows => None,
+        let given = |key| match key {
+            BoundKey::Min => claim.min.is_some(),
+            BoundKey::Max => claim.max.is_some(),
         };
-        match needs {
-            Some("min") if claim.min.is_none() => return Err(invalid(format!("claim `{}` needs `min`", claim.id))),
-            Some("max") if claim.max.is_none() => return Err(invalid(format!("claim `{}` needs `max`", claim.id))),
-            _ => {}
+        if let Some(key) = claim.kind.bound_key().filter(|k| !given(*k)) {
+            return Err(invalid(format!("claim `{}` needs `{}`", claim.id, key.name())));
         }
         if matches!(claim.kind, Kind::Speedup | Kind::WeakEfficiency) && claim.mode.is_none() {
             return Err(invalid(format!("claim `{}` needs `mode`", claim.id)));

@@ -1,7 +1,7 @@
 //! Check records as text: the verdicts `check` prints and writes to `check.txt`, and the
 //! appendix's Markdown table of claims beside the verdicts of reference runs.
 
-use super::evaluate::{CheckRecord, Outcome};
+use super::record::{CheckRecord, Outcome};
 use super::{Claim, Kind};
 use crate::experiment::manifest::PerProfile;
 

@@ -5,7 +5,7 @@
 pub mod draw;
 
 use super::aggregate::{Aggregate, CellStats};
-use super::tables::{crossover_pairs, weak_baseline};
+use super::study_tables::{crossover_pairs, weak_baseline};
 use crate::experiment::manifest::TableKind;
 use crate::stats::Estimate;
 use crate::train::Mode;
@@ -347,7 +347,7 @@ fn ensembles(agg: &Aggregate, id: &str) -> Chart {
                     add("ensemble: best member".into(), c.time, c.best_member_test_acc);
                 }
             }
-            _ if super::tables::equal_budget(&cells, c) => {
+            _ if super::study_tables::equal_budget(&cells, c) => {
                 add(format!("{} (P x steps)", c.label()), c.time, c.final_test_acc)
             }
             _ => add(c.label(), c.time, c.final_test_acc),

@@ -1,0 +1,18 @@
+//! `dpstudy bench`.
+
+use crate::cli::args::BenchArgs;
+use crate::util::files;
+use crate::{bench as benchmark, thread_pools};
+
+/// `dpstudy bench`: times the step beside a GEMM of this machine; prints the table and
+/// writes the report as JSON if asked.
+pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
+    let config = args.config();
+    thread_pools::configure(config.threads)?;
+    let report = benchmark::run(&config)?;
+    print!("{}", report.table());
+    if let Some(path) = &args.out {
+        files::write_atomic(path, serde_json::to_string_pretty(&report)?.as_bytes())?;
+    }
+    Ok(())
+}
