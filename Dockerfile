@@ -54,10 +54,11 @@ RUN DEBIAN_ARCHIVE="$DEBIAN_ARCHIVE" /src/artifact/docker/debian-snapshot.sh "$D
 FROM build-deps AS build
 WORKDIR /src
 COPY . .
-# No .git in the context: the revision comes in as an argument (`--build-arg
-# DPSTUDY_GIT_REVISION=$(git rev-parse --short=12 HEAD)`), else "unknown".
-ARG DPSTUDY_GIT_REVISION=unknown
-ENV DPSTUDY_GIT_REVISION=${DPSTUDY_GIT_REVISION}
+# The revision every result of the image records: build.rs reads it from the context's .git
+# (with "-dirty" for uncommitted changes), or from the DPSTUDY_GIT_REVISION argument where
+# given; with neither, the build stops and says so instead of recording "unknown".
+ARG DPSTUDY_GIT_REVISION=
+ENV DPSTUDY_GIT_REVISION=${DPSTUDY_GIT_REVISION} DPSTUDY_REQUIRE_REVISION=1
 # The crate registry and the target directory persist between builds of this machine; a new
 # target directory starts as the target-seed stage. The registry sits where rustup puts it for
 # root, as on CI's machine: cargo's fingerprints hold the absolute paths of the dependencies'
@@ -86,10 +87,9 @@ COPY artifact/docker/apt-install.sh artifact/docker/debian-snapshot.sh artifact/
 RUN DEBIAN_ARCHIVE="$DEBIAN_ARCHIVE" /artifact/artifact/docker/debian-snapshot.sh "$DEBIAN_SNAPSHOT" \
     && /artifact/artifact/docker/install-runtime-deps.sh
 # All four MNIST files, checked against their published SHA-256 in the data stage: the test
-# pair alone in data/mnist, the default, which the quick profile reads (the 10,000 test
-# images, as on the host and in artifact/expected/quick: with the training pair beside it,
-# the pool would start with the training images and the run would train on other data);
-# all four in data/mnist-full, for `--profile full-short --data-dir /artifact/data/mnist-full`.
+# pair alone in data/mnist, the default (the quick profile reads pool `test`, the 10,000 test
+# images, wherever it finds them), all four in data/mnist-full, for `--profile full-short
+# --data-dir /artifact/data/mnist-full` (pool `all`).
 COPY --from=data /mnist/t10k-* /artifact/data/mnist/
 COPY --from=data /mnist/ /artifact/data/mnist-full/
 COPY artifact/experiments.toml artifact/claims.toml /artifact/artifact/
@@ -124,8 +124,8 @@ WORKDIR /src
 COPY . .
 # Compute capability of the target GPU: 90 for H100 and H200, 80 for A100.
 ARG CUDA_COMPUTE_CAP=90
-ARG DPSTUDY_GIT_REVISION=unknown
-ENV CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP} DPSTUDY_GIT_REVISION=${DPSTUDY_GIT_REVISION} \
+ARG DPSTUDY_GIT_REVISION=
+ENV CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP} DPSTUDY_GIT_REVISION=${DPSTUDY_GIT_REVISION} DPSTUDY_REQUIRE_REVISION=1 \
     DPSTUDY_CUDA_VENV=/opt/cuda-wheels CARGO_TARGET_DIR=/src/target CARGO_HOME=/root/.cargo
 # The same cache mounts as the CPU build: the dependencies both builds share compile once.
 RUN --mount=type=cache,target=/root/.cargo/registry,sharing=locked \

@@ -10,6 +10,7 @@ fn output(cmd: &str, args: &[&str]) -> Option<String> {
 
 fn main() {
     println!("cargo:rerun-if-env-changed=DPSTUDY_GIT_REVISION");
+    println!("cargo:rerun-if-env-changed=DPSTUDY_REQUIRE_REVISION");
     for path in [".git/HEAD", ".git/index", "src", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={path}");
     }
@@ -19,6 +20,15 @@ fn main() {
         let dirty = output("git", &["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
         Some(if dirty { format!("{head}-dirty") } else { head })
     });
+    // A build whose results must say where they came from (the images) stops here rather
+    // than record "unknown".
+    if revision.is_none() && std::env::var("DPSTUDY_REQUIRE_REVISION").as_deref() == Ok("1") {
+        panic!(
+            "no git revision to record: build from a git clone (the build reads .git), or pass \
+             DPSTUDY_GIT_REVISION (docker build --build-arg DPSTUDY_GIT_REVISION=$(git describe --always \
+             --dirty --abbrev=12))"
+        );
+    }
     println!("cargo:rustc-env=DPSTUDY_GIT_REVISION={}", revision.unwrap_or_else(|| "unknown".into()));
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     println!("cargo:rustc-env=DPSTUDY_RUSTC={}", output(&rustc, &["--version"]).unwrap_or_else(|| "unknown".into()));

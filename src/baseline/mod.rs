@@ -298,7 +298,13 @@ mod tests {
         TrainConfig {
             mode,
             sync: None,
-            data: DataConfig { kind: DataKind::Synthetic, dir: ".".into(), cache_dir: ".".into(), verify: true },
+            data: DataConfig {
+                kind: DataKind::Synthetic,
+                dir: ".".into(),
+                cache_dir: ".".into(),
+                verify: true,
+                pool: Default::default(),
+            },
             samples: Some(100),
             test_samples: 0,
             hidden: 5,

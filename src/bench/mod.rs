@@ -19,6 +19,7 @@ use crate::model::kernel::KernelKind;
 use crate::model::row_split::ThreadedKernel;
 use crate::model::{Params, init, step_flops};
 use crate::real::{Dtype, Real};
+use crate::train::{ConfigError, Machine};
 
 /// Side of the reference GEMM.
 pub const GEMM_SIZE: usize = 2048;
@@ -37,6 +38,8 @@ pub struct BenchConfig {
     pub warmup: usize,
     /// Compute threads.
     pub threads: usize,
+    /// Consent to more threads than cores (`--oversubscribe`).
+    pub oversubscribe: bool,
     /// Element types to time.
     pub dtypes: Vec<Dtype>,
     /// The sequential / threads / MPI comparison, when asked for.
@@ -131,6 +134,41 @@ impl BenchReport {
     }
 }
 
+impl BenchConfig {
+    /// Refuses, naming the flag, what this machine cannot mean to run, before any buffer is
+    /// allocated or thread started: more threads than rows, more threads than cores without
+    /// `--oversubscribe`, data and GEMM operands beyond its memory.
+    pub fn check_resources(&self, machine: Machine) -> Result<(), ConfigError> {
+        let beyond =
+            |flag, value: usize, reason: String| Err(ConfigError::Beyond { flag, value: value.to_string(), reason });
+        if self.threads > self.samples {
+            let reason = format!("more threads than the {} rows to split among them", self.samples);
+            return beyond("--threads", self.threads, reason);
+        }
+        if self.threads > machine.cores && !self.oversubscribe {
+            let reason = format!(
+                "more compute threads than this machine's {} cores: pass --oversubscribe to time them anyway",
+                machine.cores
+            );
+            return beyond("--threads", self.threads, reason);
+        }
+        // The rows in f64 and in f32, and the GEMM's three f64 operands.
+        let bytes = self.samples as u128 * crate::data::FEATURES as u128 * 12 + 3 * (GEMM_SIZE as u128).pow(2) * 8;
+        match machine.memory_bytes {
+            Some(memory) if bytes > u128::from(memory) => beyond(
+                "--samples",
+                self.samples,
+                format!(
+                    "the benchmark would need about {:.1} GiB, more than this machine's {:.1} GiB of memory",
+                    bytes as f64 / (1u64 << 30) as f64,
+                    memory as f64 / (1u64 << 30) as f64
+                ),
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Runs the benchmark for every requested element type and hidden size.
 pub fn run(args: &BenchConfig) -> anyhow::Result<BenchReport> {
     anyhow::ensure!(args.reps >= 1, "--reps must be at least 1");
@@ -140,6 +178,7 @@ pub fn run(args: &BenchConfig) -> anyhow::Result<BenchReport> {
         args.batch_size.is_none_or(|b| (1..=args.samples).contains(&b)),
         "--batch-size must be in 1..=--samples"
     );
+    args.check_resources(Machine::here())?;
     let seed = 1;
     let data = synthetic::generate(args.samples, seed);
     let data_label = data.source.to_string();
@@ -252,5 +291,37 @@ impl<T: Real> GemmCase<T> {
         let t = Instant::now();
         linalg::gemm(&mut self.c, square, false, (&self.a, square), (&self.b, square), self.threads);
         t.elapsed().as_secs_f64()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn asking(samples: usize, threads: usize, oversubscribe: bool) -> BenchConfig {
+        BenchConfig {
+            samples,
+            hidden: vec![50],
+            batch_size: None,
+            reps: 1,
+            warmup: 0,
+            threads,
+            oversubscribe,
+            dtypes: vec![Dtype::F32],
+            scaling: None,
+        }
+    }
+
+    #[test]
+    fn runaway_requests_are_refused_naming_the_flag() {
+        let machine = Machine { cores: 2, memory_bytes: Some(8 << 30) };
+        let message = |c: BenchConfig| c.check_resources(machine).unwrap_err().to_string();
+        assert!(
+            message(asking(10_000, 100_000, true)).starts_with("--threads 100000: more threads than the 10000 rows")
+        );
+        assert!(message(asking(70_000, 3, false)).contains("--oversubscribe"));
+        assert!(asking(70_000, 3, true).check_resources(machine).is_ok());
+        assert!(message(asking(2_000_000_000, 1, false)).starts_with("--samples 2000000000: the benchmark would need"));
+        assert!(asking(70_000, 2, false).check_resources(machine).is_ok());
     }
 }

@@ -90,6 +90,7 @@ impl ScalingSpec {
                 dir: DEFAULT_DATA_DIR.into(),
                 cache_dir: self.cache_dir.clone(),
                 verify: true,
+                pool: Default::default(),
             },
             samples: Some(self.samples),
             test_samples: 0,

@@ -10,7 +10,7 @@ use crate::train::{Mode, SyncKind};
 #[derive(Debug, Parser)]
 #[command(
     name = "dpstudy",
-    version,
+    version = crate::util::build_info::VERSION,
     about = "How much does data-parallel training buy over sequential CPU training and a single GPU?",
     long_about = "Reproduces an empirical study: a 400-H-10 sigmoid network trained by full-batch \
                   gradient descent on PCA-reduced MNIST, sequentially, data-parallel over MPI, and \
@@ -241,6 +241,11 @@ pub struct DataDirs {
     /// then says UNVERIFIED.
     #[arg(long)]
     pub no_verify: bool,
+    /// Which MNIST images to read: test (the 10,000 test images), train (the 60,000 training
+    /// images), all (the 70,000, training images first), present (every pair in --data-dir)
+    /// [default: present; reproduce: the profile's pool].
+    #[arg(long, value_enum)]
+    pub pool: Option<crate::data::Pool>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -24,6 +24,7 @@ impl DataDirs {
             dir: self.data_dir.clone(),
             cache_dir: self.cache_dir.clone().unwrap_or_else(default_cache_dir),
             verify: !self.no_verify,
+            pool: self.pool.unwrap_or_default(),
         }
     }
 }
@@ -143,6 +144,7 @@ impl BenchArgs {
             reps: self.reps,
             warmup: self.warmup,
             threads: self.threads,
+            oversubscribe: self.oversubscribe,
             dtypes: self.dtype.clone(),
             scaling,
         }

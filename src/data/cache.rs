@@ -120,7 +120,7 @@ fn paths(cache_dir: &Path, key: &CacheKey) -> (PathBuf, PathBuf) {
 
 /// The cache entry matching the files in `data_dir`, if one exists (no preprocessing).
 pub fn find(data: &DataConfig) -> anyhow::Result<Option<(PathBuf, Manifest)>> {
-    let key = key_for(&mnist::load_pool(&data.dir, data.verify)?);
+    let key = key_for(&mnist::load_pool(&data.dir, data.verify, data.pool)?);
     let (manifest_path, _) = paths(&data.cache_dir, &key);
     Ok(read_manifest(&manifest_path).filter(|m| m.key == key).map(|m| (manifest_path, m)))
 }
@@ -130,7 +130,7 @@ pub fn find(data: &DataConfig) -> anyhow::Result<Option<(PathBuf, Manifest)>> {
 /// `force` rebuilds even when a matching entry exists. `required` rows are checked against
 /// the pool before any work is done, so a request that cannot be met leaves nothing behind.
 pub fn load_or_prepare(data: &DataConfig, force: bool, required: Option<Required>) -> anyhow::Result<Loaded> {
-    let raw = mnist::load_pool(&data.dir, data.verify)?;
+    let raw = mnist::load_pool(&data.dir, data.verify, data.pool)?;
     if let Some(req) = required.filter(|r| r.rows > raw.len()) {
         return Err(req.unmet(raw.len(), format!("MNIST {} in {}", raw.description, data.dir.display())).into());
     }

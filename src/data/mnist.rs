@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::checksum::{self, MnistFile};
+use super::pool::{Part, Pool};
 use super::{DataError, idx};
 
 /// Pixels per image.
@@ -54,11 +55,13 @@ fn read_checked(path: &Path, file: &MnistFile, verify: bool) -> Result<(Vec<u8>,
     Ok((idx::decompress_if_gzip(path, bytes)?, InputFile { name, sha256 }))
 }
 
-/// Loads every complete image/label pair present in `dir`, train first, each file checked
-/// against the published SHA-256 unless `verify` is off (for other data in MNIST's format).
+/// Loads the image/label pairs of `pool` from `dir`, train first, each file checked against
+/// the published SHA-256 unless `verify` is off (for other data in MNIST's format). A named
+/// pool reads exactly its pairs, whatever else `dir` holds, and fails naming a missing file;
+/// [`Pool::Present`] reads every pair present.
 ///
 /// Present means at least one of a pair's two files exists; the other must then exist too.
-pub fn load_pool(dir: &Path, verify: bool) -> Result<RawPool, DataError> {
+pub fn load_pool(dir: &Path, verify: bool, pool: Pool) -> Result<RawPool, DataError> {
     if !dir.is_dir() {
         return Err(DataError::MissingFile {
             path: dir.to_path_buf(),
@@ -66,16 +69,24 @@ pub fn load_pool(dir: &Path, verify: bool) -> Result<RawPool, DataError> {
         });
     }
     let pairs = [
-        ("train", checksum::TRAIN_IMAGES, checksum::TRAIN_LABELS),
-        ("test", checksum::TEST_IMAGES, checksum::TEST_LABELS),
+        (Part::Train, checksum::TRAIN_IMAGES, checksum::TRAIN_LABELS),
+        (Part::Test, checksum::TEST_IMAGES, checksum::TEST_LABELS),
     ];
-    let mut pool =
+    let mut raw =
         RawPool { pixels: vec![], labels: vec![], description: String::new(), inputs: vec![], verified: verify };
     let mut parts = vec![];
     for (part, images_file, labels_file) in pairs {
+        let wanted = pool.parts().is_none_or(|parts| parts.contains(&part));
+        if !wanted {
+            continue;
+        }
         let (images_path, labels_path) = match (find(dir, &images_file), find(dir, &labels_file)) {
-            (None, None) => continue,
+            (None, None) if pool == Pool::Present => continue,
             (Some(i), Some(l)) => (i, l),
+            (images, _) if pool != Pool::Present => {
+                let file = if images.is_none() { images_file.gz_name } else { labels_file.gz_name };
+                return Err(DataError::PoolIncomplete { dir: dir.to_path_buf(), pool, file });
+            }
             (found, _) => {
                 let (missing, partner) =
                     if found.is_some() { (labels_file, images_file) } else { (images_file, labels_file) };
@@ -100,14 +111,14 @@ pub fn load_pool(dir: &Path, verify: bool) -> Result<RawPool, DataError> {
                 n_labels: labels.len(),
             });
         }
-        pool.pixels.extend_from_slice(&images.pixels);
-        pool.labels.extend_from_slice(&labels);
-        pool.inputs.extend([image_input, label_input]);
-        parts.push(part);
+        raw.pixels.extend_from_slice(&images.pixels);
+        raw.labels.extend_from_slice(&labels);
+        raw.inputs.extend([image_input, label_input]);
+        parts.push(part.as_str());
     }
     if parts.is_empty() {
         return Err(DataError::NoData { dir: dir.to_path_buf() });
     }
-    pool.description = parts.join("+");
-    Ok(pool)
+    raw.description = parts.join("+");
+    Ok(raw)
 }

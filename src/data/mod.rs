@@ -13,6 +13,7 @@ pub mod fetch;
 pub mod idx;
 pub mod mnist;
 pub mod pca;
+pub mod pool;
 pub mod synthetic;
 
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::real::Real;
+pub use pool::Pool;
 
 /// Number of features after PCA, as in the study.
 pub const FEATURES: usize = 400;
@@ -43,6 +45,11 @@ pub enum DataError {
          raw); run `dpstudy data fetch --data-dir {dir}` or copy them there"
     )]
     NoData { dir: PathBuf },
+    #[error(
+        "pool `{pool}` needs {file} (gzip or raw) in {dir}, which is not there: get the MNIST files with `dpstudy \
+         data fetch --data-dir {dir}`"
+    )]
+    PoolIncomplete { dir: PathBuf, pool: Pool, file: &'static str },
     #[error("{path}: wrong magic number 0x{found:08x}, expected 0x{expected:08x} (not an IDX file of this kind)")]
     BadMagic { path: PathBuf, found: u32, expected: u32 },
     #[error("{path}: truncated, the header promises {expected_bytes} bytes but the file holds {found_bytes}")]
@@ -310,6 +317,9 @@ pub struct DataConfig {
     pub cache_dir: PathBuf,
     /// Check each file against its published SHA-256 (off only for other MNIST-format data).
     pub verify: bool,
+    /// Which MNIST images to read (older records, without it, read every pair present).
+    #[serde(default)]
+    pub pool: Pool,
 }
 
 impl DataConfig {

@@ -47,10 +47,32 @@ pub struct Calibration {
     /// Sequential step time over P times the P-rank step time, as the MPI calibration
     /// measured it (1 without one); applied to every cell that uses several cores.
     pub parallel_efficiency: f64,
+    /// By baseline program (keyed by [`program_of`]): what one of its runs measured.
+    pub baselines: BTreeMap<Mode, BaselineCost>,
     /// Wall time the calibration itself took.
     pub took_s: f64,
     /// What the calibration could not measure (the MPI job failing, e.g. without mpirun).
     pub warnings: Vec<String>,
+}
+
+/// What the calibration measured of a baseline program.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BaselineCost {
+    /// Its step time per row over dpstudy's sequential one at the same H: how many times
+    /// slower its step is (it scales with H as dpstudy's does).
+    pub step_ratio: f64,
+    /// Its process's start-up outside training (Python, its imports, reading the rows).
+    pub startup_s: f64,
+}
+
+/// The program a baseline mode runs, and so the calibration that covers it: the original's
+/// program for both of its modes, PyTorch's for one process and for DDP.
+pub fn program_of(mode: Mode) -> Mode {
+    match mode {
+        Mode::OriginalFixed => Mode::Original,
+        Mode::TorchDdp => Mode::Torch,
+        other => other,
+    }
 }
 
 /// One timed calibration run: rows trained, steps, and the measured parts.
@@ -137,8 +159,10 @@ pub fn calibrate(plan: &Plan, settings: &RunnerSettings, cores: usize) -> anyhow
         }
         _ => (None, 1.0),
     };
+    let baselines = calibrate_baselines(plan, settings, &samples, &run, &mut warnings);
     Ok(Calibration {
         cores,
+        baselines,
         step_s_per_row: samples.iter().map(|(&h, s)| (h, s.step_s / s.rows as f64)).collect(),
         eval_s_per_row: samples.iter().map(|(&h, s)| (h, s.eval_s / s.rows as f64)).collect(),
         startup_s,
@@ -148,6 +172,47 @@ pub fn calibrate(plan: &Plan, settings: &RunnerSettings, cores: usize) -> anyhow
         took_s: started.elapsed().as_secs_f64(),
         warnings,
     })
+}
+
+/// One run of each baseline program the plan will run (one process, a few steps at the H
+/// and the size of its first cell, at most the sequential calibration's rows), set against
+/// dpstudy's sequential sample of that H. A program whose run fails is left out, with a
+/// warning: its cells are then not in the estimate.
+fn calibrate_baselines(
+    plan: &Plan,
+    settings: &RunnerSettings,
+    seq: &BTreeMap<usize, Sample>,
+    run: &dyn Fn(Cell, String) -> anyhow::Result<Sample>,
+    warnings: &mut Vec<String>,
+) -> BTreeMap<Mode, BaselineCost> {
+    let mut costs = BTreeMap::new();
+    for program in [Mode::Original, Mode::Torch] {
+        let runnable = |c: &&PlannedCell| {
+            program_of(c.cell.mode) == program && runner::not_run_reason(plan, c, settings).is_none()
+        };
+        let Some(first) = plan.cells.iter().find(runnable) else { continue };
+        let Some(reference) = seq.get(&first.cell.hidden) else { continue };
+        let n = reference.rows.min(first.cell.n).max(1);
+        let cell = Cell {
+            n,
+            test_n: 0,
+            epochs: 1,
+            iters: CALIBRATION_STEPS,
+            mode: program,
+            ranks: 1,
+            threads: 1,
+            ..first.cell.clone()
+        };
+        match run(cell, format!("calibrate-{program}-h{}-n{n}", first.cell.hidden)) {
+            Ok(sample) => {
+                let per_row = |s: &Sample| s.step_s / s.rows as f64;
+                let step_ratio = per_row(&sample) / per_row(reference);
+                costs.insert(program, BaselineCost { step_ratio, startup_s: sample.startup_s });
+            }
+            Err(e) => warnings.push(format!("{e:#}; its cells are not in the estimate")),
+        }
+    }
+    costs
 }
 
 /// Least-squares intercept and slope of `points`; with fewer than two distinct x, the mean
@@ -172,20 +237,33 @@ fn fit_line(points: impl Iterator<Item = (f64, f64)>) -> (f64, f64) {
 
 impl Calibration {
     /// Estimated seconds of one run of `cell`, `None` for a cell the calibration does not
-    /// cover (a GPU cell, a baseline: the calibration times dpstudy, not Python).
+    /// cover (a GPU cell; a baseline whose program it did not run).
     pub fn run_s(&self, cell: &Cell) -> Option<f64> {
-        if cell.mode == Mode::Gpu || cell.mode.is_baseline() {
+        if cell.mode == Mode::Gpu {
             return None;
         }
-        let step = *self.step_s_per_row.get(&cell.hidden)?;
+        // A baseline: its program's start-up (and mpirun's beside a plain start-up, for
+        // several ranks), its step as many times dpstudy's as measured.
+        let (startup, step_ratio) = if cell.mode.is_baseline() {
+            let cost = self.baselines.get(&program_of(cell.mode))?;
+            let launcher = match (cell.ranks > 1, self.mpi_startup_s) {
+                (true, Some(mpi)) => (mpi - self.startup_s).max(0.0),
+                _ => 0.0,
+            };
+            (cost.startup_s + launcher, cost.step_ratio)
+        } else {
+            let startup = match cell.mode {
+                Mode::Mpi | Mode::Ensemble => self.mpi_startup_s.unwrap_or(self.startup_s),
+                _ => self.startup_s,
+            };
+            (startup, 1.0)
+        };
+        let step = step_ratio * *self.step_s_per_row.get(&cell.hidden)?;
         let eval = self.eval_s_per_row.get(&cell.hidden).copied().unwrap_or(0.0);
         let used = cell.cores().min(self.cores).max(1);
         let cores = if used > 1 { used as f64 * self.parallel_efficiency } else { 1.0 };
         let rows = (cell.n + cell.validation_n + cell.test_n) as f64;
-        let startup = match cell.mode {
-            Mode::Mpi | Mode::Ensemble => self.mpi_startup_s.unwrap_or(self.startup_s),
-            _ => self.startup_s,
-        } + self.load_s_per_row * rows;
+        let startup = startup + self.load_s_per_row * rows;
         let steps = (cell.epochs * cell.iters) as f64;
         // An ensemble's ranks each train on all N rows: P times one run's work.
         let members = if cell.mode == Mode::Ensemble { cell.ranks as f64 } else { 1.0 };
@@ -331,9 +409,16 @@ fn calibration_text(calibration: &Calibration) -> String {
     let per_k = |m: &BTreeMap<usize, f64>| {
         m.iter().map(|(h, s)| format!("H={h} {:.2} ms", s * 1e6)).collect::<Vec<_>>().join(", ")
     };
+    let baselines: String = calibration
+        .baselines
+        .iter()
+        .map(|(program, cost)| {
+            format!("; {program} step {:.1}x dpstudy's, start {:.2} s", cost.step_ratio, cost.startup_s)
+        })
+        .collect();
     let mut text = format!(
         "calibration ({:.1} s, {} core(s)): one step per 1,000 rows {}; evaluation per 1,000 rows {}; process start {:.2} s + \
-         {:.2} ms per 1,000 rows loaded{}\n",
+         {:.2} ms per 1,000 rows loaded{}{baselines}\n",
         calibration.took_s,
         calibration.cores,
         per_k(&calibration.step_s_per_row),
@@ -384,6 +469,7 @@ mod tests {
             load_s_per_row: 1e-5,
             mpi_startup_s: Some(1.0),
             parallel_efficiency: 1.0,
+            baselines: BTreeMap::from([(Mode::Torch, BaselineCost { step_ratio: 3.0, startup_s: 2.0 })]),
             took_s: 3.0,
             warnings: vec![],
         }
@@ -419,6 +505,14 @@ mod tests {
         let over = c.run_s(&cell(Mode::Mpi, 4, 1)).unwrap();
         assert!((over - mpi).abs() < 1e-9, "{over}");
         assert_eq!(c.run_s(&cell(Mode::Gpu, 1, 1)), None);
+        // A baseline: its program's start-up and its step 3 times dpstudy's (0.1 load, 6 s
+        // of steps, 0.02 evaluation); DDP on two ranks adds mpirun's start-up and halves the
+        // work. A program the calibration did not run is not guessed.
+        let torch = c.run_s(&cell(Mode::Torch, 1, 1)).unwrap();
+        assert!((torch - (2.0 + 0.1 + 6.02)).abs() < 1e-9, "{torch}");
+        let ddp = c.run_s(&cell(Mode::TorchDdp, 2, 1)).unwrap();
+        assert!((ddp - (2.0 + 0.5 + 0.1 + 3.01)).abs() < 1e-9, "{ddp}");
+        assert_eq!(c.run_s(&cell(Mode::Original, 1, 1)), None);
         // An H the calibration did not measure is not guessed.
         assert_eq!(c.run_s(&Cell { hidden: 25, ..cell(Mode::Seq, 1, 1) }), None);
         // At a measured efficiency of 0.8, two cores do the work of 1.6; one core is one.

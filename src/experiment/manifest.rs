@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::table_rules::check_table;
+use crate::data::Pool;
 use crate::real::Dtype;
 use crate::train::{Mode, SyncKind};
 use crate::util::toml_file::{self, TomlFileError, line_of};
@@ -62,6 +63,10 @@ impl<T: Clone> PerProfile<T> {
 #[serde(deny_unknown_fields)]
 pub struct Profile {
     pub description: String,
+    /// The MNIST images the profile reads ([`Pool`]); every profile that runs on MNIST
+    /// names one (older files, read back from a results directory, may not).
+    #[serde(default)]
+    pub pool: Pool,
     /// Images the profile needs in the pool (sizes and test images together).
     pub rows: usize,
     pub epochs: usize,

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::data::{DataConfig, DataKind, cache::Required};
+use crate::data::{DataConfig, DataKind, Pool, cache::Required};
 use crate::launch::{MpiLauncher, available_cores};
 use manifest::Manifest;
 use plan::{Plan, PlanOptions};
@@ -107,17 +107,17 @@ pub struct DryRun {
 /// leaves out), or the data would stop the run, it runs on synthetic data of the same shape.
 pub fn dry_run(config: &ReproduceConfig) -> anyhow::Result<DryRun> {
     let (_, plan) = plan_of(config)?;
-    let (data, launcher) = (config.data.clone(), config.launcher.clone());
+    let (data, launcher) = (data_of(config, &plan)?, config.launcher.clone());
     let mut calibration_data = data.clone();
     let mut blocker = None;
     let data_line = match data.kind {
         DataKind::Synthetic => "data: synthetic".to_string(),
         DataKind::Mnist => {
             let needed = plan.rows_needed();
-            let pool = crate::data::mnist::load_pool(&data.dir, data.verify);
+            let pool = crate::data::mnist::load_pool(&data.dir, data.verify, data.pool);
             let cached = crate::data::cache::find(&data).ok().flatten();
             let line = match (pool, cached) {
-                (Err(e), _) => Err(format!("cannot use the MNIST data in {}: {e}", data.dir.display())),
+                (Err(e), _) => Err(format!("{}: {e}", unusable_data(&data, &plan))),
                 (Ok(pool), _) if pool.len() < needed => Err(format!(
                     "profile `{}` needs {needed} MNIST images; {} holds {} ({}): get all four files with `dpstudy \
                      data fetch --data-dir {}`, or run the timing tables with `--data synthetic`",
@@ -172,7 +172,7 @@ pub fn reproduce(config: &ReproduceConfig) -> anyhow::Result<Reproduced> {
         None => config,
     };
     let (manifest, plan) = plan_of(config)?;
-    let (data, launcher) = (config.data.clone(), config.launcher.clone());
+    let (data, launcher) = (data_of(config, &plan)?, config.launcher.clone());
     if data.kind == DataKind::Mnist {
         prepare_mnist(&data, &plan)?;
     }
@@ -181,7 +181,7 @@ pub fn reproduce(config: &ReproduceConfig) -> anyhow::Result<Reproduced> {
         Some(dir) => resume(dir, &plan)?,
         None => (new_results_dir(&config.results_dir, &plan.profile_name)?, vec![]),
     };
-    let mut meta = run_meta(config, &manifest, &plan);
+    let mut meta = run_meta(config, &data, &manifest, &plan);
     meta.write(&dir)?;
     let python = runner::probe_python(&plan);
     let mut environment = env::Environment::probe();
@@ -215,13 +215,37 @@ pub fn reproduce(config: &ReproduceConfig) -> anyhow::Result<Reproduced> {
     Ok(Reproduced { dir, summary, estimate_s, took_s })
 }
 
+/// The data a run of `plan` reads: the command's, on the profile's pool. A profile that runs
+/// on MNIST must name its pool, and `--pool` may only repeat it: a run on other images than
+/// its profile's would not give the profile's results.
+fn data_of(config: &ReproduceConfig, plan: &Plan) -> anyhow::Result<DataConfig> {
+    let mut data = config.data.clone();
+    if data.kind == DataKind::Synthetic {
+        return Ok(data);
+    }
+    let named = plan.profile.pool;
+    anyhow::ensure!(
+        named != Pool::Present,
+        "profile `{}` names no pool: add `pool = \"test\"`, `\"train\"` or `\"all\"` to it in the experiments \
+         file (the images it reads, whatever else --data-dir holds)",
+        plan.profile_name
+    );
+    anyhow::ensure!(
+        data.pool == Pool::Present || data.pool == named,
+        "--pool {}: profile `{}` reads pool `{named}`; its results come from those images only",
+        data.pool,
+        plan.profile_name
+    );
+    data.pool = named;
+    Ok(data)
+}
+
 /// Prepares the MNIST data once, before any cell, so no cell pays for (or races on) the
 /// PCA, and a profile that needs more images than there are stops before anything runs.
 fn prepare_mnist(data: &DataConfig, plan: &Plan) -> anyhow::Result<()> {
     let required = Required::rows(plan.rows_needed(), "--profile");
     crate::thread_pools::configure(1)?;
-    let loaded = crate::data::cache::load_or_prepare(data, false, None)
-        .with_context(|| format!("cannot use the MNIST data in {}", data.dir.display()))?;
+    let loaded = crate::data::cache::load_or_prepare(data, false, None).with_context(|| unusable_data(data, plan))?;
     anyhow::ensure!(
         loaded.prepared.len() >= required.rows,
         "cannot use the MNIST data in {}: profile `{}` needs {} MNIST images; {} holds {} ({}). Get all four MNIST \
@@ -238,9 +262,21 @@ fn prepare_mnist(data: &DataConfig, plan: &Plan) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The context of an error that stops a run on MNIST before it starts: what the profile
+/// reads, and the way around it.
+fn unusable_data(data: &DataConfig, plan: &Plan) -> String {
+    format!(
+        "cannot use the MNIST data in {} for profile `{}` (pool `{}`; the timing tables also run on synthetic \
+         data with `--data synthetic`, without T5)",
+        data.dir.display(),
+        plan.profile_name,
+        data.pool
+    )
+}
+
 /// What `run.json` records of a run about to start: what runs, from which code, on what.
-fn run_meta(config: &ReproduceConfig, manifest: &Manifest, plan: &Plan) -> RunMeta {
-    let (data, launcher) = (&config.data, &config.launcher);
+fn run_meta(config: &ReproduceConfig, data: &DataConfig, manifest: &Manifest, plan: &Plan) -> RunMeta {
+    let launcher = &config.launcher;
     RunMeta {
         format: raw::FORMAT,
         dpstudy_version: env!("CARGO_PKG_VERSION").into(),
@@ -251,6 +287,7 @@ fn run_meta(config: &ReproduceConfig, manifest: &Manifest, plan: &Plan) -> RunMe
         oversubscribe: launcher.oversubscribe,
         mpirun_args: launcher.extra_args.clone(),
         data: data.kind,
+        pool: data.pool,
         dtype: plan.profile.dtype,
         experiments_toml: manifest.text.clone(),
         started: utc_now(),

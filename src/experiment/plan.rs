@@ -420,8 +420,13 @@ mod tests {
         let ddp = p.cells.iter().find(|c| c.cell.id() == "torch-ddp-p2-n8000-h50-e2x20").unwrap();
         assert_eq!(ddp.tables, ["T1", "T3"]);
         let profile = p.profile.clone();
-        let data =
-            DataConfig { kind: crate::data::DataKind::Synthetic, dir: ".".into(), cache_dir: ".".into(), verify: true };
+        let data = DataConfig {
+            kind: crate::data::DataKind::Synthetic,
+            dir: ".".into(),
+            cache_dir: ".".into(),
+            verify: true,
+            pool: Default::default(),
+        };
         assert_eq!(ddp.cell.train_config(&profile, &data).ranks, 2);
         let torch = p.cells.iter().find(|c| c.cell.id() == "torch-t2-n8000-h50-e2x20").unwrap();
         assert_eq!((torch.cell.train_config(&profile, &data).ranks, torch.cell.threads), (1, 2));
@@ -458,8 +463,13 @@ mod tests {
         // P = 4 whatever --max-ranks, oversubscribed where the cores are fewer.
         assert!(p.cells.iter().all(|c| c.oversubscribe));
         assert_eq!(p.rows_needed(), 4000 + 2000 + 2000);
-        let data =
-            DataConfig { kind: crate::data::DataKind::Synthetic, dir: ".".into(), cache_dir: ".".into(), verify: true };
+        let data = DataConfig {
+            kind: crate::data::DataKind::Synthetic,
+            dir: ".".into(),
+            cache_dir: ".".into(),
+            verify: true,
+            pool: Default::default(),
+        };
         let bagging = p.cells.iter().find(|c| c.cell.bagging).unwrap();
         let recipe = bagging.cell.train_config(&p.profile, &data).ensemble.unwrap();
         assert!(recipe.bagging && recipe.validation_samples == 2000 && recipe.member_hidden.is_empty());

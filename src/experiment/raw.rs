@@ -272,6 +272,9 @@ pub struct RunMeta {
     pub oversubscribe: bool,
     pub mpirun_args: Vec<String>,
     pub data: DataKind,
+    /// The MNIST images the run read (runs recorded before pools were named: `present`).
+    #[serde(default)]
+    pub pool: crate::data::Pool,
     pub dtype: Dtype,
     /// The experiments file's text as run.
     pub experiments_toml: String,

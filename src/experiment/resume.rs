@@ -102,6 +102,7 @@ mod tests {
             data_dir: Some("/data".into()),
             cache_dir: Some("/cache".into()),
             verify: true,
+            pool: Default::default(),
         }
     }
 
@@ -110,7 +111,13 @@ mod tests {
         ReproduceConfig {
             plan: PlanOptions { profile: "quick".into(), tables: vec![], max_ranks: None, reps: None },
             launcher: MpiLauncher { extra_args: vec![], oversubscribe: false },
-            data: DataConfig { kind: DataKind::Mnist, dir: "data/mnist".into(), cache_dir: "c".into(), verify: true },
+            data: DataConfig {
+                kind: DataKind::Mnist,
+                dir: "data/mnist".into(),
+                cache_dir: "c".into(),
+                verify: true,
+                pool: Default::default(),
+            },
             results_dir: "results".into(),
             resume: Some("r/quick-1".into()),
             experiments: None,

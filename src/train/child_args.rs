@@ -21,6 +21,7 @@ pub fn train_args(config: &TrainConfig, out: &Path) -> Vec<String> {
     push("--data", data.kind.to_string());
     push("--data-dir", data.dir.display().to_string());
     push("--cache-dir", data.cache_dir.display().to_string());
+    push("--pool", data.pool.to_string());
     if let Some(n) = config.samples {
         push("--samples", n.to_string());
     }

@@ -251,7 +251,13 @@ mod tests {
         TrainConfig {
             mode: Mode::Threads,
             sync: None,
-            data: DataConfig { kind: DataKind::Synthetic, dir: "d".into(), cache_dir: "c".into(), verify: true },
+            data: DataConfig {
+                kind: DataKind::Synthetic,
+                dir: "d".into(),
+                cache_dir: "c".into(),
+                verify: true,
+                pool: Default::default(),
+            },
             samples,
             test_samples: 0,
             hidden,

@@ -165,3 +165,28 @@ fn the_appendix_claims_table_is_generated_from_claims_toml() {
         "artifact/README.md's claims table is stale: replace it with the output of `dpstudy claims`:\n{table}"
     );
 }
+
+#[test]
+fn every_build_stage_records_the_clones_revision_or_stops() {
+    // The context carries .git (build.rs reads the revision from it), and no stage falls
+    // back to a revision of "unknown": without one the build stops (DPSTUDY_REQUIRE_REVISION).
+    let ignored = read(".dockerignore");
+    assert!(!ignored.lines().any(|l| l.trim().trim_end_matches('/') == ".git"), ".dockerignore drops .git");
+    let ins = instructions(&read("Dockerfile"));
+    let builds: Vec<&String> = ins.iter().filter(|l| l.contains("build.sh /out")).collect();
+    assert_eq!(builds.len(), 2, "the cpu and cuda builds: {builds:?}");
+    let args: Vec<&String> = ins.iter().filter(|l| l.starts_with("ARG DPSTUDY_GIT_REVISION")).collect();
+    assert!(!args.is_empty() && args.iter().all(|a| a.as_str() == "ARG DPSTUDY_GIT_REVISION="), "{args:?}");
+    let required = ins.iter().filter(|l| l.starts_with("ENV ") && l.contains("DPSTUDY_REQUIRE_REVISION=1")).count();
+    assert_eq!(required, 2, "both build stages require a revision");
+    assert!(read("artifact/docker/install-deps.sh").contains("missing+=(git)"), "the build image has git");
+}
+
+#[test]
+fn the_version_names_the_revision() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dpstudy")).arg("--version").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let prefix = format!("dpstudy {} (revision ", env!("CARGO_PKG_VERSION"));
+    let revision = text.trim().strip_prefix(&prefix).and_then(|r| r.strip_suffix(')'));
+    assert!(revision.is_some_and(|r| !r.is_empty() && r != "unknown"), "{text}");
+}

@@ -158,3 +158,28 @@ fn a_baseline_that_hangs_is_stopped_at_its_limit_with_its_children() {
     let failed = train_with_env(&hanging, &out, &["--mode", "torch"], &[("DPSTUDY_BASELINE_TIMEOUT", "soon")]);
     common::assert_fails_with(&failed, &["DPSTUDY_BASELINE_TIMEOUT=soon", "whole seconds"]);
 }
+
+/// The dry run of a table with baselines times each baseline program once and counts its
+/// cells in the estimate (no "baseline cell(s) not included").
+#[test]
+fn a_dry_run_estimates_the_baseline_cells_too() {
+    if common::baseline_python().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let out = common::dpstudy(&[
+        "reproduce",
+        "--tables",
+        "T3",
+        "--data",
+        "synthetic",
+        "--dry-run",
+        "--cache-dir",
+        cache.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("estimate: ") && !stdout.contains("not included"), "{stdout}");
+    assert!(!stdout.contains("calibration: "), "no calibration warning: {stdout}");
+}

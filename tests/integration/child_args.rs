@@ -42,6 +42,7 @@ fn every_field_set() -> TrainConfig {
             dir: "/data/mnist files".into(),
             cache_dir: "/cache/dpstudy".into(),
             verify: false,
+            pool: dpstudy::data::Pool::Train,
         },
         samples: Some(12_345),
         test_samples: 678,
@@ -106,7 +107,13 @@ fn optional_fields_left_out_stay_left_out() {
 #[test]
 fn every_cell_of_the_shipped_plans_survives_the_command_line() {
     let manifest = Manifest::parse(dpstudy::experiment::manifest::BUILTIN, Path::new("experiments.toml")).unwrap();
-    let data = DataConfig { kind: DataKind::Mnist, dir: "d".into(), cache_dir: "c".into(), verify: true };
+    let data = DataConfig {
+        kind: DataKind::Mnist,
+        dir: "d".into(),
+        cache_dir: "c".into(),
+        verify: true,
+        pool: Default::default(),
+    };
     let mut cells = 0;
     for profile in ["quick", "full-short", "full"] {
         let options = PlanOptions { profile: profile.into(), tables: vec![], max_ranks: Some(4), reps: None };

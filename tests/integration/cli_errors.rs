@@ -259,3 +259,13 @@ fn the_kernel_choices_that_name_a_kernel_train() {
         assert!(case.out.exists());
     }
 }
+
+/// `bench` refuses a runaway request at once, naming the flag, instead of starting 100,000
+/// threads on 10,000 rows.
+#[test]
+fn bench_refuses_runaway_threads_before_any_work() {
+    let out = dpstudy(&["bench", "--samples", "10000", "--threads", "100000", "--oversubscribe"]);
+    assert_fails_with(&out, &["--threads 100000", "more threads than the 10000 rows"]);
+    let out = dpstudy(&["bench", "--samples", "10000", "--threads", "4096"]);
+    assert_fails_with(&out, &["--threads 4096", "--oversubscribe"]);
+}

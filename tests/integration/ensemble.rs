@@ -191,7 +191,7 @@ fn reproduce_draws_the_ensembles_table() {
     let experiments = tmp.path().join("experiments.toml");
     std::fs::write(
         &experiments,
-        "version = 1\n[profiles.quick]\ndescription = \"small\"\nrows = 1000\nepochs = 1\niters = 5\nreps = 1\n\
+        "version = 1\n[profiles.quick]\ndescription = \"small\"\npool = \"test\"\nrows = 1000\nepochs = 1\niters = 5\nreps = 1\n\
          warmup = 0\ndtype = \"f64\"\nlr = 0.1\nseed = 1\ntest_samples = 200\nmax_ranks = 2\n\
          [[tables]]\nid = \"T9\"\nname = \"ensembles\"\ntitle = \"ensembles\"\nmodes = [\"mpi\", \"ensemble\"]\n\
          ensembles = [\"seeds\", \"bagging\"]\nparallel = [1, 2]\nequal_budget = true\nn = [600]\n\

@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use dpstudy::data::{DataKind, DataSource};
+use dpstudy::data::{DataKind, DataSource, Pool, mnist};
 
 /// `data prepare` on the whole pool into a fresh cache (the PCA runs here, not a cached
 /// copy), then five full-batch steps on the first 60,000 images, tested on the last 10,000.
@@ -48,4 +48,46 @@ fn prepare_and_train_on_all_70000_images() {
         last.test_acc.unwrap()
     );
     insta::assert_snapshot!("full_mnist_prepare_and_five_steps", text);
+}
+
+/// With all four files in the data directory, each pool reads exactly its images: a profile
+/// on the test pool (quick) reads the 10,000 test images, not the first training images.
+#[test]
+fn each_pool_reads_exactly_its_images_whatever_else_the_directory_holds() {
+    let Some(dir) = common::mnist_full_dir() else { return };
+    for (pool, description, images) in
+        [(Pool::Test, "test", 10_000), (Pool::Train, "train", 60_000), (Pool::All, "train+test", 70_000)]
+    {
+        let raw = mnist::load_pool(&dir, true, pool).unwrap();
+        assert_eq!((raw.description.as_str(), raw.len()), (description, images), "pool {pool}");
+    }
+    let cache = tempfile::tempdir().unwrap();
+    let out = common::dpstudy(&[
+        "reproduce",
+        "--profile",
+        "quick",
+        "--tables",
+        "T1",
+        "--dry-run",
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--cache-dir",
+        cache.path().to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("data: MNIST test (10000 images)"), "{stdout}");
+    // Another pool than the profile's is refused, naming both.
+    let out = common::dpstudy(&["reproduce", "--pool", "all", "--dry-run", "--data-dir", dir.to_str().unwrap()]);
+    common::assert_fails_with(&out, &["--pool all", "profile `quick` reads pool `test`"]);
+}
+
+/// A pool whose files are not in the directory fails naming the missing file.
+#[test]
+fn a_pool_without_its_files_names_the_missing_one() {
+    let Some(test_only) = common::mnist_dir() else { return };
+    let e = mnist::load_pool(&test_only, true, Pool::Train).unwrap_err().to_string();
+    assert!(e.contains("pool `train` needs train-images-idx3-ubyte.gz") && e.contains("dpstudy data fetch"), "{e}");
+    let out = common::dpstudy(&["data", "info", "--pool", "all", "--data-dir", test_only.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("prepared: no usable data: pool `all` needs train-images-idx3-ubyte.gz"), "{stdout}");
 }

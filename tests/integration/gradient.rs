@@ -152,6 +152,7 @@ fn gradient_matches_autograd_on_real_mnist() {
         dir,
         cache_dir: common::shared_cache(),
         verify: true,
+        pool: Default::default(),
     }
     .load(None, 1)
     .unwrap();

@@ -227,7 +227,7 @@ fn a_dry_run_says_when_the_data_would_stop_the_run() {
     assert!(stdout.ends_with("dry run: the run would stop before training\n"), "{stdout}");
     assert_fails_with(
         &out,
-        &["profile `full-short` needs 70000 MNIST images", "holds 10000 (test)", "dpstudy data fetch"],
+        &["profile `full-short` (pool `all`", "needs train-images-idx3-ubyte.gz", "dpstudy data fetch"],
     );
 }
 
@@ -268,7 +268,7 @@ fn the_full_profile_without_full_mnist_says_how_to_get_it() {
         "--results-dir",
         s(&tmp.path().join("r")),
     ]);
-    assert_fails_with(&out, &["needs 70000 MNIST images", "holds 10000", "dpstudy data fetch", "--data synthetic"]);
+    assert_fails_with(&out, &["pool `all` needs train-images-idx3-ubyte.gz", "dpstudy data fetch", "--data synthetic"]);
 }
 
 /// Runs `reproduce --tables T5` (the parity table) of the quick profile on the real data.

@@ -117,13 +117,12 @@ build_images() {
   for _ in $(seq 40); do curl -fsI "http://127.0.0.1:$port/" >/dev/null 2>&1 && break; sleep 0.25; done
   curl -fsI "http://127.0.0.1:$port/" >/dev/null || { echo "image-check: the MNIST server did not start" >&2; exit 1; }
 
-  # As build.rs says it: uncommitted changes to tracked files make the revision "-dirty".
-  revision="$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
-  if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then revision="$revision-dirty"; fi
-  build_args+=(
-    --build-arg "MNIST_MIRRORS=http://127.0.0.1:$port"
-    --build-arg "DPSTUDY_GIT_REVISION=$revision"
-  )
+  # No revision argument: the images read it from the context's .git, as a user's
+  # `docker build -t artifact .` does; each image must then say the clone's revision (as
+  # build.rs says it: uncommitted changes to tracked files make it "-dirty").
+  revision="$(git rev-parse --short=12 HEAD)"
+  if [ -n "$(git status --porcelain --untracked-files=no)" ]; then revision="$revision-dirty"; fi
+  build_args+=(--build-arg "MNIST_MIRRORS=http://127.0.0.1:$port")
   if [ -n "$seed_dir" ]; then
     seed="$(PATH="$(dirname "$docker"):$PATH" artifact/docker/ci/target-seed.sh "$seed_dir" dpstudy-ci)"
     build_args+=(--build-arg "TARGET_SEED=$seed")
@@ -149,7 +148,14 @@ build_images() {
 
   # The cuda image without a GPU: the binary starts (the driver stand-in is loaded), trains on
   # the CPU, and `--mode gpu` names the reason it cannot run.
-  "$docker" run --rm artifact:cuda --version >&2
+  for tag in artifact artifact:paper artifact:cuda artifact:baselines; do
+    version="$("$docker" run --rm "$tag" --version)"
+    echo "image-check: $tag: $version" >&2
+    if [ "$version" != "dpstudy $(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1) (revision $revision)" ]; then
+      echo "image-check: $tag records another revision than the clone's ($revision)" >&2
+      exit 1
+    fi
+  done
   "$docker" run --rm artifact:cuda train --mode seq --data synthetic --samples 200 --epochs 1 --iters 2 --quiet >/dev/null
   status=0
   gpu_error="$("$docker" run --rm artifact:cuda train --mode gpu --data synthetic --samples 200 --epochs 1 --iters 2 2>&1)" \

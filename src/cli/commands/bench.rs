@@ -1,6 +1,7 @@
 //! `dpstudy bench`.
 
 use crate::cli::args::BenchArgs;
+use crate::train::Machine;
 use crate::util::files;
 use crate::{bench as benchmark, thread_pools};
 
@@ -8,6 +9,8 @@ use crate::{bench as benchmark, thread_pools};
 /// writes the report as JSON if asked.
 pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     let config = args.config();
+    // Before the thread pools exist: a runaway --threads is refused, not started.
+    config.check_resources(Machine::here())?;
     thread_pools::configure(config.threads)?;
     let report = benchmark::run(&config)?;
     print!("{}", report.table());

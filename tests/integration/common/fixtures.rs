@@ -14,7 +14,13 @@ pub fn config(kind: DataKind, data_dir: &Path, cache_dir: &Path) -> TrainConfig 
     TrainConfig {
         mode: Mode::Seq,
         sync: None,
-        data: DataConfig { kind, dir: data_dir.to_path_buf(), cache_dir: cache_dir.to_path_buf(), verify: true },
+        data: DataConfig {
+            kind,
+            dir: data_dir.to_path_buf(),
+            cache_dir: cache_dir.to_path_buf(),
+            verify: true,
+            pool: Default::default(),
+        },
         samples: Some(500),
         test_samples: 0,
         hidden: 10,
