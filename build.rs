@@ -14,7 +14,7 @@ fn main() {
     for path in [".git/HEAD", ".git/index", "src", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={path}");
     }
-    // An image build has no .git: it passes the revision in.
+    // DPSTUDY_GIT_REVISION, where given, wins (a build from a tarball without .git).
     let revision = std::env::var("DPSTUDY_GIT_REVISION").ok().filter(|r| !r.is_empty()).or_else(|| {
         let head = output("git", &["rev-parse", "--short=12", "HEAD"])?;
         let dirty = output("git", &["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());

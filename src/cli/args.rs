@@ -369,7 +369,7 @@ pub struct BenchArgs {
     /// Extra options for mpirun, e.g. "--hostfile hosts".
     #[arg(long, default_value = "", allow_hyphen_values = true)]
     pub mpirun_args: String,
-    /// Allow more MPI ranks than cores.
+    /// Allow more compute threads (--threads) and MPI ranks (--scaling) than cores.
     #[arg(long)]
     pub oversubscribe: bool,
 }

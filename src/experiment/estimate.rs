@@ -61,7 +61,8 @@ pub struct BaselineCost {
     /// Its step time per row over dpstudy's sequential one at the same H: how many times
     /// slower its step is (it scales with H as dpstudy's does).
     pub step_ratio: f64,
-    /// Its process's start-up outside training (Python, its imports, reading the rows).
+    /// Its process's fixed start-up outside training (Python, its imports); reading the
+    /// rows is counted per row, as for dpstudy.
     pub startup_s: f64,
 }
 
@@ -159,7 +160,7 @@ pub fn calibrate(plan: &Plan, settings: &RunnerSettings, cores: usize) -> anyhow
         }
         _ => (None, 1.0),
     };
-    let baselines = calibrate_baselines(plan, settings, &samples, &run, &mut warnings);
+    let baselines = calibrate_baselines(plan, settings, &samples, load_s_per_row, &run, &mut warnings);
     Ok(Calibration {
         cores,
         baselines,
@@ -182,6 +183,7 @@ fn calibrate_baselines(
     plan: &Plan,
     settings: &RunnerSettings,
     seq: &BTreeMap<usize, Sample>,
+    load_s_per_row: f64,
     run: &dyn Fn(Cell, String) -> anyhow::Result<Sample>,
     warnings: &mut Vec<String>,
 ) -> BTreeMap<Mode, BaselineCost> {
@@ -207,7 +209,9 @@ fn calibrate_baselines(
             Ok(sample) => {
                 let per_row = |s: &Sample| s.step_s / s.rows as f64;
                 let step_ratio = per_row(&sample) / per_row(reference);
-                costs.insert(program, BaselineCost { step_ratio, startup_s: sample.startup_s });
+                // The start-up without the rows' loading, which `run_s` adds per cell.
+                let startup_s = (sample.startup_s - load_s_per_row * n as f64).max(0.0);
+                costs.insert(program, BaselineCost { step_ratio, startup_s });
             }
             Err(e) => warnings.push(format!("{e:#}; its cells are not in the estimate")),
         }

@@ -1,6 +1,8 @@
-//! `dpstudy reproduce`: the manifest of tables ([`manifest`]), the cells they expand to
-//! ([`plan`]), the runner that starts a process per run ([`runner`]), and the result
-//! records it writes ([`raw`], [`env`]).
+//! `dpstudy reproduce`: the manifest of tables ([`manifest`], checked by [`table_rules`]), the
+//! cells they expand to ([`plan`]), the wall-time estimate ([`estimate`]), the runner that
+//! starts a process per run ([`runner`]) and adds rounds for precision ([`precision`]), the
+//! result records it writes ([`raw`], [`env`], [`machine`]), resuming a run ([`resume`]) and
+//! merging the runs of several machines ([`merge`]).
 
 pub mod env;
 pub mod estimate;
@@ -107,25 +109,34 @@ pub struct DryRun {
 /// leaves out), or the data would stop the run, it runs on synthetic data of the same shape.
 pub fn dry_run(config: &ReproduceConfig) -> anyhow::Result<DryRun> {
     let (_, plan) = plan_of(config)?;
-    let (data, launcher) = (data_of(config, &plan)?, config.launcher.clone());
+    let launcher = config.launcher.clone();
+    // A pool the profile does not name (or contradicts) stops the real run: the dry run
+    // says so and estimates on synthetic data.
+    let (data, pool_problem) = match data_of(config, &plan) {
+        Ok(data) => (data, None),
+        Err(e) => (config.data.clone(), Some(format!("{e:#}"))),
+    };
     let mut calibration_data = data.clone();
     let mut blocker = None;
-    let data_line = match data.kind {
-        DataKind::Synthetic => "data: synthetic".to_string(),
-        DataKind::Mnist => {
+    let data_line = match (data.kind, pool_problem) {
+        (_, Some(why)) => {
+            calibration_data.kind = DataKind::Synthetic;
+            blocker = Some(why.clone());
+            format!("data: {why}")
+        }
+        (DataKind::Synthetic, None) => "data: synthetic".to_string(),
+        (DataKind::Mnist, None) => {
             let needed = plan.rows_needed();
             let pool = crate::data::mnist::load_pool(&data.dir, data.verify, data.pool);
             let cached = crate::data::cache::find(&data).ok().flatten();
             let line = match (pool, cached) {
                 (Err(e), _) => Err(format!("{}: {e}", unusable_data(&data, &plan))),
                 (Ok(pool), _) if pool.len() < needed => Err(format!(
-                    "profile `{}` needs {needed} MNIST images; {} holds {} ({}): get all four files with `dpstudy \
-                     data fetch --data-dir {}`, or run the timing tables with `--data synthetic`",
-                    plan.profile_name,
-                    data.dir.display(),
+                    "{}: the profile needs {needed} MNIST images, and its pool holds {} ({}): name a pool that holds \
+                     them in the experiments file (`all` holds 70,000; `dpstudy data fetch` gets its files)",
+                    unusable_data(&data, &plan),
                     pool.len(),
                     pool.description,
-                    data.dir.display()
                 )),
                 (Ok(pool), Some(_)) => {
                     Ok(format!("data: MNIST {} ({} images) prepared in the cache", pool.description, pool.len()))
@@ -224,6 +235,12 @@ fn data_of(config: &ReproduceConfig, plan: &Plan) -> anyhow::Result<DataConfig> 
         return Ok(data);
     }
     let named = plan.profile.pool;
+    if named == Pool::Present && config.experiments_text.is_some() {
+        // A resumed run recorded before profiles named their pools: it goes on reading
+        // every pair present, as its first part did.
+        eprintln!("reproduce: the resumed run's profile names no pool: it reads every MNIST pair present, as before");
+        return Ok(data);
+    }
     anyhow::ensure!(
         named != Pool::Present,
         "profile `{}` names no pool: add `pool = \"test\"`, `\"train\"` or `\"all\"` to it in the experiments \
@@ -248,16 +265,12 @@ fn prepare_mnist(data: &DataConfig, plan: &Plan) -> anyhow::Result<()> {
     let loaded = crate::data::cache::load_or_prepare(data, false, None).with_context(|| unusable_data(data, plan))?;
     anyhow::ensure!(
         loaded.prepared.len() >= required.rows,
-        "cannot use the MNIST data in {}: profile `{}` needs {} MNIST images; {} holds {} ({}). Get all four MNIST \
-         files with `dpstudy data fetch --data-dir {}`, or run the timing tables on synthetic data with `--data \
-         synthetic` (T5, the accuracy table, is then not run)",
-        data.dir.display(),
-        plan.profile_name,
+        "{}: the profile needs {} MNIST images, and its pool holds {} ({}): name a pool that holds them in the \
+         experiments file (`all` holds 70,000; `dpstudy data fetch` gets its files)",
+        unusable_data(data, plan),
         required.rows,
-        data.dir.display(),
         loaded.prepared.len(),
         loaded.prepared.source,
-        data.dir.display()
     );
     Ok(())
 }
@@ -267,7 +280,7 @@ fn prepare_mnist(data: &DataConfig, plan: &Plan) -> anyhow::Result<()> {
 fn unusable_data(data: &DataConfig, plan: &Plan) -> String {
     format!(
         "cannot use the MNIST data in {} for profile `{}` (pool `{}`; the timing tables also run on synthetic \
-         data with `--data synthetic`, without T5)",
+         data with `--data synthetic`, without the tables of accuracies, T5 and T9)",
         data.dir.display(),
         plan.profile_name,
         data.pool
@@ -404,6 +417,47 @@ fn utc_from_unix(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A quick-profile config on MNIST, reading `experiments_text` (a resumed run's) if given.
+    fn quick(pool: Pool, experiments_text: Option<String>) -> ReproduceConfig {
+        ReproduceConfig {
+            plan: PlanOptions { profile: "quick".into(), tables: vec!["T1".into()], max_ranks: Some(1), reps: None },
+            launcher: MpiLauncher::default(),
+            data: DataConfig { kind: DataKind::Mnist, dir: "d".into(), cache_dir: "c".into(), verify: true, pool },
+            results_dir: "r".into(),
+            resume: None,
+            experiments: None,
+            given: Given::default(),
+            experiments_text,
+        }
+    }
+
+    #[test]
+    fn a_run_reads_its_profiles_pool_and_refuses_another() {
+        let config = quick(Pool::Present, None);
+        let (_, plan) = plan_of(&config).unwrap();
+        assert_eq!(data_of(&config, &plan).unwrap().pool, Pool::Test);
+        let config = quick(Pool::All, None);
+        let e = data_of(&config, &plan).unwrap_err().to_string();
+        assert!(e.contains("--pool all: profile `quick` reads pool `test`"), "{e}");
+    }
+
+    #[test]
+    fn a_profile_without_a_pool_is_refused_unless_a_resumed_run_recorded_it_so() {
+        // The experiments file as runs recorded it before profiles named their pools.
+        let old: String = manifest::BUILTIN.lines().filter(|l| !l.starts_with("pool =")).collect::<Vec<_>>().join("\n");
+        let resumed = quick(Pool::Present, Some(old.clone()));
+        let (_, plan) = plan_of(&resumed).unwrap();
+        assert_eq!(data_of(&resumed, &plan).unwrap().pool, Pool::Present, "reads every pair, as it did");
+        // The same file given as a new run's experiments: its profile must name a pool.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("experiments.toml");
+        std::fs::write(&path, &old).unwrap();
+        let new = ReproduceConfig { experiments: Some(path), ..quick(Pool::Present, None) };
+        let (_, plan) = plan_of(&new).unwrap();
+        let e = data_of(&new, &plan).unwrap_err().to_string();
+        assert!(e.contains("profile `quick` names no pool"), "{e}");
+    }
 
     #[test]
     fn utc_dates_are_civil() {

@@ -56,6 +56,7 @@ pub(super) fn check_table(
 }
 
 /// The rules that hold whatever the profile: a unique id, modes, sizes given one way.
+/// (The order of every check is the order the manifest has always reported them in.)
 fn check_shape(table: &TableSpec, earlier: &[TableSpec]) -> Result<(), TableError> {
     let id = || table.id.clone();
     if earlier.iter().any(|t| t.id == table.id) {
@@ -71,16 +72,6 @@ fn check_shape(table: &TableSpec, earlier: &[TableSpec]) -> Result<(), TableErro
     }
     if table.syncs.as_ref().is_some_and(|s| s.is_empty()) {
         return Err(TableError::NoSyncs(id()));
-    }
-    if table.baseline_n.is_some() && !table.modes.iter().any(|m| m.is_baseline()) {
-        return Err(TableError::BaselineSizeWithoutBaseline(id()));
-    }
-    let ensemble = table.modes.contains(&Mode::Ensemble);
-    if table.validation.is_some() && !ensemble {
-        return Err(TableError::ValidationWithoutEnsemble(id()));
-    }
-    if ensemble && !table.test {
-        return Err(TableError::EnsembleWithoutTest(id()));
     }
     Ok(())
 }
@@ -131,9 +122,19 @@ fn check_profile(table: &TableSpec, profile: &str) -> Result<(), TableError> {
     if let Some(size) = baseline_sizes.into_iter().find(|b| !sizes.contains(b)) {
         return Err(TableError::BaselineSizeNotInN { table: id(), size, profile: named() });
     }
-    let validation = table.validation.as_ref().and_then(|v| v.get(profile));
-    if table.modes.contains(&Mode::Ensemble) && matches!(validation, None | Some(0)) {
-        return Err(TableError::EnsembleWithoutValidation { table: id(), profile: named() });
+    if table.baseline_n.is_some() && !table.modes.iter().any(|m| m.is_baseline()) {
+        return Err(TableError::BaselineSizeWithoutBaseline(id()));
+    }
+    let ensemble = table.modes.contains(&Mode::Ensemble);
+    match table.validation.as_ref().and_then(|v| v.get(profile)) {
+        None | Some(0) if ensemble => {
+            return Err(TableError::EnsembleWithoutValidation { table: id(), profile: named() });
+        }
+        Some(_) if !ensemble => return Err(TableError::ValidationWithoutEnsemble(id())),
+        _ => {}
+    }
+    if ensemble && !table.test {
+        return Err(TableError::EnsembleWithoutTest(id()));
     }
     let hidden = table.hidden.get(profile).unwrap_or_default();
     if hidden.is_empty() || hidden.contains(&0) {

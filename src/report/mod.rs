@@ -1,6 +1,8 @@
-//! From a results directory to the paper's tables and figures ([`aggregate`], [`tables`],
-//! [`figures`]) and to a verdict per claim ([`claims`]). Exporters produce bytes; this module
-//! is the one place that writes them.
+//! From a results directory to the paper's tables and figures ([`aggregate`],
+//! [`study_tables`] rendered by [`table_format`], [`figures`]), to a verdict per claim
+//! ([`claims`]), to the comparison with the expected results ([`compare`], [`html`]) and to
+//! the cost model ([`cost_model`]). Exporters produce bytes; this module is the one place that
+//! writes them.
 
 pub mod aggregate;
 pub mod claims;

@@ -43,16 +43,37 @@ fn used_modules(text: &str) -> BTreeSet<String> {
     for (i, _) in code.match_indices("crate::") {
         let rest = &code[i + "crate::".len()..];
         let names: Vec<&str> = match rest.strip_prefix('{') {
-            // `use crate::{a, b::c, d}`: the first segment of each path.
-            Some(group) => group[..group.find('}').unwrap_or(group.len())]
-                .split(',')
-                .map(|p| p.trim().split([':', ' ']).next().unwrap_or(""))
-                .collect(),
+            // `use crate::{a, b::{c, d}, e as f}`: the first segment of each top-level path.
+            Some(group) => {
+                top_level_paths(group).into_iter().map(|p| p.split([':', ' ']).next().unwrap_or("")).collect()
+            }
             None => vec![rest.split(|c: char| !(c.is_alphanumeric() || c == '_')).next().unwrap_or("")],
         };
         used.extend(names.into_iter().filter(|n| !n.is_empty()).map(str::to_string));
     }
     used
+}
+
+/// The comma-separated paths of a `{...}` group (the text after its `{`), nested groups
+/// kept whole.
+fn top_level_paths(group: &str) -> Vec<&str> {
+    let (mut depth, mut start, mut out) = (0usize, 0, Vec::new());
+    for (i, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => {
+                out.push(group[start..i].trim());
+                return out;
+            }
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(group[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 #[test]
@@ -90,7 +111,7 @@ fn every_import_runs_down_the_layers() {
 
 #[test]
 fn the_import_scan_reads_paths_and_groups_and_skips_comments() {
-    let text = "use crate::data::Samples;\nuse crate::{model as m, train::Mode};\n// crate::cli in a comment\nlet x = crate::stats::median(&v);";
+    let text = "use crate::data::Samples;\nuse crate::{model as m, train::{Mode, SyncKind}, util};\n// crate::cli in a comment\nlet x = crate::stats::median(&v);";
     let used: Vec<String> = used_modules(text).into_iter().collect();
-    assert_eq!(used, ["data", "model", "stats", "train"]);
+    assert_eq!(used, ["data", "model", "stats", "train", "util"]);
 }

@@ -24,6 +24,9 @@ pub fn prepare(dirs: &DataDirs, force: bool) -> anyhow::Result<()> {
 
 /// `dpstudy data fetch`: downloads what is missing, from the given mirrors or the known ones.
 pub fn fetch(dirs: &DataDirs, mirrors: Vec<String>) -> anyhow::Result<()> {
+    if let Some(pool) = dirs.pool {
+        anyhow::bail!("--pool {pool}: `data fetch` gets all four files; a pool is chosen where the data is read");
+    }
     let mirrors =
         if mirrors.is_empty() { data::fetch::MIRRORS.iter().map(|m| m.to_string()).collect() } else { mirrors };
     let report = data::fetch::fetch(&dirs.data_dir, &mirrors);
