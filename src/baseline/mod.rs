@@ -255,6 +255,7 @@ fn result(inputs: &Inputs, p: ProgramResult, blas_threads: Option<usize>, wall_s
         total_train_s: p.total_train_s,
         baseline: Some(Runtime { blas_threads, ..p.runtime }),
         ensemble: None,
+        kernel: None,
     };
     // The programs do not hand back their weights; the initial ones stand in, and
     // `--save-weights` refuses baselines.

@@ -97,7 +97,7 @@ impl BenchReport {
     /// The human-readable table.
     pub fn table(&self) -> String {
         let mut out = format!(
-            "dpstudy bench: N = {}, {} thread(s), data: {}\n{:<6} {:<5} {:<6} {:>6} {:>11} {:>9} {:>9} {:>11} {:>14} {:>6}\n",
+            "dpstudy bench: N = {}, {} thread(s), data: {}\n{:<6} {:<5} {:<12} {:>6} {:>11} {:>9} {:>9} {:>11} {:>14} {:>6}\n",
             self.samples,
             self.threads,
             self.data,
@@ -114,10 +114,10 @@ impl BenchReport {
         );
         for r in &self.rows {
             out += &format!(
-                "{:<6} {:<5} {:<6} {:>6} {:>9.2}ms {:>7.2}ms {:>9.1} {:>11.3e} {:>9.1} GF/s {:>5.0}%\n",
+                "{:<6} {:<5} {:<12} {:>6} {:>9.2}ms {:>7.2}ms {:>9.1} {:>11.3e} {:>9.1} GF/s {:>5.0}%\n",
                 r.dtype.to_string(),
                 r.hidden,
-                format!("{:?}", r.kernel).to_lowercase(),
+                r.kernel.as_str().to_string(),
                 r.batch.map_or("full".to_string(), |b| b.to_string()),
                 r.step.median_s * 1e3,
                 r.step.min_s * 1e3,
@@ -169,7 +169,8 @@ impl BenchConfig {
     }
 }
 
-/// Runs the benchmark for every requested element type and hidden size.
+/// Runs the benchmark for every requested element type and hidden size (the command has
+/// checked the request against this machine first: [`BenchConfig::check_resources`]).
 pub fn run(args: &BenchConfig) -> anyhow::Result<BenchReport> {
     anyhow::ensure!(args.reps >= 1, "--reps must be at least 1");
     anyhow::ensure!(args.samples >= 1, "--samples must be at least 1");
@@ -178,7 +179,6 @@ pub fn run(args: &BenchConfig) -> anyhow::Result<BenchReport> {
         args.batch_size.is_none_or(|b| (1..=args.samples).contains(&b)),
         "--batch-size must be in 1..=--samples"
     );
-    args.check_resources(Machine::here())?;
     let seed = 1;
     let data = synthetic::generate(args.samples, seed);
     let data_label = data.source.to_string();

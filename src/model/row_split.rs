@@ -11,6 +11,7 @@ use crate::real::Real;
 
 /// Per-thread scratch and gradient buffers, allocated once per run.
 pub struct ThreadedKernel<T> {
+    kind: KernelKind,
     workspaces: Vec<Workspace<T>>,
     partials: Vec<Params<T>>,
 }
@@ -26,9 +27,15 @@ impl<T: Real> ThreadedKernel<T> {
     pub fn with_kind(hidden: usize, threads: usize, kind: KernelKind) -> Self {
         assert!(threads >= 1);
         Self {
+            kind,
             workspaces: (0..threads).map(|_| Workspace::for_kind(hidden, kind)).collect(),
             partials: (0..threads.saturating_sub(1)).map(|_| Params::zeros(hidden)).collect(),
         }
+    }
+
+    /// The kernel (and instruction set) every thread runs.
+    pub fn kind(&self) -> KernelKind {
+        self.kind
     }
 
     pub fn threads(&self) -> usize {

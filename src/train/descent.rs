@@ -10,7 +10,7 @@ use super::sync::{GradientSync, RankTimes};
 use super::{EpochRecord, TrainConfig, TrainError};
 use crate::data::{Samples, SamplesView};
 use crate::model::Params;
-use crate::model::kernel::PassStats;
+use crate::model::kernel::{KernelKind, PassStats};
 use crate::model::row_split::ThreadedKernel;
 use crate::real::Real;
 use crate::rng::SplitMix64;
@@ -20,6 +20,8 @@ pub struct Trained<T> {
     pub params: Params<T>,
     pub step_costs: Vec<f64>,
     pub epochs: Vec<EpochRecord>,
+    /// The CPU kernel that computed the steps (`None`: the GPU's tensor step).
+    pub kernel: Option<KernelKind>,
 }
 
 /// This process's rows of the training set: global rows `range` of `total`.
@@ -163,7 +165,7 @@ pub fn train<T: Real, S: GradientSync<T>>(
             record.compute_spread_s = compute.clone().fold(f64::MIN, f64::max) - compute.fold(f64::MAX, f64::min);
         }
     }
-    Ok(Trained { params, step_costs, epochs })
+    Ok(Trained { params, step_costs, epochs, kernel: Some(kernel.kind()) })
 }
 
 #[cfg(test)]

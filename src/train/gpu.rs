@@ -173,5 +173,9 @@ fn train_typed<T: Real>(
         epochs.push(record);
     }
     let final_params = params.to_params::<T>()?;
-    Ok(inputs.result(Trained { params: final_params, step_costs, epochs }, vec![super::this_host()], started))
+    Ok(inputs.result(
+        Trained { params: final_params, step_costs, epochs, kernel: None },
+        vec![super::this_host()],
+        started,
+    ))
 }

@@ -98,6 +98,7 @@ impl Inputs {
             epochs: trained.epochs,
             baseline: None,
             ensemble: None,
+            kernel: trained.kernel,
         };
         TrainingRun { result, weights: trained.params.cast() }
     }

@@ -102,6 +102,10 @@ pub struct TrainResult {
     /// Mode `ensemble`: every member's and every combiner's scores.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ensemble: Option<crate::ensemble::EnsembleOutcome>,
+    /// The CPU kernel and instruction set that computed the steps (`fused-avx512`,
+    /// `fused-avx2`, `gemm`); absent for the GPU, the baselines and older results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<crate::model::kernel::KernelKind>,
 }
 
 /// What ran a baseline (`crate::baseline`): its program and package versions, recorded in

@@ -238,7 +238,7 @@ fn an_unknown_kernel_choice_is_refused_by_name_before_training() {
         .env("DPSTUDY_KERNEL", "fast")
         .output()
         .unwrap();
-    assert_fails_with(&out, &["DPSTUDY_KERNEL=fast", "`auto`, `fused` or `gemm`"]);
+    assert_fails_with(&out, &["DPSTUDY_KERNEL=fast", "`auto`, `fused`, `fused-avx512`, `fused-avx2` or `gemm`"]);
     assert!(!case.out.exists() && entries(&case.cache).is_empty(), "nothing is written");
 }
 

@@ -121,26 +121,35 @@ fn threads_split_the_rows_but_not_the_result() {
 /// left: H = 1, 2, 9, 10, 18, 25, 50) or in a padded panel (H = 7), none left (H = 400).
 #[test]
 fn fused_kernel_equals_the_gemm_kernel() {
-    if !fused::cpu_supported() {
+    let isas: Vec<fused::Isa> = [fused::Isa::Avx512, fused::Isa::Avx2].into_iter().filter(|i| i.supported()).collect();
+    if isas.is_empty() {
         eprintln!("NOT RUN: this CPU has no AVX2/FMA, so the fused kernel never runs here");
         return;
     }
-    fn check<T: Real>(x: &Samples<T>, hidden: usize, tolerance: f64) {
+    if !fused::Isa::Avx512.supported() {
+        eprintln!("NOT RUN for the AVX-512 fused kernel: this CPU has no AVX-512 F/VL");
+    }
+    fn check<T: Real>(x: &Samples<T>, hidden: usize, tolerance: f64, isa: fused::Isa) {
         let params = spread_weights(hidden, 5).cast::<T>();
         let (mut g_fused, mut g_gemm) = (Params::zeros(hidden), Params::zeros(hidden));
-        let s_fused =
-            fused::forward_backward(&params, x.as_view(), Some(&mut g_fused), &mut fused::Workspace::new(hidden));
+        let mut ws = fused::Workspace::new(hidden, isa);
+        let s_fused = fused::forward_backward(&params, x.as_view(), Some(&mut g_fused), &mut ws);
         let s_gemm = gemm::forward_backward(&params, x.as_view(), Some(&mut g_gemm), &mut gemm::Workspace::new(hidden));
         let err = relative_error(&g_fused, &g_gemm);
-        assert!(err < tolerance, "H={hidden}: gradients differ by {err:e}");
-        assert!(((s_fused.cost_sum - s_gemm.cost_sum) / s_gemm.cost_sum).abs() < tolerance, "H={hidden}: cost");
+        assert!(err < tolerance, "{isa:?} H={hidden}: gradients differ by {err:e}");
+        let cost_err = ((s_fused.cost_sum - s_gemm.cost_sum) / s_gemm.cost_sum).abs();
+        assert!(cost_err < tolerance, "{isa:?} H={hidden}: cost");
         assert_eq!(s_fused.samples, s_gemm.samples);
     }
     let data = synthetic::generate(301, 6);
     let (x64, x32) = (data.rows::<f64>(0..301).unwrap(), data.rows::<f32>(0..301).unwrap());
-    for hidden in [1, 2, 7, 9, 10, 18, 25, 50, 400] {
-        check(&x64, hidden, 1e-12);
-        check(&x32, hidden, 1e-5);
+    // Both instruction sets' paths: units past the last whole vector of 16 f32 lanes (H = 17,
+    // 18: dot tile; H = 19: padded panel) as well as of 8 (and of 4 and 8 f64 lanes).
+    for isa in isas {
+        for hidden in [1, 2, 7, 9, 10, 17, 18, 19, 25, 50, 400] {
+            check(&x64, hidden, 1e-12, isa);
+            check(&x32, hidden, 1e-5, isa);
+        }
     }
 }
 
@@ -157,8 +166,10 @@ fn gradient_matches_autograd_on_real_mnist() {
     .load(None, 1)
     .unwrap();
     let kinds = KernelKind::runnable();
-    if !kinds.contains(&KernelKind::Fused) {
-        eprintln!("NOT RUN for the fused kernel: this CPU has no AVX2/FMA");
+    for (kind, isa) in [(KernelKind::FusedAvx2, "AVX2/FMA"), (KernelKind::FusedAvx512, "AVX-512 F/VL")] {
+        if !kinds.contains(&kind) {
+            eprintln!("NOT RUN for the {} kernel: this CPU has no {isa}", kind.as_str());
+        }
     }
     // A full batch of 600 rows (four blocks of the fused kernel or two of the `gemm` one,
     // and a partial one) and one mini-batch of the study's B = 256 from elsewhere in the set.

@@ -1,4 +1,4 @@
-//! The fused CPU step for x86-64 CPUs with AVX2 and FMA: every product of the step
+//! The fused CPU step for x86-64 CPUs with AVX-512 or AVX2 and FMA: every product of the step
 //! computed by register-tiled loops over one block of rows at a time, reading the data
 //! block in its own row-major layout. The GEMM library must copy ("pack") each block of X
 //! into its own layout before every product, twice per step; here X is read as it lies,
@@ -6,10 +6,12 @@
 //! registers, and the small products of the output layer are tiles too (through `gemm`
 //! they cost several times their arithmetic in call and packing overhead).
 //!
-//! The loops are plain Rust over constant-size tiles with `mul_add`, compiled with AVX2
-//! and FMA enabled (checked at run time) and vectorised by the compiler; the same code
-//! serves f32 and f64. [`super::gemm`] (the portable path) runs where AVX2/FMA is missing,
-//! and checks this one in the tests.
+//! The loops are plain Rust over constant-size tiles with `mul_add`, vectorised by the
+//! compiler; the same code serves f32 and f64 and both instruction sets ([`Isa`]): it is
+//! inlined into one entry point per set (`run_avx2`, `run_avx512`), compiled with that set
+//! enabled (checked at run time), with tiles as many lanes wide as its registers.
+//! [`super::gemm`] (the portable path) runs where AVX2/FMA is missing, and checks this one
+//! in the tests.
 //!
 //! Per block of rows, with the register tile of each product (for f32; f64 has half the
 //! lanes):
@@ -53,37 +55,75 @@ const G2_OUTPUTS: usize = OUTPUTS / 2;
 /// Bytes in a cache line.
 const CACHE_LINE: usize = 64;
 
-/// Whether this CPU can run the fused tiles: x86-64 with AVX2 and FMA. This is the
-/// condition the kernel's `unsafe` code relies on, and nothing else: which kernel the user
-/// asked for is [`super::KernelChoice`]'s question.
+/// The instruction set the tiles are compiled for: the same Rust loops, vectorised by the
+/// compiler for 256-bit (AVX2) or 512-bit (AVX-512) registers, with the workspace laid out
+/// in that many lanes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Isa {
+    /// x86-64 with AVX2 and FMA: 16 registers of 256 bits.
+    Avx2,
+    /// x86-64 with AVX-512 F and VL (and AVX2, FMA): 32 registers of 512 bits.
+    Avx512,
+}
+
+impl Isa {
+    /// Whether this CPU runs tiles of this instruction set. This is the condition the
+    /// kernel's `unsafe` code relies on, and nothing else: which kernel the user asked for
+    /// is [`super::KernelChoice`]'s question.
+    pub fn supported(self) -> bool {
+        static SUPPORTED: OnceLock<(bool, bool)> = OnceLock::new();
+        let (avx2, avx512) = *SUPPORTED.get_or_init(|| {
+            #[cfg(target_arch = "x86_64")]
+            {
+                let avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
+                let avx512 = avx2 && is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vl");
+                (avx2, avx512)
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            {
+                (false, false)
+            }
+        });
+        match self {
+            Isa::Avx2 => avx2,
+            Isa::Avx512 => avx512,
+        }
+    }
+
+    /// The widest this CPU runs, if any.
+    pub fn best() -> Option<Self> {
+        [Isa::Avx512, Isa::Avx2].into_iter().find(|isa| isa.supported())
+    }
+
+    /// Bytes of one vector register.
+    fn vector_bytes(self) -> usize {
+        match self {
+            Isa::Avx2 => 32,
+            Isa::Avx512 => 64,
+        }
+    }
+
+    /// SIMD lanes of `T` in one register.
+    fn lanes<T: Real>(self) -> usize {
+        self.vector_bytes() / std::mem::size_of::<T>()
+    }
+
+    /// The 10 outputs rounded up to whole vectors (AVX2: 16 in f32, 12 in f64; AVX-512: 16
+    /// in both): the width of a `Z2` tile and the row stride of the packed W2^T.
+    fn outputs_padded<T: Real>(self) -> usize {
+        OUTPUTS.div_ceil(self.lanes::<T>()) * self.lanes::<T>()
+    }
+}
+
+/// Whether this CPU can run the fused tiles at all (AVX2 and FMA at least).
 pub fn cpu_supported() -> bool {
-    static SUPPORTED: OnceLock<bool> = OnceLock::new();
-    *SUPPORTED.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            false
-        }
-    })
+    Isa::Avx2.supported()
 }
 
-/// SIMD lanes of `T` in a 256-bit register.
-fn lanes<T: Real>() -> usize {
-    32 / std::mem::size_of::<T>()
-}
-
-/// The 10 outputs rounded up to whole vectors (16 in f32, 12 in f64): the width of a
-/// `Z2` tile and the row stride of the packed W2^T.
-fn outputs_padded<T: Real>() -> usize {
-    OUTPUTS.div_ceil(lanes::<T>()) * lanes::<T>()
-}
-
-/// Scratch space for one thread.
+/// Scratch space for one thread, laid out for one instruction set.
 #[derive(Debug, Clone)]
 pub struct Workspace<T> {
+    isa: Isa,
     hidden: usize,
     /// Hidden units computed by the vector panels of the forward product (whole vectors);
     /// the units after them (at most [`DOT_MAX_UNITS`]) go to the dot-product tile.
@@ -119,19 +159,21 @@ pub struct Workspace<T> {
 }
 
 impl<T: Real> Workspace<T> {
-    pub fn new(hidden: usize) -> Self {
-        let lanes = lanes::<T>();
+    /// A workspace for tiles of `isa` (which must run here: the kernel asserts it).
+    pub fn new(hidden: usize, isa: Isa) -> Self {
+        let lanes = isa.lanes::<T>();
         let padded = hidden.div_ceil(lanes) * lanes;
         let left = hidden % lanes;
         let vector_units = if left <= DOT_MAX_UNITS { hidden - left } else { padded };
         let features = THETA1_COLS - 1;
         Self {
+            isa,
             hidden,
             vector_units,
             padded,
             w1p: vec![T::ZERO; features * vector_units + CACHE_LINE / std::mem::size_of::<T>()],
             b1: vec![T::ZERO; padded],
-            w2t: vec![T::ZERO; hidden * outputs_padded::<T>()],
+            w2t: vec![T::ZERO; hidden * isa.outputs_padded::<T>()],
             w2p: vec![T::ZERO; OUTPUTS * padded],
             a1: vec![T::ZERO; BLOCK_ROWS * padded],
             d1: vec![T::ZERO; BLOCK_ROWS * padded],
@@ -144,28 +186,55 @@ impl<T: Real> Workspace<T> {
 }
 
 /// Forward (and, with `grad`, backward) pass over `x`; the contract of
-/// [`super::forward_backward`]. Panics on a CPU without AVX2/FMA ([`cpu_supported`]).
+/// [`super::forward_backward`]. Panics on a CPU that lacks the workspace's instruction set.
 pub fn forward_backward<T: Real>(
     params: &Params<T>,
     x: SamplesView<'_, T>,
     grad: Option<&mut Params<T>>,
     ws: &mut Workspace<T>,
 ) -> PassStats {
-    assert!(cpu_supported(), "fused kernel called on a CPU without AVX2/FMA");
+    assert!(ws.isa.supported(), "fused kernel for {:?} called on a CPU without it", ws.isa);
     assert_eq!(ws.hidden, params.hidden(), "workspace built for another hidden size");
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: AVX2 and FMA are present (asserted above).
+    // SAFETY: the CPU has the instruction set the entry point enables (asserted above).
+    // Const arguments: two vectors, one vector, the padded outputs, rows of a Z2 tile (12
+    // accumulators, 6 for AVX-512's one vector of f32 outputs).
     unsafe {
-        // Const arguments: two vectors, one vector, the padded outputs, rows of a Z2 tile
-        // (12 accumulators either way).
-        if lanes::<T>() == 8 {
-            run::<T, 16, 8, 16, 6>(params, x, grad, ws)
-        } else {
-            run::<T, 8, 4, 12, 4>(params, x, grad, ws)
+        match (ws.isa, ws.isa.lanes::<T>()) {
+            (Isa::Avx2, 8) => run_avx2::<T, 16, 8, 16, 6>(params, x, grad, ws),
+            (Isa::Avx2, _) => run_avx2::<T, 8, 4, 12, 4>(params, x, grad, ws),
+            (Isa::Avx512, 16) => run_avx512::<T, 32, 16, 16, 6>(params, x, grad, ws),
+            (Isa::Avx512, _) => run_avx512::<T, 16, 8, 16, 6>(params, x, grad, ws),
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
     unreachable!()
+}
+
+/// The step compiled for AVX2 and FMA: [`run`] and every phase and tile inlined into it.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn run_avx2<T: Real, const W2: usize, const W1: usize, const OW: usize, const ZR: usize>(
+    params: &Params<T>,
+    x: SamplesView<'_, T>,
+    grad: Option<&mut Params<T>>,
+    ws: &mut Workspace<T>,
+) -> PassStats {
+    // SAFETY: the caller checked AVX2 and FMA; `run`'s contract is the caller's.
+    unsafe { run::<T, W2, W1, OW, ZR>(params, x, grad, ws) }
+}
+
+/// The same step compiled for AVX-512: the same loops over vectors twice as wide.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+unsafe fn run_avx512<T: Real, const W2: usize, const W1: usize, const OW: usize, const ZR: usize>(
+    params: &Params<T>,
+    x: SamplesView<'_, T>,
+    grad: Option<&mut Params<T>>,
+    ws: &mut Workspace<T>,
+) -> PassStats {
+    // SAFETY: the caller checked AVX-512 F and VL, AVX2 and FMA; as above.
+    unsafe { run::<T, W2, W1, OW, ZR>(params, x, grad, ws) }
 }
 
 /// Calls `$f::<T, R, W>` for the tile shape `(rows, width)`: `rows` one of the listed
@@ -226,10 +295,10 @@ impl Prefetch {
 }
 
 /// The step over `x`, block by block: each phase below is one product of the block (the
-/// table in the module's doc), called once per block, so the calls cost nothing beside the
-/// tiles' work.
+/// table in the module's doc). Everything from here down is inlined into the entry point of
+/// an instruction set ([`run_avx2`], [`run_avx512`]) and compiled for it.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
+#[inline(always)]
 unsafe fn run<T: Real, const W2: usize, const W1: usize, const OW: usize, const ZR: usize>(
     params: &Params<T>,
     x: SamplesView<'_, T>,
@@ -239,7 +308,7 @@ unsafe fn run<T: Real, const W2: usize, const W1: usize, const OW: usize, const 
     let (h, d, hv) = (ws.hidden, x.dim, ws.vector_units);
     assert_eq!(d, THETA1_COLS - 1, "samples of the wrong width");
     assert_eq!(d % W1, 0, "the feature count must fill whole vectors");
-    assert_eq!(OW, outputs_padded::<T>());
+    assert_eq!(OW, ws.isa.outputs_padded::<T>());
     let (theta1, theta2) = (params.theta1(), params.theta2());
     let w1p = pack_weights::<T, W2, W1, OW>(theta1, theta2, ws);
     if grad.is_some() {
@@ -279,7 +348,7 @@ unsafe fn run<T: Real, const W2: usize, const W1: usize, const OW: usize, const 
 
 /// `A1 = sigmoid(Xb W1^T + b1)` for the units of the vector panels, panel by panel.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
+#[inline(always)]
 unsafe fn hidden_panels<T: Real, const W2: usize, const W1: usize>(
     xb: *const T,
     rows: usize,
@@ -315,7 +384,7 @@ unsafe fn hidden_panels<T: Real, const W2: usize, const W1: usize>(
 
 /// The last units of A1, from W1's own rows (none where a padded panel took them).
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
+#[inline(always)]
 unsafe fn hidden_dot_units<T: Real, const W1: usize>(xb: *const T, rows: usize, theta1: &[T], ws: &mut Workspace<T>) {
     let (d, h, hp, hv) = (THETA1_COLS - 1, ws.hidden, ws.padded, ws.vector_units);
     let dot_units = h.saturating_sub(hv);
@@ -359,7 +428,7 @@ unsafe fn hidden_dot_units<T: Real, const W1: usize>(xb: *const T, rows: usize, 
 /// `Z2 = A1 W2^T` (the output layer adds the biases, then computes the cost, the accuracy
 /// and D2 in place).
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
+#[inline(always)]
 unsafe fn output_products<T: Real, const OW: usize, const ZR: usize>(rows: usize, ws: &mut Workspace<T>) {
     let (h, hp) = (ws.hidden, ws.padded);
     let (a1, z2) = (&ws.a1[..rows * hp], &mut ws.z2[..rows * OUTPUTS]);
@@ -382,7 +451,7 @@ unsafe fn output_products<T: Real, const OW: usize, const ZR: usize>(rows: usize
 
 /// The output weights' gradient sums of the block: `[colsum D2 | D2^T A1]`.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
+#[inline(always)]
 unsafe fn output_weight_sums<T: Real, const W2: usize, const W1: usize>(rows: usize, ws: &mut Workspace<T>) {
     let hp = ws.padded;
     let (a1, z2) = (&ws.a1[..rows * hp], &ws.z2[..rows * OUTPUTS]);
@@ -413,7 +482,7 @@ unsafe fn output_weight_sums<T: Real, const W2: usize, const W1: usize>(rows: us
 
 /// `D1 = (D2 W2) * A1 * (1 - A1)`, and its column sums (the hidden biases' gradient).
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
+#[inline(always)]
 unsafe fn hidden_deltas<T: Real, const W2: usize, const W1: usize>(rows: usize, ws: &mut Workspace<T>) {
     let hp = ws.padded;
     let (a1, z2, d1) = (&ws.a1[..rows * hp], &ws.z2[..rows * OUTPUTS], &mut ws.d1[..rows * hp]);
@@ -444,7 +513,7 @@ unsafe fn hidden_deltas<T: Real, const W2: usize, const W1: usize>(rows: usize, 
 /// `G1[:, 1..] += D1^T Xb`: feature strips outside, so a strip of Xb stays in L1 while
 /// every tile of hidden units passes over it.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
+#[inline(always)]
 unsafe fn hidden_weight_sums<T: Real, const W2: usize, const W1: usize>(
     xb: *const T,
     rows: usize,
