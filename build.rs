@@ -11,7 +11,9 @@ fn output(cmd: &str, args: &[&str]) -> Option<String> {
 fn main() {
     println!("cargo:rerun-if-env-changed=DPSTUDY_GIT_REVISION");
     println!("cargo:rerun-if-env-changed=DPSTUDY_REQUIRE_REVISION");
-    for path in [".git/HEAD", ".git/index", "src", "Cargo.lock"] {
+    // HEAD names the branch, the index the staged tree, the branch's ref and the reflog
+    // move with every commit (HEAD's own text does not).
+    for path in [".git/HEAD", ".git/index", ".git/refs/heads", ".git/logs/HEAD", "src", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={path}");
     }
     // DPSTUDY_GIT_REVISION, where given, wins (a build from a tarball without .git).

@@ -256,6 +256,7 @@ fn result(inputs: &Inputs, p: ProgramResult, blas_threads: Option<usize>, wall_s
         baseline: Some(Runtime { blas_threads, ..p.runtime }),
         ensemble: None,
         kernel: None,
+        weights_sha256: None,
     };
     // The programs do not hand back their weights; the initial ones stand in, and
     // `--save-weights` refuses baselines.
@@ -318,6 +319,7 @@ mod tests {
             threads: 1,
             ranks,
             init: None,
+            reduce: Default::default(),
             ensemble: None,
         }
     }

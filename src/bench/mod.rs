@@ -7,19 +7,21 @@
 //! seconds are this machine's.
 
 pub mod scaling;
+pub mod triad;
 
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::data::Samples;
 use crate::data::synthetic;
+use crate::data::{Samples, SamplesView};
 use crate::linalg::{self, Layout};
+use crate::model::exact_sum::{ExactBlocks, ExactSum};
 use crate::model::kernel::KernelKind;
 use crate::model::row_split::ThreadedKernel;
 use crate::model::{Params, init, step_flops};
 use crate::real::{Dtype, Real};
-use crate::train::{ConfigError, Machine};
+use crate::train::{ConfigError, Machine, Reduction};
 
 /// Side of the reference GEMM.
 pub const GEMM_SIZE: usize = 2048;
@@ -42,12 +44,15 @@ pub struct BenchConfig {
     pub oversubscribe: bool,
     /// Element types to time.
     pub dtypes: Vec<Dtype>,
+    /// Reductions to time each kernel's full-batch step with (`exact`: the step of
+    /// `--reduce exact`, its blocks summed as fixed-point integers).
+    pub reductions: Vec<Reduction>,
     /// The sequential / threads / MPI comparison, when asked for.
     pub scaling: Option<scaling::ScalingSpec>,
 }
 
 /// Median and extremes of a set of timings, in seconds.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Timing {
     pub median_s: f64,
     pub min_s: f64,
@@ -65,11 +70,14 @@ impl Timing {
 }
 
 /// One case's figures.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BenchRow {
     pub dtype: Dtype,
     pub hidden: usize,
     pub kernel: KernelKind,
+    /// The reduction of the step's gradient sums (`float` in records made before it).
+    #[serde(default)]
+    pub reduce: Reduction,
     /// Mini-batch size (`None`: full batch of all samples).
     pub batch: Option<usize>,
     pub step: Timing,
@@ -81,14 +89,20 @@ pub struct BenchRow {
     pub gemm_gflops: f64,
     /// Step GFLOP/s over GEMM GFLOP/s, both medians of the same run.
     pub ratio: f64,
+    /// The rate the step reads its data matrix at (its rows x 400 features, once per
+    /// step), in GB/s: beside the triad's, how close the step is to being memory-bound.
+    pub data_gbs: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BenchReport {
     pub samples: usize,
     pub threads: usize,
     pub data: String,
     pub rows: Vec<BenchRow>,
+    /// The memory bandwidth of the same run, with one thread and with each thread count
+    /// the run uses.
+    pub triad: Vec<triad::TriadResult>,
     /// Sequential, threads and MPI step times, when `--scaling P` asked for them.
     pub scaling: Option<scaling::ScalingReport>,
 }
@@ -97,7 +111,7 @@ impl BenchReport {
     /// The human-readable table.
     pub fn table(&self) -> String {
         let mut out = format!(
-            "dpstudy bench: N = {}, {} thread(s), data: {}\n{:<6} {:<5} {:<12} {:>6} {:>11} {:>9} {:>9} {:>11} {:>14} {:>6}\n",
+            "dpstudy bench: N = {}, {} thread(s), data: {}\n{:<6} {:<5} {:<18} {:>6} {:>11} {:>9} {:>9} {:>11} {:>14} {:>6} {:>9}\n",
             self.samples,
             self.threads,
             self.data,
@@ -110,25 +124,70 @@ impl BenchReport {
             "GFLOP/s",
             "samples/s",
             format!("GEMM {GEMM_SIZE}^3"),
-            "ratio"
+            "ratio",
+            "data GB/s"
         );
         for r in &self.rows {
             out += &format!(
-                "{:<6} {:<5} {:<12} {:>6} {:>9.2}ms {:>7.2}ms {:>9.1} {:>11.3e} {:>9.1} GF/s {:>5.0}%\n",
+                "{:<6} {:<5} {:<18} {:>6} {:>9.2}ms {:>7.2}ms {:>9.1} {:>11.3e} {:>9.1} GF/s {:>5.0}% {:>9.2}\n",
                 r.dtype.to_string(),
                 r.hidden,
-                r.kernel.as_str().to_string(),
+                r.label(),
                 r.batch.map_or("full".to_string(), |b| b.to_string()),
                 r.step.median_s * 1e3,
                 r.step.min_s * 1e3,
                 r.step_gflops,
                 r.samples_per_s,
                 r.gemm_gflops,
-                100.0 * r.ratio
+                100.0 * r.ratio,
+                r.data_gbs
             );
         }
+        out += &self.memory_lines();
         if let Some(scaling) = &self.scaling {
             out += &scaling.table();
+        }
+        out
+    }
+}
+
+impl BenchRow {
+    /// The kernel, and `+exact` for the exact reduction's step.
+    pub fn label(&self) -> String {
+        match self.reduce {
+            Reduction::Float => self.kernel.as_str().to_string(),
+            Reduction::Exact => format!("{}+exact", self.kernel.as_str()),
+        }
+    }
+}
+
+impl BenchReport {
+    /// The triad's rates, and for the full-batch step that reads its data fastest, the
+    /// number of cores at which streaming the data would take all of the triad's bandwidth.
+    fn memory_lines(&self) -> String {
+        let mut out = String::new();
+        for t in &self.triad {
+            out += &format!(
+                "memory: triad ({} MiB per array), {} thread(s): best {:.1} GB/s, median {:.1} GB/s\n",
+                (triad::TRIAD_ELEMENTS * 8) >> 20,
+                t.threads,
+                t.best_gbs,
+                t.median_gbs
+            );
+        }
+        let fastest = self.rows.iter().filter(|r| r.batch.is_none()).max_by(|a, b| a.data_gbs.total_cmp(&b.data_gbs));
+        if let (Some(row), Some(top)) = (fastest, self.triad.iter().max_by(|a, b| a.best_gbs.total_cmp(&b.best_gbs))) {
+            let per_core = row.data_gbs / self.threads as f64;
+            out += &format!(
+                "memory: the {} H = {} {} step reads its data at {:.2} GB/s per core: the triad's best ({:.1} GB/s, {} thread(s)) would feed {:.0} such cores\n",
+                row.dtype,
+                row.hidden,
+                row.kernel.as_str(),
+                per_core,
+                top.best_gbs,
+                top.threads,
+                top.best_gbs / per_core
+            );
         }
         out
     }
@@ -152,8 +211,22 @@ impl BenchConfig {
             );
             return beyond("--threads", self.threads, reason);
         }
-        // The rows in f64 and in f32, and the GEMM's three f64 operands.
-        let bytes = self.samples as u128 * crate::data::FEATURES as u128 * 12 + 3 * (GEMM_SIZE as u128).pow(2) * 8;
+        for &p in self.scaling.iter().flat_map(|s| &s.parallel) {
+            if p == 0 || p > self.samples {
+                return beyond("--scaling", p, format!("P must be between 1 and the {} rows", self.samples));
+            }
+            if p > machine.cores && !self.oversubscribe {
+                let reason = format!(
+                    "more ranks and threads than this machine's {} cores: pass --oversubscribe to time them anyway",
+                    machine.cores
+                );
+                return beyond("--scaling", p, reason);
+            }
+        }
+        // The rows in f64 and in f32, the GEMM's three f64 operands, and the triad's arrays.
+        let bytes = self.samples as u128 * crate::data::FEATURES as u128 * 12
+            + 3 * (GEMM_SIZE as u128).pow(2) * 8
+            + 3 * triad::TRIAD_ELEMENTS as u128 * 8;
         match machine.memory_bytes {
             Some(memory) if bytes > u128::from(memory) => beyond(
                 "--samples",
@@ -195,8 +268,10 @@ pub fn run(args: &BenchConfig) -> anyhow::Result<BenchReport> {
         }
     }
     drop(data);
+    let parallel = args.scaling.iter().flat_map(|s| s.parallel.clone());
+    let triad = triad::measure_all([1, args.threads].into_iter().chain(parallel));
     let scaling = args.scaling.clone().map(scaling::run).transpose()?;
-    Ok(BenchReport { samples: args.samples, threads: args.threads, data: data_label, rows, scaling })
+    Ok(BenchReport { samples: args.samples, threads: args.threads, data: data_label, rows, triad, scaling })
 }
 
 /// Times one step (full batch, or one mini-batch of `batch` rows gathered from a seeded
@@ -210,9 +285,16 @@ fn bench_case<T: Real>(
 ) -> anyhow::Result<Vec<BenchRow>> {
     let hidden = init.hidden();
     let samples = data.rows::<T>(0..args.samples)?;
-    let kinds = KernelKind::runnable();
+    // Every kernel with every reduction asked for (the exact one on full batches only).
+    let cases: Vec<(KernelKind, Reduction)> = KernelKind::runnable()
+        .into_iter()
+        .flat_map(|k| args.reductions.iter().map(move |&r| (k, r)))
+        .filter(|&(_, r)| r == Reduction::Float || batch.is_none())
+        .collect();
     let mut kernels: Vec<ThreadedKernel<T>> =
-        kinds.iter().map(|&k| ThreadedKernel::with_kind(hidden, args.threads, k)).collect();
+        cases.iter().map(|&(k, _)| ThreadedKernel::with_kind(hidden, args.threads, k)).collect();
+    let blocks = ExactBlocks::for_rows(args.samples).ranges();
+    let mut sums = ExactSum::new(Params::<T>::len_for(hidden) + 1);
     let mut stream = batch.map(|b| crate::train::descent::BatchStream::new(args.samples, b, 1));
     let mut batch_rows = Samples { features: vec![], labels: vec![], dim: samples.dim };
     let mut params = init.cast::<T>();
@@ -221,10 +303,10 @@ fn bench_case<T: Real>(
     // Tiny learning rate: the weights move (no dead-code shortcuts) but stay near the start.
     let rows = batch.unwrap_or(args.samples);
     let scale = T::from_f64(1e-3 / rows as f64);
-    let mut steps = vec![vec![]; kinds.len()];
+    let mut steps = vec![vec![]; cases.len()];
     let mut gemms = vec![];
     for rep in 0..args.warmup + args.reps {
-        for (kernel, times) in kernels.iter_mut().zip(&mut steps) {
+        for ((kernel, times), &(_, reduce)) in kernels.iter_mut().zip(&mut steps).zip(&cases) {
             let t = Instant::now();
             let view = match stream.as_mut() {
                 Some(stream) => {
@@ -234,7 +316,7 @@ fn bench_case<T: Real>(
                 }
                 None => samples.as_view(),
             };
-            kernel.gradient(&params, view, &mut grad);
+            gradient(kernel, reduce, (&params, view), (&blocks, &mut sums), &mut grad);
             params.descend(&grad, scale);
             if rep >= args.warmup {
                 times.push(t.elapsed().as_secs_f64());
@@ -248,16 +330,19 @@ fn bench_case<T: Real>(
     let gemm = Timing::of(gemms);
     let gemm_gflops = 2.0 * (GEMM_SIZE as f64).powi(3) / 1e9 / gemm.median_s;
     let step_gflop = step_flops(rows, hidden) / 1e9;
-    Ok(kinds
+    Ok(cases
         .into_iter()
         .zip(steps)
-        .map(|(kernel, times)| {
+        .map(|((kernel, reduce), times)| {
             let step = Timing::of(times);
             let step_gflops = step_gflop / step.median_s;
+            let data_gbs = (rows * crate::data::FEATURES * std::mem::size_of::<T>()) as f64 / step.median_s / 1e9;
             BenchRow {
+                data_gbs,
                 dtype: Dtype::of::<T>(),
                 hidden,
                 kernel,
+                reduce,
                 batch,
                 samples_per_s: rows as f64 / step.median_s,
                 step,
@@ -269,6 +354,26 @@ fn bench_case<T: Real>(
             }
         })
         .collect())
+}
+
+/// The gradient of one step into `grad`: the kernel's own sum, or the exact reduction's
+/// blocks (`blocks`, summed in `sums`) written out as the trainer does.
+fn gradient<T: Real>(
+    kernel: &mut ThreadedKernel<T>,
+    reduce: Reduction,
+    (params, view): (&Params<T>, SamplesView<'_, T>),
+    (blocks, sums): (&[std::ops::Range<usize>], &mut ExactSum),
+    grad: &mut Params<T>,
+) {
+    match reduce {
+        Reduction::Float => {
+            kernel.gradient(params, view, grad);
+        }
+        Reduction::Exact => {
+            kernel.exact_pass(params, view, blocks, true, sums);
+            sums.write(0, grad.as_mut_slice());
+        }
+    }
 }
 
 /// A square `n^3` GEMM with the `gemm` crate, the machine's reference rate.
@@ -308,6 +413,7 @@ mod tests {
             threads,
             oversubscribe,
             dtypes: vec![Dtype::F32],
+            reductions: vec![Reduction::Float],
             scaling: None,
         }
     }

@@ -9,7 +9,7 @@
 use std::process::Stdio;
 
 use anyhow::Context;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::Timing;
 use crate::data::{DEFAULT_DATA_DIR, DataConfig, DataKind};
@@ -19,7 +19,7 @@ use crate::train::child_args::train_args;
 use crate::train::{Mode, SyncKind, TrainConfig, TrainResult};
 
 /// One mode of the comparison.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Case {
     pub name: String,
     /// Processes (MPI ranks; 1 otherwise).
@@ -31,7 +31,7 @@ pub struct Case {
 }
 
 /// The measured figures of one case.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CaseResult {
     pub case: Case,
     pub step: Timing,
@@ -45,9 +45,10 @@ pub struct CaseResult {
 }
 
 /// What the comparison runs on.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScalingSpec {
-    pub parallel: usize,
+    /// The process and thread counts P to compare with the sequential step.
+    pub parallel: Vec<usize>,
     pub samples: usize,
     pub hidden: usize,
     pub dtype: Dtype,
@@ -62,21 +63,25 @@ pub struct ScalingSpec {
 }
 
 /// The comparison and what it ran on.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScalingReport {
     pub spec: ScalingSpec,
     pub results: Vec<CaseResult>,
 }
 
-fn cases(p: usize) -> Vec<Case> {
+/// The sequential case, then for each P: threads (T = P) and MPI with both syncs.
+fn cases(parallel: &[usize]) -> Vec<Case> {
     let case = |name: String, ranks, threads, mode, sync| Case { name, ranks, threads, mode, sync };
-    let mpi = |sync: SyncKind| case(format!("mpi {sync} P={p}"), p, 1, Mode::Mpi, Some(sync));
-    vec![
-        case("seq".into(), 1, 1, Mode::Seq, None),
-        case(format!("threads T={p}"), 1, p, Mode::Threads, None),
-        mpi(SyncKind::Allreduce),
-        mpi(SyncKind::GatherBcast),
-    ]
+    let mut cases = vec![case("seq".into(), 1, 1, Mode::Seq, None)];
+    for &p in parallel {
+        let mpi = |sync: SyncKind| case(format!("mpi {sync} P={p}"), p, 1, Mode::Mpi, Some(sync));
+        cases.extend([
+            case(format!("threads T={p}"), 1, p, Mode::Threads, None),
+            mpi(SyncKind::Allreduce),
+            mpi(SyncKind::GatherBcast),
+        ]);
+    }
+    cases
 }
 
 impl ScalingSpec {
@@ -104,6 +109,7 @@ impl ScalingSpec {
             threads: case.threads,
             ranks: 1,
             init: None,
+            reduce: Default::default(),
             ensemble: None,
         }
     }
@@ -112,7 +118,8 @@ impl ScalingSpec {
 /// Runs one case once; returns rank 0's step times (warm-up epoch dropped) and shares.
 fn run_once(spec: &ScalingSpec, case: &Case, out: &std::path::Path) -> anyhow::Result<(Vec<f64>, f64, f64)> {
     let args = train_args(&spec.train_config(case), out);
-    let mut cmd = if case.ranks > 1 { spec.launcher.command(case.ranks, &args)? } else { local_command(&args)? };
+    let mut cmd =
+        if case.mode == Mode::Mpi { spec.launcher.command(case.ranks, &args)? } else { local_command(&args)? };
     let output = cmd.stdin(Stdio::null()).output().with_context(|| format!("cannot start {cmd:?}"))?;
     if !output.status.success() {
         anyhow::bail!("{} failed ({}):\n{}", case.name, output.status, String::from_utf8_lossy(&output.stderr));
@@ -130,7 +137,7 @@ fn run_once(spec: &ScalingSpec, case: &Case, out: &std::path::Path) -> anyhow::R
 pub fn run(spec: ScalingSpec) -> anyhow::Result<ScalingReport> {
     let spec = &spec;
     anyhow::ensure!(spec.epochs >= 2, "the scaling benchmark needs at least 2 epochs (the first is warm-up)");
-    let cases = cases(spec.parallel);
+    let cases = cases(&spec.parallel);
     let tmp = tempfile_dir()?;
     let mut samples: Vec<(Vec<f64>, f64, f64)> = vec![(vec![], 0.0, 0.0); cases.len()];
     for round in 0..spec.rounds {

@@ -5,7 +5,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::data::DataKind;
 use crate::real::Dtype;
-use crate::train::{Mode, SyncKind};
+use crate::train::{Mode, Reduction, SyncKind};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -80,6 +80,16 @@ pub enum Command {
             default_value = "artifact/expected/full-short,artifact/expected/baselines,artifact/expected/quick,artifact/expected/ensembles"
         )]
         expected: Vec<PathBuf>,
+    },
+    /// Rewrite the generated regions of the README and the appendix from the committed
+    /// results (the benchmark record); with --check, change nothing and fail on a stale one.
+    Docs {
+        /// Only check: exit non-zero, naming the document and region, when one is stale.
+        #[arg(long)]
+        check: bool,
+        /// The repository's root.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        root: PathBuf,
     },
 }
 
@@ -256,6 +266,11 @@ pub struct TrainArgs {
     /// How MPI ranks combine gradients (mode mpi).
     #[arg(long, value_enum, default_value_t = SyncKind::Allreduce)]
     pub sync: SyncKind,
+    /// How the rows' gradient sums are reduced: `float` (the split's floating-point order,
+    /// the same bits for the same split) or `exact` (64 global blocks summed as fixed-point
+    /// integers: the same bits for any P, sync, thread count or host layout; full batch).
+    #[arg(long, value_enum, default_value_t = Reduction::Float)]
+    pub reduce: Reduction,
     /// Real MNIST, or synthetic data of the same shape (timing only).
     #[arg(long, value_enum, default_value_t = DataKind::Mnist)]
     pub data: DataKind,
@@ -350,13 +365,18 @@ pub struct BenchArgs {
     /// Element types to time.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Dtype::F32, Dtype::F64])]
     pub dtype: Vec<Dtype>,
+    /// Reductions to time each full-batch step with (float,exact: also the step of
+    /// `train --reduce exact`).
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Reduction::Float])]
+    pub reduce: Vec<Reduction>,
     /// Write the figures as JSON here too.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Also compare sequential, threads (T = P) and MPI (P ranks, both syncs) step times,
-    /// each as its own process, in the first --dtype.
-    #[arg(long, value_name = "P")]
-    pub scaling: Option<usize>,
+    /// each as its own process, in the first --dtype; a comma-separated list of P (e.g.
+    /// 1,2,4,8,16) compares each.
+    #[arg(long, value_name = "P", value_delimiter = ',')]
+    pub scaling: Option<Vec<usize>>,
     /// Epochs per scaling run (the first is warm-up).
     #[arg(long, default_value_t = 4)]
     pub scaling_epochs: usize,

@@ -60,6 +60,7 @@ impl TrainArgs {
             threads: self.threads,
             ranks: self.ranks,
             init: self.init.clone(),
+            reduce: self.reduce,
             ensemble: self.ensemble_recipe(),
         };
         config.validate()?;
@@ -126,7 +127,7 @@ impl ReproduceArgs {
 
 impl BenchArgs {
     pub fn config(&self) -> BenchConfig {
-        let scaling = self.scaling.map(|parallel| ScalingSpec {
+        let scaling = self.scaling.clone().map(|parallel| ScalingSpec {
             parallel,
             samples: self.samples,
             hidden: self.hidden[0],
@@ -146,6 +147,7 @@ impl BenchArgs {
             threads: self.threads,
             oversubscribe: self.oversubscribe,
             dtypes: self.dtype.clone(),
+            reductions: self.reduce.clone(),
             scaling,
         }
     }

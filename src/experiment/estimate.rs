@@ -127,6 +127,7 @@ pub fn calibrate(plan: &Plan, settings: &RunnerSettings, cores: usize) -> anyhow
         link: None,
         validation_n: 0,
         bagging: false,
+        reduce: Default::default(),
     };
     let rows_for = |h: usize| (CALIBRATION_WORK / h.max(1)).clamp(MIN_CALIBRATION_ROWS.min(largest_n), largest_n);
     let mut samples = BTreeMap::new();
@@ -493,6 +494,7 @@ mod tests {
             link: None,
             validation_n: 0,
             bagging: false,
+            reduce: Default::default(),
         }
     }
 

@@ -160,6 +160,9 @@ pub enum TableKind {
     Network,
     /// Data parallelism against ensembles of independently trained members (meta-learners).
     Ensembles,
+    /// The final cost and the trained weights' hash of every mode and P, under each
+    /// reduction: which splits give the same bits.
+    Determinism,
 }
 
 /// How the members of a table's ensembles differ (see [`crate::ensemble`]).
@@ -185,6 +188,7 @@ impl TableKind {
             TableKind::GpuCrossover => "gpu-crossover",
             TableKind::Network => "network",
             TableKind::Ensembles => "ensembles",
+            TableKind::Determinism => "determinism",
         }
     }
 }
@@ -207,6 +211,10 @@ pub struct TableSpec {
     /// Syncs of the MPI cells (default: allreduce).
     #[serde(default)]
     pub syncs: Option<Vec<SyncKind>>,
+    /// The reductions each cell runs with (default: float; `exact` is for seq, threads,
+    /// mpi and ensemble cells).
+    #[serde(default)]
+    pub reductions: Option<Vec<crate::train::Reduction>>,
     /// MPI cells across emulated hosts, one per rank, for each of these links (default: one
     /// host, shared memory).
     #[serde(default)]
@@ -367,7 +375,7 @@ mod tests {
     fn the_shipped_manifest_parses() {
         let m = Manifest::parse(BUILTIN, Path::new("experiments.toml")).unwrap();
         let ids: Vec<_> = m.tables.iter().map(|t| t.id.as_str()).collect();
-        assert_eq!(ids, ["T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8", "T9"]);
+        assert_eq!(ids, ["T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8", "T9", "T10"]);
         assert!(m.profiles.contains_key("quick") && m.profiles.contains_key("full"));
     }
 
@@ -435,10 +443,25 @@ mod tests {
     }
 
     #[test]
+    fn the_exact_reduction_is_refused_for_modes_without_it() {
+        let table = |modes: &str, reductions: &str| {
+            format!(
+                "{HEAD}[[tables]]\nid = \"T10\"\nname = \"determinism\"\ntitle = \"b\"\nmodes = {modes}\n\
+                 reductions = {reductions}\nparallel = \"max\"\nn = [5]\nhidden = [5]\n"
+            )
+        };
+        let e = error_of(&table(r#"["seq", "torch"]"#, r#"["float", "exact"]"#));
+        assert!(e.contains("line 14") && e.contains("lists exact, which mode `torch` does not have"), "{e}");
+        assert!(error_of(&table(r#"["seq"]"#, "[]")).contains("`reductions` is empty"));
+        let ok = Manifest::parse(&table(r#"["seq", "torch"]"#, r#"["float"]"#), Path::new("ok.toml"));
+        assert!(ok.is_ok(), "the float reduction is every mode's");
+    }
+
+    #[test]
     fn unknown_table_ids_list_the_known_ones() {
         let m = Manifest::parse(BUILTIN, Path::new("e.toml")).unwrap();
-        let e = m.select(&["T10".into()]).unwrap_err().to_string();
-        assert!(e.contains("unknown table `T10`") && e.contains("T1, T2"), "{e}");
+        let e = m.select(&["T11".into()]).unwrap_err().to_string();
+        assert!(e.contains("unknown table `T11`") && e.contains("T1, T2"), "{e}");
         assert_eq!(m.select(&["t3".into()]).unwrap().len(), 1);
     }
 }

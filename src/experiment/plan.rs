@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::manifest::{Manifest, ManifestError, Profile, TableSpec};
 use crate::cluster::Link;
 use crate::data::DataConfig;
-use crate::train::{Mode, SyncKind, TrainConfig};
+use crate::train::{Mode, Reduction, SyncKind, TrainConfig};
 
 /// One training configuration: what a `dpstudy train` process is asked to do.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -37,10 +37,17 @@ pub struct Cell {
     /// Ensemble cells: each member on its own bootstrap sample.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub bagging: bool,
+    /// How the gradient sums are reduced (`exact`: the same bits for any split).
+    #[serde(default, skip_serializing_if = "is_float")]
+    pub reduce: Reduction,
 }
 
 fn is_zero(v: &usize) -> bool {
     *v == 0
+}
+
+fn is_float(r: &Reduction) -> bool {
+    *r == Reduction::Float
 }
 
 impl Cell {
@@ -66,12 +73,13 @@ impl Cell {
         if self.test_n > 0 {
             held_out += &format!("-test{}", self.test_n);
         }
-        format!("{how}-n{}-h{}-e{}x{}{held_out}", self.n, self.hidden, self.epochs, self.iters)
+        let exact = if self.reduce == Reduction::Exact { "-exact" } else { "" };
+        format!("{how}-n{}-h{}-e{}x{}{held_out}{exact}", self.n, self.hidden, self.epochs, self.iters)
     }
 
     /// The same-work key: cells with equal keys train the same thing (a speedup's pair).
     pub fn work(&self) -> WorkKey {
-        (self.n, self.test_n, self.hidden, self.epochs, self.iters)
+        (self.n, self.test_n, self.hidden, self.epochs, self.iters, self.reduce)
     }
 
     /// Processes times threads: the cores the cell asks for.
@@ -102,6 +110,7 @@ impl Cell {
             threads: self.threads,
             ranks: if self.mode.is_baseline() { self.ranks } else { 1 },
             init: None,
+            reduce: self.reduce,
             ensemble: (self.mode == Mode::Ensemble).then(|| crate::ensemble::EnsembleRecipe {
                 member_hidden: vec![],
                 member_lr: vec![],
@@ -113,8 +122,9 @@ impl Cell {
 }
 
 /// What two cells must share for one's time to be compared with the other's: N, test
-/// rows, H, epochs, iterations.
-pub type WorkKey = (usize, usize, usize, usize, usize);
+/// rows, H, epochs, steps per epoch, and the reduction (a float and an exact run
+/// are not each other's pair).
+pub type WorkKey = (usize, usize, usize, usize, usize, Reduction);
 
 /// A cell with the tables that need it and how often it runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -231,10 +241,14 @@ fn expand(
         ps: table.parallel.values(max_ranks),
     };
     let hidden = table.hidden.get(profile_name).unwrap_or_default();
+    let reductions = table.reductions.clone().unwrap_or_else(|| vec![Reduction::Float]);
     let mut cells = Vec::new();
     for &mode in &table.modes {
         for &h in &hidden {
-            cells.extend(grid.cells(mode, h));
+            for &reduce in &reductions {
+                // The exact reduction is dpstudy's CPU trainers' (the manifest check says so).
+                cells.extend(grid.cells(mode, h).into_iter().map(|c| Cell { reduce, ..c }));
+            }
         }
     }
     cells.into_iter().map(|c| (c, reps, warmup, max_reps)).collect()
@@ -275,8 +289,8 @@ impl Grid<'_> {
 
     fn cell(&self, mode: Mode, hidden: usize, n: usize, ranks: usize, threads: usize) -> Cell {
         let (test_n, epochs, iters) = (self.test_n, self.epochs, self.iters);
-        let (sync, link, validation_n, bagging) = (None, None, 0, false);
-        Cell { n, hidden, test_n, epochs, iters, mode, ranks, threads, sync, link, validation_n, bagging }
+        let (sync, link, validation_n, bagging, reduce) = (None, None, 0, false, Reduction::Float);
+        Cell { n, hidden, test_n, epochs, iters, mode, ranks, threads, sync, link, validation_n, bagging, reduce }
     }
 
     /// Strong sweeps take every size for every P; weak ones N = n_per_rank P.

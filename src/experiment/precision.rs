@@ -176,6 +176,7 @@ mod tests {
             link: None,
             validation_n: 0,
             bagging: false,
+            reduce: Default::default(),
         };
         PlannedCell { cell, tables: vec!["T1".into()], reps, max_reps, warmup: 0, oversubscribe: false }
     }

@@ -110,6 +110,12 @@ pub struct RawRow {
     pub load_after: Option<f64>,
     #[serde(default)]
     pub cpu_s: Option<f64>,
+    /// The run's reduction, and the SHA-256 of its trained weights (rank 0's; in every row
+    /// of the run). (Last, so older files still read: as float, without a hash.)
+    #[serde(default)]
+    pub reduce: crate::train::Reduction,
+    #[serde(default)]
+    pub weights_sha256: Option<String>,
 }
 
 impl RawRow {
@@ -186,6 +192,8 @@ impl RunKey<'_> {
             load_before: None,
             load_after: None,
             cpu_s: None,
+            reduce: c.reduce,
+            weights_sha256: None,
         }
     }
 
@@ -230,6 +238,7 @@ impl RunKey<'_> {
                 row.vote_test_acc = vote.map(|c| c.test_acc);
                 row.stacked_test_acc = stacked.map(|c| c.test_acc);
                 row.stacked_test_cost = stacked.and_then(|c| c.test_cost);
+                row.weights_sha256.clone_from(&result.weights_sha256);
                 rows.push(row);
             }
         }
@@ -356,6 +365,7 @@ mod tests {
             link: None,
             validation_n: 0,
             bagging: false,
+            reduce: Default::default(),
         };
         let key = RunKey {
             profile: "quick",

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::manifest::{Profile, TableSpec};
-use crate::train::Mode;
+use crate::train::{Mode, Reduction};
 
 /// A table that breaks a rule of the manifest; the message names the table and the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,6 +42,12 @@ pub enum TableError {
     NoHidden { table: String, profile: String },
     #[error("table `{table}`: `{field}` must be at least 1")]
     ZeroCount { table: String, field: &'static str },
+    #[error("table `{0}`: `reductions` is empty")]
+    NoReductions(String),
+    #[error(
+        "table `{table}`: `reductions` lists exact, which mode `{mode}` does not have (only seq, threads, mpi, ensemble)"
+    )]
+    ExactForMode { table: String, mode: String },
 }
 
 /// Checks `table` against the manifest's `profiles` and the tables declared before it.
@@ -72,6 +78,16 @@ fn check_shape(table: &TableSpec, earlier: &[TableSpec]) -> Result<(), TableErro
     }
     if table.syncs.as_ref().is_some_and(|s| s.is_empty()) {
         return Err(TableError::NoSyncs(id()));
+    }
+    if let Some(reductions) = &table.reductions {
+        if reductions.is_empty() {
+            return Err(TableError::NoReductions(id()));
+        }
+        let exact_capable = |m: &Mode| matches!(m, Mode::Seq | Mode::Threads | Mode::Mpi | Mode::Ensemble);
+        let incapable = table.modes.iter().find(|m| !exact_capable(m));
+        if let Some(mode) = incapable.filter(|_| reductions.contains(&Reduction::Exact)) {
+            return Err(TableError::ExactForMode { table: id(), mode: mode.to_string() });
+        }
     }
     Ok(())
 }

@@ -11,10 +11,13 @@
 //! - [`tensor_ops`]: two operations of that step in one pass each (a CUDA kernel on the GPU).
 //! - [`gpu_options`]: the GPU path's optimisations, each of which a GPU run can turn off.
 //! - [`row_split`]: the kernel over T threads, with a fixed reduction order.
+//! - [`exact_sum`]: the exact reduction: global blocks of rows, summed as fixed-point
+//!   integers, the same bits for any split.
 //! - [`reference`]: the same cost and gradient through candle's autograd, as a check.
 //! - [`gemm_layout`]: the one matmul of the tensor code, refusing on every device the
 //!   operands CUDA would refuse.
 
+pub mod exact_sum;
 pub mod gemm_layout;
 pub mod gpu_options;
 pub mod init;

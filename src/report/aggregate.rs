@@ -15,10 +15,10 @@ use crate::data::SourceLabel;
 use crate::experiment::plan::WorkKey;
 use crate::experiment::raw::{RawRow, Status};
 use crate::stats::{self, Estimate};
-use crate::train::{Mode, SyncKind};
+use crate::train::{Mode, Reduction, SyncKind};
 
 /// The columns that identify a cell.
-const CELL_KEYS: [&str; 16] = [
+const CELL_KEYS: [&str; 17] = [
     "cell",
     "tables",
     "mode",
@@ -35,9 +35,10 @@ const CELL_KEYS: [&str; 16] = [
     "iters",
     "validation_n",
     "bagging",
+    "reduce",
 ];
-/// What makes two cells comparable for speedup: same work.
-const WORK_KEYS: [&str; 5] = ["n", "test_n", "hidden", "epochs", "iters"];
+/// What makes two cells comparable for speedup: same work (see [`WorkKey`]).
+const WORK_KEYS: [&str; 6] = ["n", "test_n", "hidden", "epochs", "iters", "reduce"];
 
 /// One timed run of a cell, as the round-by-round figures read it.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
@@ -158,6 +159,13 @@ pub struct CellStats {
     pub speedup: Option<Estimate>,
     /// Speedup per core (ranks x threads).
     pub efficiency: Option<Estimate>,
+    /// How the gradient sums were reduced.
+    pub reduce: Reduction,
+    /// The SHA-256 of the trained weights, when every run of the cell recorded the same one
+    /// (`None`: none recorded, a baseline, or runs that disagree: see `hash_variants`).
+    pub weights_sha256: Option<String>,
+    /// Distinct weight hashes over the cell's runs (1 for a deterministic cell).
+    pub hash_variants: usize,
 }
 
 impl CellStats {
@@ -172,7 +180,7 @@ impl CellStats {
 
     /// The same-work key: cells with equal keys train the same thing.
     pub fn work(&self) -> WorkKey {
-        (self.n, self.test_n, self.hidden, self.epochs, self.iters)
+        (self.n, self.test_n, self.hidden, self.epochs, self.iters, self.reduce)
     }
 
     /// The runs' training times by round.
@@ -285,6 +293,8 @@ fn frame_of(rows: &[RawRow]) -> PolarsResult<DataFrame> {
         Column::new("vote_test_acc".into(), of(|r| r.vote_test_acc)),
         Column::new("stacked_test_acc".into(), of(|r| r.stacked_test_acc)),
         Column::new("steal_share".into(), of(|r| r.steal_share)),
+        Column::new("reduce".into(), s(|r| r.reduce.to_string())),
+        Column::new("weights_sha256".into(), rows.iter().map(|r| r.weights_sha256.clone()).collect::<Vec<_>>()),
     ])
 }
 
@@ -345,6 +355,7 @@ fn cell_frame(raw: DataFrame) -> PolarsResult<(DataFrame, DataFrame)> {
 fn runs_of(timed: LazyFrame) -> LazyFrame {
     let root = col("rank").eq(lit(0i64));
     let last_epoch = root.clone().and(col("epoch").eq(col("epochs")));
+    let root_last = last_epoch.clone();
     let mut run_keys = keys();
     run_keys.push(col("rep"));
     timed
@@ -363,6 +374,7 @@ fn runs_of(timed: LazyFrame) -> LazyFrame {
             col("vote_test_acc").first().alias("vote_test_acc"),
             col("stacked_test_acc").first().alias("stacked_test_acc"),
             col("steal_share").max().alias("steal_share"),
+            col("weights_sha256").filter(root_last.clone()).first().alias("weights_sha256"),
         ])
         .with_columns([
             (col("total_s") / col("steps")).alias("step_s"),
@@ -391,6 +403,8 @@ fn per_cell_of(runs: LazyFrame) -> LazyFrame {
         col("average_test_acc").median().alias("average_test_acc"),
         col("vote_test_acc").median().alias("vote_test_acc"),
         col("stacked_test_acc").median().alias("stacked_test_acc"),
+        col("weights_sha256").n_unique().cast(DataType::Int64).alias("hash_variants"),
+        col("weights_sha256").first().alias("weights_sha256"),
     ])
 }
 
@@ -542,8 +556,24 @@ fn stats_of(df: &DataFrame) -> anyhow::Result<Vec<CellStats>> {
             seq_median_s: seq_median_s[i],
             speedup: None,
             efficiency: None,
+            reduce: Reduction::Float,
+            weights_sha256: None,
+            hash_variants: 0,
         })
-        .collect())
+        .collect::<Vec<_>>())
+    .and_then(|stats| with_hashes(&c, stats))
+}
+
+/// Each cell's reduction, and its weights hash when every run agrees on one.
+fn with_hashes(c: &Columns<'_>, mut stats: Vec<CellStats>) -> anyhow::Result<Vec<CellStats>> {
+    let (reduce, hashes, variants) =
+        (c.enums::<Reduction>("reduce")?, c.strs("weights_sha256")?, c.ints("hash_variants")?);
+    for (i, cell) in stats.iter_mut().enumerate() {
+        cell.reduce = reduce[i];
+        cell.weights_sha256 = (variants[i] == 1 && !hashes[i].is_empty()).then(|| hashes[i].clone());
+        cell.hash_variants = variants[i];
+    }
+    Ok(stats)
 }
 
 /// The runs of each cell from the per-run frame.

@@ -31,6 +31,10 @@ pub enum Unjudged {
     EmulatedLink,
     /// The claim was not evaluated on one side (no GPU, table not run).
     ClaimNotRun,
+    /// Weight hashes: the bits depend on the kernel that ran (and, for the `gemm` kernel,
+    /// on the machine's caches), so equal hashes are shown as the strong agreement they
+    /// are, and different ones are not called a difference.
+    KernelBits,
 }
 
 impl Unjudged {
@@ -41,6 +45,7 @@ impl Unjudged {
             Unjudged::Oversubscribed => "not judged: oversubscribed",
             Unjudged::EmulatedLink => "not judged: emulated link",
             Unjudged::ClaimNotRun => "not judged: claim not run on one side",
+            Unjudged::KernelBits => "not judged: the bits depend on the kernel that ran",
         }
     }
 }
@@ -333,6 +338,12 @@ pub fn compare_cells(
             });
         }
     }
+    for e in expected {
+        if let Some(r) = run.iter().find(|r| r.cell == e.cell) {
+            let hashes = (r.weights_sha256.as_deref(), e.weights_sha256.as_deref());
+            rows.extend(hash_row(&e.tables.to_string(), &e.cell, hashes));
+        }
+    }
     for r in run.iter().filter(|r| !expected.iter().any(|e| e.cell == r.cell)) {
         one_sided.push((r.cell.clone(), Side::Run));
     }
@@ -346,6 +357,29 @@ pub fn compare_cells(
         one_sided.push((rv.id.clone(), Side::Run));
     }
     Comparison { rows, one_sided }
+}
+
+/// The trained weights' hashes of a cell on both sides, when both recorded one: the same
+/// bits, or not (shown, not judged: see [`Unjudged::KernelBits`]).
+fn hash_row(group: &str, cell: &str, (run, expected): (Option<&str>, Option<&str>)) -> Option<Row> {
+    let (run, expected) = (run?, expected?);
+    let short = |h: &str| h.chars().take(12).collect::<String>();
+    let figure = if run == expected {
+        format!("weights SHA-256: the same bits ({})", short(run))
+    } else {
+        format!("weights SHA-256: different bits ({} here, {} expected)", short(run), short(expected))
+    };
+    Some(Row {
+        group: group.into(),
+        subject: cell.into(),
+        figure,
+        run: None,
+        expected: None,
+        run_interval: None,
+        expected_interval: None,
+        tolerance: Tolerance::Shown(Unjudged::KernelBits),
+        within: None,
+    })
 }
 
 /// A claim on both sides: judged by its verdict (its bound lives in claims.toml and `check`
@@ -440,6 +474,18 @@ pub fn render(c: &Comparison) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn weight_hashes_are_shown_same_or_different_and_never_judged() {
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
+        let same = hash_row("T10", "seq", (Some(&a), Some(&a))).unwrap();
+        assert_eq!(same.figure, "weights SHA-256: the same bits (aaaaaaaaaaaa)");
+        assert_eq!((same.within, same.tolerance), (None, Tolerance::Shown(Unjudged::KernelBits)));
+        let other = hash_row("T10", "seq", (Some(&a), Some(&b))).unwrap();
+        assert!(other.figure.contains("different bits (aaaaaaaaaaaa here, bbbbbbbbbbbb expected)"));
+        assert_eq!(other.within, None);
+        assert_eq!(hash_row("T10", "seq", (Some(&a), None)), None, "a run before hashes: no row");
+    }
 
     #[test]
     fn figures_print_with_six_significant_digits() {

@@ -5,9 +5,12 @@
 //! writes them.
 
 pub mod aggregate;
+pub mod bench_summary;
 pub mod claims;
 pub mod compare;
 pub mod cost_model;
+pub mod doc_regions;
+pub mod docs;
 pub mod figures;
 pub mod findings;
 pub mod html;

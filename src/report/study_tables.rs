@@ -342,6 +342,48 @@ fn parity(spec: &TableSpec, agg: &Aggregate) -> Table {
     t
 }
 
+/// The first 12 hex digits of a weights hash, or why there is none.
+pub fn short_hash(c: &CellStats) -> String {
+    match (&c.weights_sha256, c.hash_variants) {
+        (Some(h), _) => h.chars().take(12).collect(),
+        (None, v) if v > 1 => format!("{v} different"),
+        (None, _) => "–".into(),
+    }
+}
+
+fn determinism(spec: &TableSpec, agg: &Aggregate) -> Table {
+    let cols = [
+        ("reduction", Align::Left),
+        ("mode", Align::Left),
+        ("P", Align::Right),
+        ("final cost", Align::Right),
+        ("weights SHA-256", Align::Left),
+        ("same bits as seq", Align::Left),
+    ];
+    let mut t = Table::new(&spec.id, spec.name.as_str(), &spec.title, &cols);
+    let mut cells: Vec<&CellStats> = agg.table(&spec.id).collect();
+    cells.sort_by_key(|c| (c.reduce, c.work(), c.mode != Mode::Seq, c.label(), c.p()));
+    for c in &cells {
+        let seq = cells.iter().find(|s| s.mode == Mode::Seq && s.work() == c.work());
+        let same = match (seq.and_then(|s| s.weights_sha256.as_ref()), &c.weights_sha256) {
+            (Some(a), Some(b)) => if a == b { "yes" } else { "no" }.to_string(),
+            _ => "–".into(),
+        };
+        t.push(vec![c.reduce.to_string(), c.label(), p(c), format!("{:.15e}", c.final_cost), short_hash(c), same]);
+    }
+    if let Some(c) = cells.first() {
+        t.notes.push(format!(
+            "N = {}, H = {}, {} epochs of {} full-batch steps from the same initial weights. float: \
+             floating-point sums in the order each split gives; exact: 64 global blocks of rows summed \
+             as fixed-point integers (the same bits for any split). The hash is of the trained weights \
+             as f64; every run of a cell gave the one shown.",
+            c.n, c.hidden, c.epochs, c.iters
+        ));
+    }
+    notes(&mut t, agg, &cells);
+    t
+}
+
 fn sync_patterns(spec: &TableSpec, agg: &Aggregate) -> Table {
     let cols = [
         ("H", Align::Right),
@@ -560,5 +602,6 @@ pub fn build(spec: &TableSpec, agg: &Aggregate) -> Table {
         TableKind::GpuCrossover => gpu_crossover(spec, agg),
         TableKind::Network => network(spec, agg),
         TableKind::Ensembles => ensembles(spec, agg),
+        TableKind::Determinism => determinism(spec, agg),
     }
 }

@@ -36,6 +36,7 @@ pub fn train_args(config: &TrainConfig, out: &Path) -> Vec<String> {
     }
     push("--seed", config.seed.to_string());
     push("--threads", config.threads.to_string());
+    push("--reduce", config.reduce.to_string());
     if config.ranks != 1 {
         push("--ranks", config.ranks.to_string());
     }

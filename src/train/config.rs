@@ -41,6 +41,10 @@ pub struct TrainConfig {
     pub ranks: usize,
     /// Initial weights file; `None`: `<data.cache_dir>/init-h<H>-seed<S>.safetensors`.
     pub init: Option<PathBuf>,
+    /// How the rows' gradient sums are reduced: `float` (the split's own floating-point
+    /// order) or `exact` (the same bits for any split; full batch only).
+    #[serde(default)]
+    pub reduce: super::Reduction,
     /// Mode `ensemble`: how the members differ and the validation rows (`None` otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ensemble: Option<crate::ensemble::EnsembleRecipe>,
@@ -121,6 +125,22 @@ impl TrainConfig {
             });
         }
         self.validate_ensemble()?;
+        if self.reduce == super::Reduction::Exact {
+            if self.batch_size.is_some() {
+                return invalid(
+                    "--reduce",
+                    "exact".into(),
+                    "is for full-batch training: mini-batches have no fixed blocks of rows (leave out --batch-size)",
+                );
+            }
+            if !matches!(self.mode, Mode::Seq | Mode::Threads | Mode::Mpi | Mode::Ensemble) {
+                return invalid(
+                    "--reduce",
+                    "exact".into(),
+                    "is for dpstudy's CPU trainers (seq, threads, mpi, ensemble)",
+                );
+            }
+        }
         match self.batch_size {
             Some(0) => return invalid("--batch-size", "0".into(), "must be at least 1"),
             Some(b) if self.samples.is_some_and(|n| b > n) => {
@@ -270,6 +290,7 @@ mod tests {
             threads,
             ranks: 1,
             init: None,
+            reduce: Default::default(),
             ensemble: None,
         }
     }

@@ -6,10 +6,12 @@
 use std::ops::Range;
 use std::time::Instant;
 
+use super::Reduction;
 use super::sync::{GradientSync, RankTimes};
 use super::{EpochRecord, TrainConfig, TrainError};
 use crate::data::{Samples, SamplesView};
 use crate::model::Params;
+use crate::model::exact_sum::{ExactBlocks, ExactSum};
 use crate::model::kernel::{KernelKind, PassStats};
 use crate::model::row_split::ThreadedKernel;
 use crate::real::Real;
@@ -113,8 +115,8 @@ pub fn train<T: Real, S: GradientSync<T>>(
 ) -> Result<Trained<T>, TrainError> {
     let mut params = init.clone();
     let mut grad = Params::zeros(config.hidden);
-    let rows_per_step = config.batch_size.map_or(shard.rows.len(), |b| b * shard.rows.len() / shard.total.max(1));
-    let mut kernel = ThreadedKernel::new(config.hidden, config.threads, rows_per_step);
+    let mut exact = (config.reduce == Reduction::Exact).then(|| Exact::new::<T>(config, &shard, test));
+    let mut kernel = ThreadedKernel::with_kind(config.hidden, config.threads, kernel_for(config, &shard));
     let mut batches = config.batch_size.map(|b| {
         (
             BatchStream::new(shard.total, b, config.seed),
@@ -139,16 +141,24 @@ pub fn train<T: Real, S: GradientSync<T>>(
                 }
                 None => shard.rows.as_view(),
             };
-            let local = kernel.gradient(&params, data, &mut grad);
-            times.compute_s += compute_start.elapsed().as_secs_f64();
-            let global = sync.step(&mut params, &grad, local, config.lr, &mut times);
+            let global = match exact.as_mut() {
+                Some(e) => {
+                    let local = kernel.exact_pass(&params, data, &e.train_blocks, true, &mut e.grad_sums);
+                    times.compute_s += compute_start.elapsed().as_secs_f64();
+                    sync.step_exact(&mut params, &mut e.grad_sums, &mut grad, local, config.lr, &mut times)
+                }
+                None => {
+                    let local = kernel.gradient(&params, data, &mut grad);
+                    times.compute_s += compute_start.elapsed().as_secs_f64();
+                    sync.step(&mut params, &grad, local, config.lr, &mut times)
+                }
+            };
             step_costs.push(finite_cost(global, iteration)?);
         }
 
         let eval_start = Instant::now();
-        let train_stats = sync.reduce_stats(kernel.evaluate(&params, shard.rows.as_view()));
+        let (train_stats, test_stats) = evaluate(&mut kernel, &params, (&shard, test), sync, exact.as_mut());
         let cost = finite_cost(train_stats, iteration)?;
-        let test_stats = (!test.is_empty()).then(|| kernel.evaluate(&params, test.as_view()));
         times.eval_s = eval_start.elapsed().as_secs_f64();
         times.wall_s = epoch_start.elapsed().as_secs_f64();
         let test = test_stats.map(|s| (mean_cost(s), accuracy(s)));
@@ -166,6 +176,66 @@ pub fn train<T: Real, S: GradientSync<T>>(
         }
     }
     Ok(Trained { params, step_costs, epochs, kernel: Some(kernel.kind()) })
+}
+
+/// The kernel a run's steps use. Under the float reduction, the faster one for the rows each
+/// thread computes per step; under the exact one, the faster one for the whole training set,
+/// which no split changes (every rank and thread count picks the same kernel, which the
+/// exact reduction's bits depend on).
+pub fn kernel_for<T: Real>(config: &TrainConfig, shard: &Shard<'_, T>) -> KernelKind {
+    match config.reduce {
+        Reduction::Exact => KernelKind::choose(config.hidden, shard.total),
+        Reduction::Float => {
+            let rows = config.batch_size.map_or(shard.rows.len(), |b| b * shard.rows.len() / shard.total.max(1));
+            KernelKind::choose(config.hidden, rows / config.threads.max(1))
+        }
+    }
+}
+
+/// Cost and accuracy on the training rows (over every rank) and on `test` (this process's
+/// held-out rows; none elsewhere), under the run's reduction.
+fn evaluate<T: Real, S: GradientSync<T>>(
+    kernel: &mut ThreadedKernel<T>,
+    params: &Params<T>,
+    (shard, test): (&Shard<'_, T>, &Samples<T>),
+    sync: &mut S,
+    exact: Option<&mut Exact>,
+) -> (PassStats, Option<PassStats>) {
+    match exact {
+        Some(e) => {
+            let local = kernel.exact_pass(params, shard.rows.as_view(), &e.train_blocks, false, &mut e.cost);
+            let train = sync.reduce_stats_exact(&mut e.cost, local);
+            let test = (!test.is_empty())
+                .then(|| kernel.exact_pass(params, test.as_view(), &e.test_blocks, false, &mut e.cost));
+            (train, test)
+        }
+        None => (
+            sync.reduce_stats(kernel.evaluate(params, shard.rows.as_view())),
+            (!test.is_empty()).then(|| kernel.evaluate(params, test.as_view())),
+        ),
+    }
+}
+
+/// The exact reduction's blocks and sums for one run (see [`crate::model::exact_sum`]).
+struct Exact {
+    /// This shard's blocks, relative to its first row, and the test rows' blocks.
+    train_blocks: Vec<Range<usize>>,
+    test_blocks: Vec<Range<usize>>,
+    /// The gradient's values then the cost; one cost for the evaluations.
+    grad_sums: ExactSum,
+    cost: ExactSum,
+}
+
+impl Exact {
+    fn new<T: Real>(config: &TrainConfig, shard: &Shard<'_, T>, test: &Samples<T>) -> Self {
+        let blocks = ExactBlocks::for_rows(shard.total);
+        Self {
+            train_blocks: blocks.within(&shard.range),
+            test_blocks: ExactBlocks::for_rows(test.len()).ranges(),
+            grad_sums: ExactSum::new(Params::<T>::len_for(config.hidden) + 1),
+            cost: ExactSum::new(1),
+        }
+    }
 }
 
 #[cfg(test)]

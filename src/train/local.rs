@@ -99,9 +99,17 @@ impl Inputs {
             baseline: None,
             ensemble: None,
             kernel: trained.kernel,
+            weights_sha256: None,
         };
-        TrainingRun { result, weights: trained.params.cast() }
+        let weights: Params<f64> = trained.params.cast();
+        TrainingRun { result: TrainResult { weights_sha256: Some(weights_hash(&weights)), ..result }, weights }
     }
+}
+
+/// SHA-256 of weights as f64 little-endian bytes, in `Params` order.
+pub fn weights_hash(weights: &Params<f64>) -> String {
+    let bytes: Vec<u8> = weights.as_slice().iter().flat_map(|w| w.to_le_bytes()).collect();
+    crate::data::checksum::sha256_hex(&bytes)
 }
 
 /// This machine's host name (what a single-process run records as its host).

@@ -16,5 +16,5 @@ pub mod watchdog;
 
 pub use config::{ConfigError, Machine, TrainConfig};
 pub use local::{Inputs, TrainError, TrainingRun, finite, run_local, this_host};
-pub use mode::{Mode, SyncKind};
+pub use mode::{Mode, Reduction, SyncKind};
 pub use record::{BaselineRuntime, EpochRecord, MemberScores, TrainResult};

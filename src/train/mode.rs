@@ -101,3 +101,33 @@ impl std::fmt::Display for SyncKind {
         f.write_str(self.as_str())
     }
 }
+
+/// How the gradient sums of the rows are reduced to one (see [`crate::model::exact_sum`]).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reduction {
+    /// Floating-point sums in the order the split gives: the same bits for the same split
+    /// (mode, P, threads), within rounding (about 1e-13 here) across splits.
+    #[default]
+    Float,
+    /// Global blocks of rows summed exactly as fixed-point integers: the same bits for any
+    /// P, sync, thread count or host layout (full batch only).
+    Exact,
+}
+
+impl Reduction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reduction::Float => "float",
+            Reduction::Exact => "exact",
+        }
+    }
+}
+
+impl std::fmt::Display for Reduction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

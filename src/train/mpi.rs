@@ -19,11 +19,12 @@ use mpi::traits::*;
 
 use super::sync::{GradientSync, RankTimes};
 use super::watchdog::{self, RankIdentity, Watchdog};
-use super::{EpochRecord, Inputs, SyncKind, TrainConfig, TrainingRun, descent};
+use super::{EpochRecord, Inputs, Reduction, SyncKind, TrainConfig, TrainingRun, descent};
 use crate::data::{FEATURES, Samples, partition};
 use crate::launch::{INSTALL_HINT, find_on_path, launched_by_mpirun};
 use crate::model::Params;
-use crate::model::kernel::PassStats;
+use crate::model::exact_sum::{ExactBlocks, ExactSum};
+use crate::model::kernel::{KernelKind, PassStats};
 use crate::real::{Dtype, Real};
 
 /// An element type the trainers run in that MPI's collectives can also carry (f32, f64).
@@ -142,6 +143,13 @@ fn run_typed<T: MpiReal>(
                  fewer ranks or more --samples)"
             );
         }
+        let blocks = ExactBlocks::for_rows(n).count();
+        if config.reduce == Reduction::Exact && size > blocks {
+            anyhow::bail!(
+                "--reduce exact: {size} MPI ranks for {blocks} blocks of rows; every rank needs a whole block \
+                 (at most {blocks} ranks for {n} samples)"
+            );
+        }
         let (train, test) = inputs.split::<T>()?;
         Ok(RootSetup { inputs, train, test })
     });
@@ -156,7 +164,11 @@ fn run_typed<T: MpiReal>(
     let mut init = setup.as_ref().map_or_else(|| Params::zeros(config.hidden), |s| s.inputs.init.clone());
     root.broadcast_into(init.as_mut_slice());
 
-    let parts = partition(samples, size);
+    let parts = match config.reduce {
+        Reduction::Float => partition(samples, size),
+        // Whole global blocks per rank; rank 0 checked above that there are enough.
+        Reduction::Exact => ExactBlocks::for_rows(samples).partition(size).expect("checked on rank 0"),
+    };
     let mine = parts[rank].clone();
     let mut shard =
         Samples { features: vec![T::ZERO; mine.len() * FEATURES], labels: vec![0u8; mine.len()], dim: FEATURES };
@@ -186,11 +198,34 @@ fn run_typed<T: MpiReal>(
     let hosts = host_names(world);
     let watchdog = timeout.map(|t| Watchdog::start(RankIdentity { rank, hosts: hosts.clone() }, t));
     let mut sync = MpiSync::new(world, config.sync.unwrap_or(SyncKind::Allreduce), config.hidden, watchdog.as_ref());
+    let local_shard = descent::Shard { rows: &shard, range: mine, total: samples };
+    if config.reduce == Reduction::Exact {
+        check_same_kernel(world, descent::kernel_for(&config, &local_shard))?;
+    }
     world.barrier();
     let started = Instant::now();
-    let local_shard = descent::Shard { rows: &shard, range: mine, total: samples };
     let trained = descent::train(&config, &init.cast::<T>(), local_shard, &test, &mut sync, progress)?;
     Ok(inputs.map(|i| i.result(trained, hosts, started)))
+}
+
+/// Under the exact reduction every rank must compute its blocks with the same kernel, as the
+/// bits depend on it: ranks on hosts of different CPUs, or with different `DPSTUDY_KERNEL`,
+/// could pick different ones. Collective; rank 0 reports a mismatch.
+fn check_same_kernel(world: &SimpleCommunicator, kind: KernelKind) -> anyhow::Result<()> {
+    let code = KernelKind::ALL.iter().position(|&k| k == kind).expect("every kernel is listed") as u8;
+    let mut all = vec![0u8; world.size() as usize];
+    world.all_gather_into(&code, &mut all[..]);
+    match all.iter().position(|&c| c != all[0]) {
+        None => Ok(()),
+        Some(_) if world.rank() != 0 => Err(ReportedElsewhere.into()),
+        Some(r) => anyhow::bail!(
+            "--reduce exact: rank {r} computes with the {} kernel and rank 0 with {}; the exact reduction's bits \
+             depend on the kernel, so every rank must run the same one (hosts of one CPU kind, or the same \
+             DPSTUDY_KERNEL on every host: mpirun -x DPSTUDY_KERNEL=fused-avx2 ...)",
+            KernelKind::ALL[all[r] as usize].as_str(),
+            kind.as_str()
+        ),
+    }
 }
 
 /// Every rank's host name, in rank order: for the watchdog's message and the result's `hosts`.
@@ -219,6 +254,9 @@ struct MpiSync<'a, T> {
     total: Params<T>,
     /// Rank 0's receive buffer for gather-bcast: every rank's gradient, in rank order.
     gathered: Vec<T>,
+    /// The exact reduction's summed limbs, and rank 0's gathered ones (allocated on first use).
+    exact_total: Vec<i64>,
+    exact_gathered: Vec<i64>,
 }
 
 impl<'a, T: MpiReal> MpiSync<'a, T> {
@@ -226,7 +264,16 @@ impl<'a, T: MpiReal> MpiSync<'a, T> {
         let len = Params::<T>::len_for(hidden);
         let gathered_len =
             if kind == SyncKind::GatherBcast && world.rank() == 0 { len * world.size() as usize } else { 0 };
-        Self { world, kind, watchdog, steps: 0, total: Params::zeros(hidden), gathered: vec![T::ZERO; gathered_len] }
+        Self {
+            world,
+            kind,
+            watchdog,
+            steps: 0,
+            total: Params::zeros(hidden),
+            gathered: vec![T::ZERO; gathered_len],
+            exact_total: vec![],
+            exact_gathered: vec![],
+        }
     }
 
     /// Arms the watchdog for one collective (until the guard is dropped).
@@ -240,6 +287,40 @@ impl<'a, T: MpiReal> MpiSync<'a, T> {
         let mut sum = [0.0; 3];
         self.world.all_reduce_into(&send[..], &mut sum[..], SystemOperation::sum());
         PassStats { cost_sum: sum[0], correct: sum[1] as usize, samples: sum[2] as usize }
+    }
+}
+
+impl<T: MpiReal> MpiSync<'_, T> {
+    /// Sums `sums` over the ranks as integers, in place: one allreduce, or a gather to rank
+    /// 0 summed there in rank order (the original's pattern; the sum is the same bits).
+    /// Returns whether this rank holds the total (every rank, or rank 0).
+    fn sum_exact(&mut self, sums: &mut ExactSum) -> bool {
+        let len = sums.limbs().len();
+        match self.kind {
+            SyncKind::Allreduce => {
+                self.exact_total.resize(len, 0);
+                self.world.all_reduce_into(sums.limbs(), &mut self.exact_total[..], SystemOperation::sum());
+                sums.limbs_mut().copy_from_slice(&self.exact_total);
+                true
+            }
+            SyncKind::GatherBcast => {
+                let root = self.world.process_at_rank(0);
+                if self.world.rank() != 0 {
+                    root.gather_into(sums.limbs());
+                    return false;
+                }
+                self.exact_gathered.resize(len * self.world.size() as usize, 0);
+                root.gather_into_root(sums.limbs(), &mut self.exact_gathered[..]);
+                let total = sums.limbs_mut();
+                total.copy_from_slice(&self.exact_gathered[..len]);
+                for other in self.exact_gathered[len..].chunks_exact(len) {
+                    for (t, &g) in total.iter_mut().zip(other) {
+                        *t += g;
+                    }
+                }
+                true
+            }
+        }
     }
 }
 
@@ -314,6 +395,52 @@ impl<T: MpiReal> GradientSync<T> for MpiSync<'_, T> {
     fn reduce_stats(&mut self, local: PassStats) -> PassStats {
         let _armed = self.watch("evaluation allreduce");
         self.allreduce_stats(local)
+    }
+
+    fn step_exact(
+        &mut self,
+        params: &mut Params<T>,
+        sums: &mut ExactSum,
+        grad: &mut Params<T>,
+        local: PassStats,
+        lr: f64,
+        times: &mut RankTimes,
+    ) -> PassStats {
+        self.steps += 1;
+        let _armed = self.watch("exact reduction");
+        let t0 = Instant::now();
+        self.world.barrier();
+        let t1 = Instant::now();
+        let holds_total = self.sum_exact(sums);
+        let global = self.allreduce_stats(local);
+        let t2 = Instant::now();
+        // A NaN cost of any rank (a block beyond the exact range) stops the run after this step.
+        if holds_total && global.cost_sum.is_finite() {
+            super::sync::apply_exact(params, sums, grad, lr, global.samples);
+        }
+        let t3 = Instant::now();
+        if self.kind == SyncKind::GatherBcast {
+            self.world.process_at_rank(0).broadcast_into(params.as_mut_slice());
+        }
+        let t4 = Instant::now();
+        times.wait_s += (t1 - t0).as_secs_f64();
+        times.comm_s += (t2 - t1 + (t4 - t3)).as_secs_f64();
+        times.update_s += (t3 - t2).as_secs_f64();
+        // The cost: exact where the total is (rank 0 always: only rank 0 records); a NaN of
+        // any rank (a block beyond the exact range) reaches every rank through the stats.
+        let cost_sum =
+            if holds_total && global.cost_sum.is_finite() { sums.value(sums.len() - 1) } else { global.cost_sum };
+        PassStats { cost_sum, ..global }
+    }
+
+    fn reduce_stats_exact(&mut self, cost: &mut ExactSum, local: PassStats) -> PassStats {
+        let _armed = self.watch("evaluation allreduce");
+        let len = cost.limbs().len();
+        self.exact_total.resize(len.max(self.exact_total.len()), 0);
+        self.world.all_reduce_into(cost.limbs(), &mut self.exact_total[..len], SystemOperation::sum());
+        cost.limbs_mut().copy_from_slice(&self.exact_total[..len]);
+        let global = self.allreduce_stats(local);
+        PassStats { cost_sum: if global.cost_sum.is_finite() { cost.value(0) } else { global.cost_sum }, ..global }
     }
 
     fn gather_times(&mut self, local: &[RankTimes]) -> Option<Vec<Vec<RankTimes>>> {

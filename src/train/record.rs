@@ -106,6 +106,11 @@ pub struct TrainResult {
     /// `fused-avx2`, `gemm`); absent for the GPU, the baselines and older results.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kernel: Option<crate::model::kernel::KernelKind>,
+    /// SHA-256 of the trained weights (theta1 then theta2, as f64 little-endian bytes: an
+    /// f32 run's weights widen exactly), so that runs can be compared bit for bit without
+    /// their weight files (`None`: a baseline, which does not hand its weights back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights_sha256: Option<String>,
 }
 
 /// What ran a baseline (`crate::baseline`): its program and package versions, recorded in

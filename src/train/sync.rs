@@ -5,6 +5,7 @@
 use std::time::Instant;
 
 use crate::model::Params;
+use crate::model::exact_sum::ExactSum;
 use crate::model::kernel::PassStats;
 use crate::real::Real;
 
@@ -57,6 +58,20 @@ pub trait GradientSync<T: Real> {
     ) -> PassStats;
     /// Sums evaluation stats over the ranks.
     fn reduce_stats(&mut self, local: PassStats) -> PassStats;
+    /// The step of the exact reduction: `sums` (this rank's gradient values, then its cost,
+    /// kept exactly) summed over the ranks as integers, written into `grad` (scratch) and
+    /// applied; the global stats' cost is the exact one.
+    fn step_exact(
+        &mut self,
+        params: &mut Params<T>,
+        sums: &mut ExactSum,
+        grad: &mut Params<T>,
+        local: PassStats,
+        lr: f64,
+        times: &mut RankTimes,
+    ) -> PassStats;
+    /// Sums evaluation stats over the ranks, the cost (`cost`, one exact value) exactly.
+    fn reduce_stats_exact(&mut self, cost: &mut ExactSum, local: PassStats) -> PassStats;
     /// Every rank's per-epoch phase times, on rank 0 (indexed by rank); `None` elsewhere.
     fn gather_times(&mut self, local: &[RankTimes]) -> Option<Vec<Vec<RankTimes>>>;
 }
@@ -87,7 +102,36 @@ impl<T: Real> GradientSync<T> for Local {
         local
     }
 
+    fn step_exact(
+        &mut self,
+        params: &mut Params<T>,
+        sums: &mut ExactSum,
+        grad: &mut Params<T>,
+        local: PassStats,
+        lr: f64,
+        times: &mut RankTimes,
+    ) -> PassStats {
+        let t = Instant::now();
+        // A NaN cost (a block beyond the exact range) stops the run after this step.
+        if local.cost_sum.is_finite() {
+            apply_exact(params, sums, grad, lr, local.samples);
+        }
+        times.update_s += t.elapsed().as_secs_f64();
+        local
+    }
+
+    fn reduce_stats_exact(&mut self, _cost: &mut ExactSum, local: PassStats) -> PassStats {
+        local
+    }
+
     fn gather_times(&mut self, local: &[RankTimes]) -> Option<Vec<Vec<RankTimes>>> {
         Some(vec![local.to_vec()])
     }
+}
+
+/// Writes the exact gradient sums (all of `sums` but the last value, the cost) into `grad`
+/// and takes the step: the same few float operations on the same integers, on any rank.
+pub fn apply_exact<T: Real>(params: &mut Params<T>, sums: &ExactSum, grad: &mut Params<T>, lr: f64, samples: usize) {
+    sums.write(0, grad.as_mut_slice());
+    params.descend_mean(grad, lr, samples);
 }

@@ -190,3 +190,51 @@ fn the_version_names_the_revision() {
     let revision = text.trim().strip_prefix(&prefix).and_then(|r| r.strip_suffix(')'));
     assert!(revision.is_some_and(|r| !r.is_empty() && r != "unknown"), "{text}");
 }
+
+#[test]
+fn the_documents_generated_regions_match_the_committed_records() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dpstudy"))
+        .args(["docs", "--check", "--root", root().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "a generated region of README.md or the appendix is stale (run `dpstudy docs` and commit):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_stale_region_is_named_and_nothing_is_written_under_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    for doc in dpstudy::report::docs::DOCUMENTS {
+        let to = tmp.path().join(doc);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(root().join(doc), &to).unwrap();
+    }
+    for record in [dpstudy::report::docs::BENCH_RECORD, dpstudy::report::docs::REDUCE_RECORD] {
+        std::fs::copy(root().join(record), tmp.path().join(record)).unwrap();
+    }
+    let readme = tmp.path().join("README.md");
+    let text = std::fs::read_to_string(&readme).unwrap();
+    let marker = "<!-- generated: bench-summary -->\n";
+    let stale = text.replacen(marker, &format!("{marker}| f32 | 50 | typed by hand | 1.0 ms | 99% |\n"), 1);
+    assert_ne!(stale, text, "README.md has the bench-summary region");
+    std::fs::write(&readme, &stale).unwrap();
+    let check = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_dpstudy"))
+            .args(args)
+            .args(["--root", tmp.path().to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let out = check(&["docs", "--check"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a stale region passed the check");
+    assert!(stderr.contains("README.md stale: bench-summary") && stderr.contains("run `dpstudy docs`"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&readme).unwrap(), stale, "--check wrote the file");
+    // Without --check the region is rewritten, and then the check passes.
+    assert!(check(&["docs"]).status.success());
+    assert_eq!(std::fs::read_to_string(&readme).unwrap(), text);
+    assert!(check(&["docs", "--check"]).status.success());
+}

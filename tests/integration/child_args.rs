@@ -56,6 +56,7 @@ fn every_field_set() -> TrainConfig {
         threads: 3,
         ranks: 1,
         init: Some("/weights/init h37.safetensors".into()),
+        reduce: dpstudy::train::Reduction::Float,
         ensemble: None,
     }
 }
@@ -63,6 +64,8 @@ fn every_field_set() -> TrainConfig {
 #[test]
 fn a_config_with_every_field_set_survives_the_command_line() {
     round_trip(&every_field_set());
+    // The exact reduction is full-batch only.
+    round_trip(&TrainConfig { reduce: dpstudy::train::Reduction::Exact, batch_size: None, ..every_field_set() });
 }
 
 #[test]
@@ -97,6 +100,7 @@ fn optional_fields_left_out_stay_left_out() {
         samples: None,
         batch_size: None,
         init: None,
+        reduce: Default::default(),
         ensemble: None,
         ..every_field_set()
     };

@@ -240,3 +240,19 @@ fn reproduce_draws_the_ensembles_table() {
     assert_ne!(ens[0].cost, ens[1].cost, "each rank's row holds its own member's cost");
     assert!(dir.join("figures/fig-T9-ensembles.svg").is_file(), "{:?}", common::entries(&dir.join("figures")));
 }
+
+#[test]
+fn under_the_exact_reduction_a_member_is_the_sequential_run_of_any_thread_count() {
+    let Some(data) = mnist_dir() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut seq = common::config(DataKind::Mnist, &data, &shared_cache());
+    (seq.samples, seq.test_samples, seq.hidden, seq.epochs, seq.iters, seq.seed) = (Some(1000), 500, 12, 2, 5, 1);
+    seq.reduce = dpstudy::train::Reduction::Exact;
+    let seq = dpstudy::train::run_local(&seq, |_| {}).unwrap().result;
+    let args = [&SMALL[..], &["--reduce", "exact", "--threads", "2", "--oversubscribe"]].concat();
+    let run = run_ok(ensemble(2, &data, &args), &tmp.path().join("e.json"));
+    assert_eq!(run.config.reduce, dpstudy::train::Reduction::Exact);
+    assert_eq!(run.step_costs, seq.step_costs, "member 0 on 2 threads, the sequential run on 1: same steps");
+    assert_eq!(run.weights_sha256, seq.weights_sha256, "and the same weights");
+    assert!(run.weights_sha256.is_some());
+}

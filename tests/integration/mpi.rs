@@ -293,3 +293,136 @@ fn mpi_mode_without_open_mpi_says_what_to_install() {
         .unwrap();
     assert_fails_with(&out, &["mpirun is not on PATH", "apt-get install openmpi-bin"]);
 }
+
+/// The weights' hash a run records.
+fn weights_hash(run: &Run) -> String {
+    run.json["weights_sha256"].as_str().expect("every dpstudy trainer records its weights' hash").to_string()
+}
+
+/// Real MNIST, 5,003 rows (divisible by no P tested here, nor by the 64 blocks), H = 37 (a
+/// kernel tail): the flags of the determinism runs.
+fn split_args(mnist: &Path, reduce: &str, dtype: &str) -> Vec<String> {
+    let mut args = mnist_args(mnist);
+    for a in
+        ["--samples", "5003", "--hidden", "37", "--epochs", "2", "--iters", "5", "--reduce", reduce, "--dtype", dtype]
+    {
+        args.push(a.into());
+    }
+    args
+}
+
+#[test]
+fn the_exact_reduction_gives_one_hash_for_every_split() {
+    let Some(mnist) = common::mnist_dir() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    for dtype in ["f64", "f32"] {
+        let base = split_args(&mnist, "exact", dtype);
+        let args: Vec<&str> = base.iter().map(String::as_str).collect();
+        let seq = train(tmp.path(), &format!("seq-{dtype}"), None, &args);
+        let expected = (weights_hash(&seq), seq.json["step_costs"].clone());
+        let mut runs = vec![];
+        for t in ["1", "2", "3"] {
+            let a = [args.as_slice(), &["--mode", "threads", "--threads", t, "--oversubscribe"]].concat();
+            runs.push((format!("threads T={t}"), train(tmp.path(), &format!("t{t}-{dtype}"), None, &a)));
+        }
+        for np in [1, 2, 3, 4, 5, 8] {
+            for sync in ["allreduce", "gather-bcast"] {
+                let a = [args.as_slice(), &["--sync", sync]].concat();
+                runs.push((
+                    format!("mpi {sync} P={np}"),
+                    train(tmp.path(), &format!("p{np}-{sync}-{dtype}"), Some(np), &a),
+                ));
+            }
+        }
+        for (name, run) in &runs {
+            assert_eq!(run.json["config"]["reduce"], "exact", "{dtype} {name}: the result records its reduction");
+            assert_eq!((weights_hash(run), run.json["step_costs"].clone()), expected, "{dtype} {name}");
+            assert_eq!(std::fs::read(&run.weights).unwrap(), std::fs::read(&seq.weights).unwrap(), "{dtype} {name}");
+        }
+    }
+}
+
+#[test]
+fn the_float_reduction_does_differ_across_splits() {
+    let Some(mnist) = common::mnist_dir() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let base = split_args(&mnist, "float", "f64");
+    let args: Vec<&str> = base.iter().map(String::as_str).collect();
+    let seq = weights_hash(&train(tmp.path(), "seq", None, &args));
+    let p1 = weights_hash(&train(tmp.path(), "p1", Some(1), &args));
+    let p3 = weights_hash(&train(tmp.path(), "p3", Some(3), &args));
+    // Same split, same bits; another split, other bits: what the exact reduction removes.
+    assert_eq!(seq, p1, "one rank is the sequential run");
+    assert_ne!(seq, p3, "three ranks sum in another order: the float reduction's bits move");
+}
+
+#[test]
+fn the_exact_reduction_refuses_mini_batches_before_any_work() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("r.json");
+    let refused = dpstudy(&[
+        "train",
+        "--data",
+        "synthetic",
+        "--reduce",
+        "exact",
+        "--batch-size",
+        "10",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_fails_with(&refused, &["--reduce exact", "full-batch", "--batch-size"]);
+    assert!(!out.exists(), "no result from a refused run");
+}
+
+#[test]
+fn the_exact_reduction_holds_for_the_gemm_kernel_and_refuses_ranks_with_different_kernels() {
+    let Some(mnist) = common::mnist_dir() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let base = split_args(&mnist, "exact", "f64");
+    let args: Vec<&str> = base.iter().map(String::as_str).collect();
+    let out = |name: &str| tmp.path().join(format!("{name}.json"));
+    let hash_of = |name: &str| {
+        let json: serde_json::Value = serde_json::from_slice(&std::fs::read(out(name)).unwrap()).unwrap();
+        assert_eq!(json["kernel"], "gemm", "{name}: DPSTUDY_KERNEL=gemm is the kernel that ran");
+        json["weights_sha256"].as_str().unwrap().to_string()
+    };
+    // The portable kernel: its own bits, the same for every split.
+    let seq =
+        dpstudy_with_env(&[&["train", "--quiet", "--out", out("seq").to_str().unwrap()], args.as_slice()].concat());
+    assert!(seq.status.success(), "{}", String::from_utf8_lossy(&seq.stderr));
+    let mut three = mpirun(
+        3,
+        &[&["train", "--mode", "mpi", "--quiet", "--out", out("p3").to_str().unwrap()], args.as_slice()].concat(),
+    );
+    three.env("DPSTUDY_KERNEL", "gemm");
+    run_ok(three);
+    assert_eq!(hash_of("seq"), hash_of("p3"));
+    // Ranks that would compute with different kernels (as on hosts of different CPUs) are
+    // refused before training, naming both kernels.
+    // One app context per rank, each setting its own kernel through `env` (mpirun's -x
+    // applies to every context).
+    let app = |kernel: &str| {
+        let mut a = vec!["-np".to_string(), "1".into(), "env".into(), format!("DPSTUDY_KERNEL={kernel}")];
+        a.push(env!("CARGO_BIN_EXE_dpstudy").into());
+        a.extend(["train", "--mode", "mpi", "--quiet", "--out", out("mixed").to_str().unwrap()].map(String::from));
+        a.extend(args.iter().map(|s| s.to_string()));
+        a
+    };
+    let mixed = Command::new("mpirun")
+        .args(["--oversubscribe", "--bind-to", "none"])
+        .args(app("gemm"))
+        .arg(":")
+        .args(app("fused-avx2"))
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .output()
+        .unwrap();
+    assert_fails_with(&mixed, &["--reduce exact: rank 1 computes with the fused-avx2 kernel and rank 0 with gemm"]);
+    assert!(!out("mixed").exists(), "no result from a refused run");
+}
+
+/// `dpstudy ARGS` with the portable kernel forced.
+fn dpstudy_with_env(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dpstudy")).args(args).env("DPSTUDY_KERNEL", "gemm").output().unwrap()
+}

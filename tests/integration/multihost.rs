@@ -55,6 +55,18 @@ fn on_hosts(hosts: usize, prefix: &str, out: &Path, script: &str) -> Command {
 /// equivalence is the single-host tests'; here the network is under test).
 const TRAIN: &str = "train --data synthetic --samples 3000 --hidden 20 --epochs 1 --iters 20 --dtype f64 --quiet";
 
+/// The sequential run of `train` (flags) on this host: `out/seq.safetensors`, its data and
+/// weights cached in `out/cache` for the MPI runs to share.
+fn train_sequential(out: &Path, train: &str) {
+    let seq = Command::new(env!("CARGO_BIN_EXE_dpstudy"))
+        .args(train.split(' '))
+        .args(["--cache-dir", out.join("cache").to_str().unwrap()])
+        .args(["--save-weights", out.join("seq.safetensors").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(seq.status.success(), "{}", String::from_utf8_lossy(&seq.stderr));
+}
+
 #[test]
 fn ranks_on_several_hosts_train_the_sequential_model_over_tcp() {
     if !hosts_available() {
@@ -62,13 +74,7 @@ fn ranks_on_several_hosts_train_the_sequential_model_over_tcp() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path();
-    let seq = Command::new(env!("CARGO_BIN_EXE_dpstudy"))
-        .args(TRAIN.split(' '))
-        .args(["--cache-dir", out.join("cache").to_str().unwrap()])
-        .args(["--save-weights", out.join("seq.safetensors").to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(seq.status.success(), "{}", String::from_utf8_lossy(&seq.stderr));
+    train_sequential(out, TRAIN);
     // The gradient is 20 x 401 + 10 x 21 doubles; each of the 20 steps moves at least half
     // of it out of the first host, whatever the collective's algorithm.
     let gradient_bytes = (20 * 401 + 10 * 21) * 8;
@@ -266,4 +272,29 @@ fn a_cluster_stopped_mid_command_leaves_nothing_behind() {
     };
     assert!(!status.success());
     assert_no_namespaces_left(&prefix);
+}
+
+#[test]
+fn the_exact_reduction_gives_the_sequential_bits_across_hosts() {
+    if !hosts_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path();
+    // 3,001 rows: divisible neither by 2 or 3 ranks nor by the 64 blocks.
+    let train = format!("{} --samples 3001 --reduce exact", TRAIN.replace(" --samples 3000", ""));
+    train_sequential(out, &train);
+    let expected = std::fs::read(out.join("seq.safetensors")).unwrap();
+    for (hosts, sync) in [(2, "allreduce"), (3, "gather-bcast"), (3, "allreduce")] {
+        let name = format!("exact-h{hosts}-{sync}");
+        let script = format!(
+            "mpirun --oversubscribe --hostfile \"$DPSTUDY_HOSTFILE\" --map-by node -np {hosts} \"$BIN\" {train} \
+               --mode mpi --sync {sync} --cache-dir \"$OUT/cache\" --save-weights \"$OUT/{name}.safetensors\""
+        );
+        let o: Output = on_hosts(hosts, &prefix('x'), out, &script).output().unwrap();
+        assert_no_namespaces_left(&prefix('x'));
+        assert!(o.status.success(), "{name}: {}", String::from_utf8_lossy(&o.stderr));
+        let weights = std::fs::read(out.join(format!("{name}.safetensors"))).unwrap();
+        assert!(weights == expected, "{name}: the weights are not the sequential run's bits");
+    }
 }

@@ -167,8 +167,8 @@ fn malformed_experiment_and_claims_files_name_the_line() {
 fn unknown_tables_profiles_and_ranks_are_refused_before_running() {
     let tmp = tempfile::tempdir().unwrap();
     let results = tmp.path().join("r");
-    let out = dpstudy(&["reproduce", "--tables", "T1,T10", "--results-dir", s(&results)]);
-    assert_fails_with(&out, &["unknown table `T10`", "T1, T2, T3"]);
+    let out = dpstudy(&["reproduce", "--tables", "T1,T11", "--results-dir", s(&results)]);
+    assert_fails_with(&out, &["unknown table `T11`", "T1, T2, T3"]);
     let out = dpstudy(&["reproduce", "--profile", "huge", "--results-dir", s(&results)]);
     assert_fails_with(&out, &["unknown profile `huge`", "full, full-short, quick"]);
     let out = dpstudy(&["reproduce", "--max-ranks", "100000", "--results-dir", s(&results)]);

@@ -1,6 +1,8 @@
 //! `dpstudy bench`.
 
 use crate::cli::args::BenchArgs;
+use crate::experiment::env::Environment;
+use crate::report::bench_summary::BenchRecord;
 use crate::train::Machine;
 use crate::util::files;
 use crate::{bench as benchmark, thread_pools};
@@ -15,7 +17,8 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     let report = benchmark::run(&config)?;
     print!("{}", report.table());
     if let Some(path) = &args.out {
-        files::write_atomic(path, serde_json::to_string_pretty(&report)?.as_bytes())?;
+        let record = BenchRecord { command: std::env::args().collect(), environment: Environment::probe(), report };
+        files::write_atomic(path, serde_json::to_string_pretty(&record)?.as_bytes())?;
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ mod claims;
 mod compare;
 mod cost_model;
 mod data;
+mod docs;
 mod merge;
 mod paper;
 mod report;
@@ -35,6 +36,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Model(args) => cost_model::cost_model(&args),
         Command::Paper { paper_dir } => paper::paper(&paper_dir),
         Command::Claims { claims, expected } => claims::claims(claims.as_deref(), &expected),
+        Command::Docs { check, root } => docs::docs(&root, check),
     }
 }
 

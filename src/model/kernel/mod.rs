@@ -113,6 +113,9 @@ pub enum KernelKind {
 }
 
 impl KernelKind {
+    /// Every kernel, the widest fused one first.
+    pub const ALL: [Self; 3] = [Self::FusedAvx512, Self::FusedAvx2, Self::Gemm];
+
     /// The name `DPSTUDY_KERNEL`, `bench` and the results use.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -156,7 +159,7 @@ impl KernelKind {
     /// Every kernel this CPU can run, the widest fused one first (benchmarks and tests
     /// compare them whatever `DPSTUDY_KERNEL` says).
     pub fn runnable() -> Vec<Self> {
-        [Self::FusedAvx512, Self::FusedAvx2, Self::Gemm].into_iter().filter(|k| k.runs_here()).collect()
+        Self::ALL.into_iter().filter(|k| k.runs_here()).collect()
     }
 
     /// The faster kernel for `hidden` units and `rows` rows per call, as measured by

@@ -73,7 +73,7 @@ mod tests {
     use crate::data::SourceLabel;
     use crate::experiment::manifest::PerProfile;
     use crate::report::aggregate::RunSample;
-    use crate::train::SyncKind;
+    use crate::train::{Reduction, SyncKind};
 
     /// Six rounds of a cell whose runs all move with the round by the same factors (the
     /// machine's drift), so that a ratio of two such cells is the same in every round.
@@ -142,6 +142,9 @@ mod tests {
             seq_median_s: Some(2.0 * efficiency),
             speedup: None,
             efficiency: None,
+            reduce: Reduction::Float,
+            weights_sha256: Some("a".repeat(64)),
+            hash_variants: 1,
         }
     }
 
@@ -154,6 +157,7 @@ mod tests {
             mode: None,
             sync: None,
             baseline: None,
+            reduce: None,
             min: min.map(PerProfile::All),
             max: None,
         }
@@ -251,6 +255,32 @@ mod tests {
         assert!(e.low < 0.7 && 0.7 < e.high && e.n == 6, "{e:?}");
         assert_eq!(evaluate_t3(&claim(0.5), cells.clone()).outcome, Outcome::Pass);
         assert_eq!(evaluate_t3(&claim(0.9), cells).outcome, Outcome::Fail);
+    }
+
+    #[test]
+    fn identical_weights_compares_each_exact_cell_with_the_exact_sequential_hash() {
+        let exact = |mode: Mode, p: usize, hash: char| {
+            let mut c = t3(mode, p, 1.0, 3.0);
+            c.reduce = Reduction::Exact;
+            c.weights_sha256 = Some(hash.to_string().repeat(64));
+            c
+        };
+        let claim = Claim { mode: None, ..baseline_claim(Kind::IdenticalWeights, Mode::Seq, None, 0.0) };
+        // The float cells (hash 'a') differ from the exact ones and are not this claim's.
+        let mut cells = vec![exact(Mode::Seq, 1, 'b'), exact(Mode::Mpi, 2, 'b'), exact(Mode::Threads, 3, 'b')];
+        cells.push(t3(Mode::Mpi, 2, 1.0, 3.0));
+        let v = evaluate_t3(&claim, cells.clone());
+        assert_eq!(v.outcome, Outcome::Pass, "{}", v.measured);
+        assert!(v.measured.starts_with("identical: 3 cells"), "{}", v.measured);
+        cells[2].weights_sha256 = Some("c".repeat(64));
+        let v = evaluate_t3(&claim, cells.clone());
+        assert_eq!(v.outcome, Outcome::Fail);
+        assert!(v.measured.contains("threads P=3 (cccccccccccc)"), "{}", v.measured);
+        // Runs of one cell that disagree have no hash: not identical.
+        (cells[2].weights_sha256, cells[2].hash_variants) = (None, 2);
+        assert!(evaluate_t3(&claim, cells.clone()).measured.contains("(2 different)"));
+        // Without the exact sequential cell there is nothing to compare with.
+        assert_eq!(evaluate_t3(&claim, cells[1..].to_vec()).outcome, Outcome::NotRun);
     }
 
     #[test]

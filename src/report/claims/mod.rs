@@ -54,6 +54,9 @@ pub enum Kind {
     /// Every ensemble of P > 1 members trained on all the rows (not bagging): the averaged
     /// prediction's test accuracy minus the best member's is at least `min`.
     EnsembleBeatsBestMember,
+    /// Every cell of the claim's reduction (`reduce`, default exact) ends with the
+    /// sequential cell's weights, bit for bit (the same SHA-256), for the same work.
+    IdenticalWeights,
 }
 
 /// Which of a claim's bounds its kind is held to.
@@ -86,6 +89,7 @@ impl Kind {
             Kind::EnsembleBeatsBestMember => Some(BoundKey::Min),
             Kind::SameFinalCost | Kind::SyncRatio | Kind::ModelPredicts => Some(BoundKey::Max),
             Kind::GrowsWithN | Kind::GpuFaster | Kind::GpuCrossover | Kind::CommGrowsAsLinkSlows => None,
+            Kind::IdenticalWeights => None,
         }
     }
 }
@@ -106,6 +110,9 @@ pub struct Claim {
     /// The baseline a comparison claim sets `mode` beside.
     #[serde(default)]
     pub baseline: Option<Mode>,
+    /// Only the cells of this reduction count (kind identical-weights: default exact).
+    #[serde(default)]
+    pub reduce: Option<crate::train::Reduction>,
     #[serde(default)]
     pub min: Option<PerProfile<f64>>,
     #[serde(default)]

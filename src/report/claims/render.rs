@@ -55,6 +55,9 @@ pub fn markdown_table(claims: &[Claim], measured: &[(String, CheckRecord)], tabl
             Kind::EnsembleBeatsBestMember => {
                 ("averaged ensemble's test accuracy − best member's, every P > 1".into(), bound_text(&c.min, "≥"))
             }
+            Kind::IdenticalWeights => {
+                ("SHA-256 of the trained weights, every mode and P, against sequential".into(), "equal".into())
+            }
         };
         let verdicts: String = measured
             .iter()

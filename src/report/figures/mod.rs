@@ -372,8 +372,9 @@ pub fn charts(agg: &Aggregate, tables: &[(String, TableKind)]) -> Vec<Chart> {
             TableKind::GpuCrossover => out.push(gpu_crossover(agg, id)),
             TableKind::Network => out.push(network(agg, id)),
             TableKind::Ensembles => out.push(ensembles(agg, id)),
-            // The parity table's figures are numbers of equal value: a table says it better.
-            TableKind::Parity => {}
+            // The parity table's figures are numbers of equal value, the determinism table's
+            // hashes: a table says it better.
+            TableKind::Parity | TableKind::Determinism => {}
         }
     }
     for chart in &mut out {

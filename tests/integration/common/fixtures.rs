@@ -33,6 +33,7 @@ pub fn config(kind: DataKind, data_dir: &Path, cache_dir: &Path) -> TrainConfig 
         threads: 1,
         ranks: 1,
         init: None,
+        reduce: Default::default(),
         ensemble: None,
     }
 }

@@ -8,6 +8,7 @@ mod gather_bcast_loses_more;
 mod gpu_crossover;
 mod gpu_faster;
 mod grows_with_n;
+mod identical_weights;
 mod linear_in_n;
 mod model_predicts;
 mod same_final_cost;
@@ -40,6 +41,7 @@ pub(super) fn judge(judge: &Judge) -> Verdict {
         Kind::FasterThanBaseline => faster_than_baseline::judge,
         Kind::ScalesBetterThanBaseline => scales_better_than_baseline::judge,
         Kind::EnsembleBeatsBestMember => ensemble_beats_best_member::judge,
+        Kind::IdenticalWeights => identical_weights::judge,
     };
     rule(judge)
 }
