@@ -104,6 +104,71 @@ impl From<Link> for String {
     }
 }
 
+/// Where the ranks of an MPI job talk: one host's shared memory, or emulated hosts joined
+/// by a link. In files `shared-memory` or the link's name; in tables `shared memory`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Transport {
+    /// All ranks on one host: Open MPI's shared-memory transport.
+    SharedMemory,
+    /// One rank per (emulated) host, over this link.
+    Link(Link),
+}
+
+impl Transport {
+    /// The name in files and on the command line.
+    pub fn name(self) -> String {
+        match self {
+            Transport::SharedMemory => "shared-memory".into(),
+            Transport::Link(link) => link.to_string(),
+        }
+    }
+
+    /// The transport of an MPI cell: its link, or shared memory.
+    pub fn of_link(link: Option<Link>) -> Self {
+        link.map_or(Transport::SharedMemory, Transport::Link)
+    }
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Transport::SharedMemory => f.write_str("shared memory"),
+            Transport::Link(link) => write!(f, "{link}"),
+        }
+    }
+}
+
+/// A transport name that is neither `shared-memory` nor a link.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("transport {0:?}: expected shared-memory, tcp, tcp-<N>gbit or tcp-<N>mbit")]
+pub struct TransportParseError(pub String);
+
+impl FromStr for Transport {
+    type Err = TransportParseError;
+
+    /// `shared-memory`, or a link's name.
+    fn from_str(text: &str) -> Result<Self, TransportParseError> {
+        if text == "shared-memory" {
+            return Ok(Transport::SharedMemory);
+        }
+        text.parse().map(Transport::Link).map_err(|_| TransportParseError(text.to_string()))
+    }
+}
+
+impl TryFrom<String> for Transport {
+    type Error = TransportParseError;
+    fn try_from(text: String) -> Result<Self, TransportParseError> {
+        text.parse()
+    }
+}
+
+impl From<Transport> for String {
+    fn from(t: Transport) -> String {
+        t.name()
+    }
+}
+
 /// Why emulated hosts cannot run on this machine (`None`: they can): network namespaces
 /// need root and iproute2, a shaped link also `tc`.
 pub fn unavailable(link: Link) -> Option<String> {
@@ -166,6 +231,21 @@ mod tests {
         assert_eq!(Link::TcpShaped { mbit_per_s: 100 }.tc_rate().as_deref(), Some("100mbit"));
         assert_eq!(Link::TcpShaped { mbit_per_s: 100 }.gbit_per_s(), Some(0.1));
         assert_eq!(Link::Tcp.tc_rate(), None);
+    }
+
+    #[test]
+    fn transports_read_and_print_the_same() {
+        for (text, t) in [
+            ("shared-memory", Transport::SharedMemory),
+            ("tcp-1gbit", Transport::Link(Link::TcpShaped { mbit_per_s: 1000 })),
+        ] {
+            assert_eq!(text.parse::<Transport>().unwrap(), t);
+            assert_eq!(t.name(), text);
+        }
+        assert_eq!(Transport::SharedMemory.to_string(), "shared memory");
+        assert_eq!(Transport::of_link(Some(Link::Tcp)), Transport::Link(Link::Tcp));
+        let e = "shm".parse::<Transport>().unwrap_err().to_string();
+        assert!(e.contains("shared-memory") && e.contains("tcp-<N>gbit"), "{e}");
     }
 
     #[test]

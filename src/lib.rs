@@ -10,6 +10,7 @@ pub mod baseline;
 pub mod bench;
 pub mod cli;
 pub mod cluster;
+pub mod commbench;
 pub mod data;
 pub mod ensemble;
 pub mod experiment;

@@ -3,6 +3,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::cluster::Transport;
+use crate::commbench::CommOp;
 use crate::data::DataKind;
 use crate::real::Dtype;
 use crate::train::{Mode, Reduction, SyncKind};
@@ -42,6 +44,10 @@ pub enum Command {
     Train(TrainArgs),
     /// Time the training step at the study's largest size beside a GEMM of this machine.
     Bench(BenchArgs),
+    /// Under mpirun: time allreduce, gather + broadcast and a ping-pong over a sweep of
+    /// message sizes (min/avg/max over ranks, algorithm and bus bandwidth), checking every
+    /// result; the cost model's latencies and bandwidths come from these sweeps.
+    Commbench(CommbenchArgs),
     /// Run every table of the study, aggregate, draw the tables and figures, check the claims.
     Reproduce(ReproduceArgs),
     /// Redraw the tables and figures of a results directory without training.
@@ -188,6 +194,42 @@ pub struct MergeArgs {
     /// The merged results directory to create (it must not exist).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CommbenchArgs {
+    /// Patterns to time (comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = CommOp::ALL)]
+    pub ops: Vec<CommOp>,
+    /// Smallest message, bytes (a multiple of 8: f64 elements).
+    #[arg(long, default_value_t = 8)]
+    pub min_bytes: usize,
+    /// Largest message, bytes; the sweep doubles from --min-bytes and adds the gradient of
+    /// each of the study's H (H = 1600: 5,260,880 bytes) within the range.
+    #[arg(long, default_value_t = 8 << 20)]
+    pub max_bytes: usize,
+    /// Untimed passes before each size's timed ones.
+    #[arg(long, default_value_t = 2)]
+    pub warmup: usize,
+    /// Time to spend on each size's timed passes, ms (the iteration count follows from the
+    /// warm-up's time, within --min-iters and --max-iters).
+    #[arg(long, default_value_t = 100.0)]
+    pub budget_ms: f64,
+    #[arg(long, default_value_t = 5)]
+    pub min_iters: usize,
+    #[arg(long, default_value_t = 1000)]
+    pub max_iters: usize,
+    /// Where the ranks talk, as the record names it (shared-memory, tcp, tcp-1gbit, ...)
+    /// [default: shared-memory when every rank is on one host, else unnamed].
+    #[arg(long)]
+    pub transport: Option<Transport>,
+    /// Write the sweep as JSON here (rank 0).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Make each size's checked pass wrong on purpose (a maximum for the sum, a rank left
+    /// out, a corrupted echo): shows that the check catches it.
+    #[arg(long, hide = true)]
+    pub inject_fault: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -4,9 +4,10 @@
 //! checks them, so a config built any other way (the runner's, a test's) gets the same
 //! checks.
 
-use super::args::{BenchArgs, DataDirs, MergeArgs, ReportOptions, ReproduceArgs, TrainArgs};
+use super::args::{BenchArgs, CommbenchArgs, DataDirs, MergeArgs, ReportOptions, ReproduceArgs, TrainArgs};
 use crate::bench::BenchConfig;
 use crate::bench::scaling::ScalingSpec;
+use crate::commbench::{CommBenchConfig, Timing};
 use crate::data::{DataConfig, DataKind, default_cache_dir};
 use crate::ensemble::EnsembleRecipe;
 use crate::experiment::merge::MergeConfig;
@@ -121,6 +122,25 @@ impl ReproduceArgs {
                 cache_dir: self.dirs.cache_dir.is_some(),
             },
             experiments_text: None,
+        }
+    }
+}
+
+impl CommbenchArgs {
+    pub fn config(&self) -> CommBenchConfig {
+        CommBenchConfig {
+            ops: self.ops.clone(),
+            min_bytes: self.min_bytes,
+            max_bytes: self.max_bytes,
+            timing: Timing {
+                warmup: self.warmup,
+                budget_s: self.budget_ms / 1e3,
+                min_iters: self.min_iters,
+                max_iters: self.max_iters,
+            },
+            transport: self.transport,
+            out: self.out.clone(),
+            inject_fault: self.inject_fault,
         }
     }
 }

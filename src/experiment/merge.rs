@@ -16,6 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use super::env::Environment;
 use super::raw::{self, RawRow, RunMeta, Status};
+use crate::cluster::Transport;
+use crate::commbench::{self, CommBenchRecord};
+use crate::train::Mode;
 use crate::util::files::write_atomic;
 
 /// Which machine ran which cell of a merged directory.
@@ -197,8 +200,46 @@ fn choose(sources: &[Source]) -> Choice {
     Choice { order, source_of, not_run }
 }
 
+/// The communication sweeps of the merged run: for each (transport, P), the sweep of the
+/// machine whose data-parallel cells of that transport and P were chosen, so that the cost
+/// model predicts each cell with its own machine's network (a sweep no chosen cell uses:
+/// the first machine's that has it).
+fn copy_sweeps(sources: &[Source], source_of: &BTreeMap<String, usize>, out: &Path) -> anyhow::Result<()> {
+    let mut taken: Vec<(Option<Transport>, usize)> = Vec::new();
+    let sweeps: Vec<(usize, CommBenchRecord)> = sources
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Ok(commbench::record::read_dir(&s.dir)?.into_iter().map(move |r| (i, r))))
+        .collect::<anyhow::Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+        .collect();
+    let used_by = |i: usize, r: &CommBenchRecord| {
+        sources[i].rows.iter().any(|row| {
+            row.mode == Mode::Mpi
+                && row.ranks == r.ranks
+                && r.transport == Some(Transport::of_link(row.link))
+                && source_of.get(&row.cell) == Some(&i)
+        })
+    };
+    let chosen = sweeps.iter().filter(|(i, r)| used_by(*i, r)).chain(sweeps.iter());
+    for (_, record) in chosen {
+        if taken.contains(&(record.transport, record.ranks)) {
+            continue;
+        }
+        taken.push((record.transport, record.ranks));
+        let name = match record.transport {
+            Some(t) => CommBenchRecord::file_name(t, record.ranks),
+            None => format!("hostfile-p{}.json", record.ranks),
+        };
+        let path = out.join(commbench::record::DIR).join(name);
+        write_atomic(&path, serde_json::to_string_pretty(record)?.as_bytes())?;
+    }
+    Ok(())
+}
+
 /// Merges `config.sources` into `config.out` (a new directory): raw.csv, run.json, env.json
-/// (the first machine's) and machines.json.
+/// (the first machine's), machines.json and the communication sweeps.
 pub fn merge(config: &MergeConfig) -> anyhow::Result<Merged> {
     if config.sources.len() < 2 {
         return Err(MergeError::TooFew(config.sources.len()).into());
@@ -258,6 +299,7 @@ pub fn merge(config: &MergeConfig) -> anyhow::Result<Merged> {
         write_atomic(&config.out.join(raw::ENV_FILE), serde_json::to_string_pretty(env)?.as_bytes())?;
     }
     write_atomic(&config.out.join(MACHINES_FILE), serde_json::to_string_pretty(&machines)?.as_bytes())?;
+    copy_sweeps(&sources, &source_of, &config.out)?;
     // run.json last: a directory without it is no results directory, so a merge that
     // stopped half-way is never read as complete.
     meta.write(&config.out)?;

@@ -14,6 +14,7 @@ pub mod precision;
 pub mod raw;
 pub mod resume;
 pub mod runner;
+pub mod sweeps;
 pub mod table_rules;
 
 use std::path::{Path, PathBuf};
@@ -168,7 +169,19 @@ pub fn dry_run(config: &ReproduceConfig) -> anyhow::Result<DryRun> {
     let _ = std::fs::remove_dir_all(&scratch);
     let estimate = estimate::describe(&plan, &calibration?, |c| runner::not_run_reason(&plan, c, &settings), |_| 0);
     let ending = if blocker.is_some() { "the run would stop before training" } else { "nothing was trained" };
-    Ok(DryRun { text: format!("{}{data_line}\ndry run: {ending}\n", estimate.text), blocker })
+    let sweeps = sweeps::planned(&plan);
+    let sweep_line = if sweeps.is_empty() {
+        String::new()
+    } else {
+        let names: Vec<String> = sweeps.iter().map(|s| format!("{} P={}", s.transport, s.ranks)).collect();
+        format!(
+            "commbench: {} sweep(s) before the cells ({}), not in the estimate: seconds on shared memory, minutes on \
+             a link shaped to 100 Mbit/s\n",
+            sweeps.len(),
+            names.join(", ")
+        )
+    };
+    Ok(DryRun { text: format!("{}{sweep_line}{data_line}\ndry run: {ending}\n", estimate.text), blocker })
 }
 
 /// Runs the plan the config describes into a new (or resumed) results directory.
@@ -216,6 +229,8 @@ pub fn reproduce(config: &ReproduceConfig) -> anyhow::Result<Reproduced> {
     let calibration = estimate::calibrate(&plan, &calibration_settings, available_cores());
     let estimate_s = estimate_run(&plan, &settings, &previous, calibration)?;
     let started = std::time::Instant::now();
+    runner::create_run_dirs(&dir)?;
+    sweeps::run(&plan, &settings, |line| eprintln!("reproduce: {line}"));
     let summary = runner::run(&plan, &settings, previous)?;
     let took_s = started.elapsed().as_secs_f64();
     let rows = raw::read_rows(&dir)?;

@@ -11,6 +11,7 @@ use polars::prelude::*;
 use serde::de::DeserializeOwned;
 
 use crate::cluster::Link;
+use crate::commbench::CommBenchRecord;
 use crate::data::SourceLabel;
 use crate::experiment::plan::WorkKey;
 use crate::experiment::raw::{RawRow, Status};
@@ -247,6 +248,8 @@ pub struct Aggregate {
     pub gaps: Vec<CellGap>,
     /// The per-cell statistics as a polars frame (what `summary/*.csv` holds).
     pub frame: DataFrame,
+    /// The run's communication sweeps (`commbench/`), which the cost model is fitted to.
+    pub commbench: Vec<CommBenchRecord>,
 }
 
 fn frame_of(rows: &[RawRow]) -> PolarsResult<DataFrame> {
@@ -646,7 +649,7 @@ impl Aggregate {
                 reason: r.reason.clone(),
             })
             .collect();
-        Ok(Self { cells, gaps, frame })
+        Ok(Self { cells, gaps, frame, commbench: vec![] })
     }
 
     /// The cells of one table.
@@ -669,7 +672,9 @@ impl Aggregate {
     }
 }
 
-/// Reads a results directory's raw rows and aggregates them.
+/// Reads a results directory's raw rows and aggregates them, with its communication sweeps.
 pub fn aggregate_dir(dir: &Path) -> anyhow::Result<Aggregate> {
-    Aggregate::of(&crate::experiment::raw::read_rows(dir)?)
+    let mut agg = Aggregate::of(&crate::experiment::raw::read_rows(dir)?)?;
+    agg.commbench = crate::commbench::record::read_dir(dir)?;
+    Ok(agg)
 }

@@ -7,6 +7,7 @@
 pub mod aggregate;
 pub mod bench_summary;
 pub mod claims;
+pub mod commbench_tables;
 pub mod compare;
 pub mod cost_model;
 pub mod doc_regions;
@@ -84,6 +85,7 @@ pub fn build_tables(
         }
         out.push(table);
     }
+    out.extend(commbench_tables::table(&agg.commbench));
     out.extend(findings::Findings::of(agg).map(|f| f.table()));
     if meta.finished.is_none() {
         for t in &mut out {
@@ -218,7 +220,11 @@ pub fn report(dir: &Path, config: &ReportConfig) -> anyhow::Result<Written> {
     let macros = findings::Findings::of(&agg).map_or_else(findings::Findings::missing_macros, |f| f.latex_macros());
     let kinds: Vec<(String, TableKind)> =
         meta.tables.iter().filter_map(|id| manifest.table(id)).map(|t| (t.id.clone(), t.name)).collect();
-    let charts = figures::charts(&agg, &kinds);
+    let mut charts = figures::charts(&agg, &kinds);
+    charts.extend(commbench_tables::charts(&agg.commbench));
+    if !agg.commbench.is_empty() {
+        write_atomic(&dir.join("summary").join("commbench.csv"), commbench_tables::csv(&agg.commbench).as_bytes())?;
+    }
 
     let mut targets = vec![dir.to_path_buf()];
     targets.extend(config.paper_dir.clone());
@@ -283,7 +289,7 @@ pub fn html_report(dir: &Path, expected: Option<&Path>) -> anyhow::Result<PathBu
     let kinds: Vec<(String, TableKind)> =
         meta.tables.iter().filter_map(|id| manifest.table(id)).map(|t| (t.id.clone(), t.name)).collect();
     let mut figures = Vec::new();
-    for chart in figures::charts(&agg, &kinds) {
+    for chart in figures::charts(&agg, &kinds).into_iter().chain(commbench_tables::charts(&agg.commbench)) {
         figures.push(html::Figure { png: figures::draw::png(&chart)?, title: chart.title });
     }
     let e = expected_dir(dir, expected)?;

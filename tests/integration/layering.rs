@@ -9,7 +9,7 @@ const LAYERS: &[&[&str]] = &[
     &["cli"],
     &["report"],
     &["experiment", "bench"],
-    &["baseline"],
+    &["baseline", "commbench"],
     &["train"],
     &["ensemble"],
     &["model"],

@@ -7,6 +7,7 @@ mod artifact_files;
 mod baselines;
 mod child_args;
 mod cli_errors;
+mod commbench;
 mod compare;
 mod determinism;
 mod ensemble;

@@ -21,6 +21,12 @@ fn copy_fixture(to: &Path, hostname: &str) {
     let mut env: serde_json::Value = serde_json::from_str(&env).unwrap();
     env["hostname"] = hostname.into();
     std::fs::write(to.join("env.json"), env.to_string()).unwrap();
+    // The machine's communication sweep, named by its host.
+    let sweep = std::fs::read_to_string(fixture().join("commbench/shared-memory-p2.json")).unwrap();
+    let mut sweep: serde_json::Value = serde_json::from_str(&sweep).unwrap();
+    sweep["hosts"] = serde_json::json!([hostname]);
+    std::fs::create_dir_all(to.join("commbench")).unwrap();
+    std::fs::write(to.join("commbench/shared-memory-p2.json"), sweep.to_string()).unwrap();
 }
 
 /// The fixture as a GPU machine would have run it: every GPU cell of T1 ran, at a tenth of
@@ -95,6 +101,9 @@ fn a_gpu_machines_cells_fill_the_cpu_run() {
     let meta = RunMeta::read(&merged).unwrap();
     assert!(meta.finished.is_some());
     assert!(meta.cells_not_run < RunMeta::read(&cpu).unwrap().cells_not_run);
+    // The sweep is the one of the machine whose MPI cells were chosen.
+    let sweep = dpstudy::commbench::CommBenchRecord::read(&merged.join("commbench/shared-memory-p2.json")).unwrap();
+    assert_eq!(sweep.hosts, ["laptop"]);
 
     // report labels the cells with their machines; the setup table has both.
     let out = dpstudy(&["report", "merged", "--no-paper"], tmp.path());

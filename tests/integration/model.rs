@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use crate::common::{assert_fails_with, dpstudy};
+use crate::common::{assert_fails_with, dpstudy, failing_rows, fixture_copy};
+use dpstudy::experiment::raw;
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -17,9 +18,15 @@ fn the_model_of_the_fixture_fits_predicts_and_extrapolates() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
     // The fixture has sequential cells at several N and MPI cells at several H on one host.
-    assert!(stdout.contains("| compute | H=50 |"), "{stdout}");
+    assert!(stdout.contains("| compute | H=50, 2x20 steps |"), "{stdout}");
     assert!(stdout.contains("| allreduce | shared memory, P=2 |"), "{stdout}");
-    assert!(stdout.contains("**M2: Cost model: each MPI cell's step, measured and predicted**"), "{stdout}");
+    assert!(stdout.contains("| p2p | shared memory, P=2 |"), "{stdout}");
+    assert!(stdout.contains("commbench, 12 sizes 65536-8388608 B"), "{stdout}");
+    assert!(
+        stdout.contains("**M2: Cost model: each MPI cell's step, measured and predicted out of sample**"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Nothing beyond P = 2 was measured"), "{stdout}");
     assert!(stdout.contains("**M3: MODEL, not measurement"), "{stdout}");
     for stem in ["M1-model-fits", "M2-model-predictions", "M3-model-extrapolation"] {
         for ext in ["md", "tex"] {
@@ -39,4 +46,34 @@ fn a_directory_without_results_is_refused_by_name() {
     let out = dpstudy(&["model", s(&empty), "--out", s(&tmp.path().join("m"))]);
     assert_fails_with(&out, &[s(&empty)]);
     assert!(!tmp.path().join("m").exists(), "nothing written");
+}
+
+/// The M1 table of `dir`'s model.
+fn fits_of(dir: &Path, out: &Path) -> String {
+    let o = dpstudy(&["model", s(dir), "--out", s(out)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::read_to_string(out.join("tables/M1-model-fits.md")).unwrap()
+}
+
+#[test]
+fn the_training_cells_never_move_the_communication_constants() {
+    // MPI cells three times slower: the predictions miss by more, the fitted constants
+    // stay, since they come from the sweep and the sequential cells only.
+    let (tmp, dir) = fixture_copy();
+    let before = fits_of(&dir, &tmp.path().join("before"));
+    raw::write_rows(&dir, &failing_rows()).unwrap();
+    let after = fits_of(&dir, &tmp.path().join("after"));
+    let comm = |t: &str| {
+        t.lines().filter(|l| l.starts_with('|') && l.contains("commbench")).map(String::from).collect::<Vec<_>>()
+    };
+    assert_eq!(comm(&before).len(), 3, "{before}");
+    assert_eq!(comm(&before), comm(&after));
+    let predictions =
+        |name| std::fs::read_to_string(tmp.path().join(name).join("tables/M2-model-predictions.md")).unwrap();
+    assert_ne!(predictions("before"), predictions("after"));
+    // Without a sweep there is nothing to predict the MPI cells with: no M2.
+    std::fs::remove_dir_all(dir.join("commbench")).unwrap();
+    let o = dpstudy(&["model", s(&dir), "--out", s(&tmp.path().join("none"))]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!tmp.path().join("none/tables/M2-model-predictions.md").exists());
 }

@@ -7,19 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{assert_fails_with, dpstudy, wait_at_most, wait_for_rank};
+use crate::common::{assert_fails_with, dpstudy, mpirun, wait_at_most, wait_for_rank};
 use dpstudy::model::init;
-
-/// `mpirun -np P dpstudy <args>`, oversubscribing the 2-core machine where P > 2.
-fn mpirun(np: usize, args: &[&str]) -> Command {
-    let mut cmd = Command::new("mpirun");
-    cmd.args(["--oversubscribe", "--bind-to", "none", "-np", &np.to_string(), env!("CARGO_BIN_EXE_dpstudy")])
-        .args(args)
-        // Open MPI refuses root without these; CI runs as root.
-        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
-    cmd
-}
 
 fn run_ok(mut cmd: Command) -> Output {
     let out = cmd.output().expect("start mpirun (is Open MPI installed?)");

@@ -234,6 +234,37 @@ fn reproduce_runs_its_mpi_cells_across_hosts() {
         }
     }
     assert!(mpi_runs >= 2, "only {mpi_runs} MPI runs with P = 2");
+    // The communication sweep ran where the cells ran, and names no transport it cannot know.
+    let sweep = dpstudy::commbench::CommBenchRecord::read(&results.join("commbench/hostfile-p2.json"))
+        .unwrap_or_else(|e| panic!("{e:#}\n{stderr}"));
+    assert_eq!((sweep.hosts.clone(), sweep.transport, sweep.wrong()), (vec!["h1".into(), "h2".into()], None, 0));
+}
+
+/// A sweep across two emulated hosts: every result right, both hosts named, the transport
+/// as given; and a sweep that claims shared memory across hosts refused.
+#[test]
+fn commbench_sweeps_across_hosts_and_refuses_a_wrong_transport() {
+    if !hosts_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path();
+    let prefix = prefix('c');
+    let mpirun = "mpirun --oversubscribe --hostfile \"$DPSTUDY_HOSTFILE\" --map-by node -np 2 \"$BIN\" commbench \
+                  --max-bytes 65536 --budget-ms 2";
+    let script = format!(
+        "{mpirun} --transport tcp --out \"$OUT/tcp.json\" && ! {mpirun} --transport shared-memory --out \"$OUT/shm.json\" 2>\"$OUT/err\""
+    );
+    let o = on_hosts(2, &prefix, out, &script).output().unwrap();
+    assert_no_namespaces_left(&prefix);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let sweep = dpstudy::commbench::CommBenchRecord::read(&out.join("tcp.json")).unwrap();
+    assert_eq!(sweep.hosts, ["h1", "h2"]);
+    assert_eq!(sweep.transport.map(|t| t.name()).as_deref(), Some("tcp"));
+    assert_eq!((sweep.rows.len(), sweep.wrong()), (3 * 14, 0));
+    let err = std::fs::read_to_string(out.join("err")).unwrap();
+    assert!(err.contains("--transport shared-memory, but the ranks ran on 2 hosts"), "{err}");
+    assert!(!out.join("shm.json").exists());
 }
 
 /// Every namespace an emulated cluster made is gone once its command ended.

@@ -4,6 +4,7 @@
 mod bench;
 mod check;
 mod claims;
+mod commbench;
 mod compare;
 mod cost_model;
 mod data;
@@ -28,6 +29,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Data(DataCommand::Info { dirs }) => data::info(&dirs),
         Command::Train(args) => train::train(&args),
         Command::Bench(args) => bench::bench(&args),
+        Command::Commbench(args) => commbench::commbench(&args),
         Command::Reproduce(args) => reproduce::reproduce(&args),
         Command::Report(args) => report::report(&args),
         Command::Compare(args) => compare::compare(&args),

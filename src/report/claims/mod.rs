@@ -42,8 +42,9 @@ pub enum Kind {
     /// On the slowest link, allreduce's efficiency over gather-broadcast's, for every H and
     /// P, is at least `min`.
     GatherBcastLosesMore,
-    /// The cost model fitted to the run's cells ([`crate::report::cost_model`]) predicts every MPI
-    /// cell it covers within a relative `max`.
+    /// The cost model ([`crate::report::cost_model`]), fitted to the run's commbench sweeps
+    /// and sequential cells, predicts every MPI cell it covers out of sample within a
+    /// relative `max` of the cell's measured interval.
     ModelPredicts,
     /// At the largest N both have with one process, the `baseline`'s best time over the
     /// `mode`'s is at least `min`: dpstudy is at least `min` times faster.

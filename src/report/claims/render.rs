@@ -40,7 +40,7 @@ pub fn markdown_table(claims: &[Claim], measured: &[(String, CheckRecord)], tabl
                 ("comm share, slowest link over fastest, per H, sync, P".into(), "> 1, every series".into())
             }
             Kind::ModelPredicts => {
-                ("largest relative error of the cost model's step, every MPI cell".into(), bound_text(&c.max, "≤"))
+                ("the cost model's step out of sample: the largest distance outside an MPI cell's measured interval, over its median".into(), bound_text(&c.max, "≤"))
             }
             Kind::GatherBcastLosesMore => {
                 ("allreduce / gather-bcast efficiency on the slowest link".into(), bound_text(&c.min, "≥"))

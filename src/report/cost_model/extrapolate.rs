@@ -4,15 +4,31 @@
 use super::fit::{CommFit, ComputeFit, gradient_bytes};
 use crate::train::SyncKind;
 
-/// A collective's cost on P ranks from its two-rank latency and bandwidth.
+/// A collective's cost on P ranks from one message's latency and bandwidth (the ping-pong's
+/// constants, as `osu_latency` and `osu_bw` give them to a model), by the textbook
+/// algorithms (Thakur, Rabenseifner and Gropp, "Optimization of collective communication
+/// operations in MPICH", IJHPCA 2005): allreduce the cheaper of the ring (`2 (P - 1) alpha
+/// + 2 (P - 1) / P bytes / beta`) and recursive doubling (`log2 P (alpha + bytes / beta)`),
+/// as a tuned MPI picks by size; gather then broadcast by binomial trees (the gather's
+/// `log2 P` rounds of latency while the root receives `P - 1` messages, the broadcast's
+/// `log2 P (alpha + bytes / beta)`).
 pub fn collective_s(sync: SyncKind, ranks: usize, latency_s: f64, bytes_per_s: f64, bytes: f64) -> f64 {
-    let p = ranks as f64;
     if ranks <= 1 {
         return 0.0;
     }
+    let (p, steps) = (ranks as f64, (ranks as f64).log2().ceil());
+    let transfer = bytes / bytes_per_s;
     match sync {
-        SyncKind::Allreduce => 2.0 * (p - 1.0) * latency_s + 2.0 * (p - 1.0) / p * bytes / bytes_per_s,
-        SyncKind::GatherBcast => 2.0 * (p - 1.0) * (latency_s + bytes / bytes_per_s),
+        SyncKind::Allreduce => {
+            let ring = 2.0 * (p - 1.0) * latency_s + 2.0 * (p - 1.0) / p * transfer;
+            let doubling = steps * (latency_s + transfer);
+            ring.min(doubling)
+        }
+        SyncKind::GatherBcast => {
+            let gather = steps * latency_s + (p - 1.0) * transfer;
+            let broadcast = steps * (latency_s + transfer);
+            gather + broadcast
+        }
     }
 }
 
@@ -35,6 +51,9 @@ pub struct Interconnect {
     pub name: String,
     pub latency_s: f64,
     pub bytes_per_s: f64,
+    /// The 95% intervals of both (a public figure: the figure itself at both ends).
+    pub latency_bounds_s: (f64, f64),
+    pub rate_bounds: (f64, f64),
     pub source: String,
 }
 
@@ -43,6 +62,32 @@ impl Interconnect {
     pub fn speedup(&self, compute: &ComputeFit, sync: SyncKind, samples: f64, ranks: usize) -> f64 {
         let comm = collective_s(sync, ranks, self.latency_s, self.bytes_per_s, gradient_bytes(compute.hidden));
         speedup(compute, samples, ranks, comm)
+    }
+
+    /// The range of the modelled speedup over the constants' 95% intervals: the slowest
+    /// compute and network at one end, the fastest at the other.
+    pub fn speedup_range(&self, compute: &ComputeFit, sync: SyncKind, samples: f64, ranks: usize) -> (f64, f64) {
+        let bytes = gradient_bytes(compute.hidden);
+        let (lat_lo, lat_hi) = self.latency_bounds_s;
+        let (rate_lo, rate_hi) = self.rate_bounds;
+        let comm_hi = collective_s(sync, ranks, lat_hi, rate_lo, bytes);
+        let comm_lo = collective_s(sync, ranks, lat_lo, rate_hi, bytes);
+        let step = |x: f64| compute.line.interval_at(x);
+        let share = samples / ranks as f64;
+        let low = step(samples).0 / (step(share).1 + comm_hi);
+        let high = step(samples).1 / (step(share).0 + comm_lo);
+        (low, high)
+    }
+
+    fn public(name: &str, latency_s: f64, bytes_per_s: f64, source: &str) -> Self {
+        Self {
+            name: name.into(),
+            latency_s,
+            bytes_per_s,
+            latency_bounds_s: (latency_s, latency_s),
+            rate_bounds: (bytes_per_s, bytes_per_s),
+            source: source.into(),
+        }
     }
 }
 
@@ -56,29 +101,32 @@ pub(super) fn powers_of_two(max_ranks: usize) -> impl Iterator<Item = usize> {
 pub fn interconnects(shared_memory: Option<&CommFit>) -> Vec<Interconnect> {
     let mut out = Vec::new();
     if let Some(f) = shared_memory {
+        let (lat_lo, lat_hi) = f.line.intercept_interval();
+        let (spb_lo, spb_hi) = f.line.slope_interval();
         out.push(Interconnect {
             name: "shared memory (fitted)".into(),
-            latency_s: f.latency_s,
-            bytes_per_s: f.bytes_per_s,
-            source: format!("this run's {} fit on {} ranks", f.sync, f.ranks),
+            latency_s: f.latency_s(),
+            bytes_per_s: f.bytes_per_s(),
+            latency_bounds_s: (lat_lo.max(0.0), lat_hi),
+            // A slope interval reaching zero leaves the fastest rate unbounded.
+            rate_bounds: (1.0 / spb_hi, if spb_lo > 0.0 { 1.0 / spb_lo } else { f64::INFINITY }),
+            source: format!("the commbench ping-pong on {} ranks", f.ranks),
         });
     }
-    out.push(Interconnect {
-        name: "1 GbE (TCP)".into(),
-        latency_s: 50e-6,
-        bytes_per_s: 1e9 / 8.0,
-        source: "line rate; MPI over TCP on gigabit Ethernet has small-message latencies of tens of microseconds \
-                 (Ismail et al., Point-to-Point Communication on Gigabit Ethernet and InfiniBand Networks, CCIS 254, 2011)"
-            .into(),
-    });
-    out.push(Interconnect {
-        name: "100 Gb/s InfiniBand-class".into(),
-        latency_s: 1.5e-6,
-        bytes_per_s: 100e9 / 8.0,
-        source: "line rate; osu_latency about 1.1 us on InfiniBand (QLogic InfiniPath OFED manual, Benchmark 1), \
-                 1.9 us on 40 Gb/s Ethernet with OS bypass (Squyres, Cisco blog, MPI over 40Gb Ethernet, 2014)"
-            .into(),
-    });
+    out.push(Interconnect::public(
+        "1 GbE (TCP)",
+        50e-6,
+        1e9 / 8.0,
+        "line rate; MPI over TCP on gigabit Ethernet has small-message latencies of tens of microseconds \
+         (Ismail et al., Point-to-Point Communication on Gigabit Ethernet and InfiniBand Networks, CCIS 254, 2011)",
+    ));
+    out.push(Interconnect::public(
+        "100 Gb/s InfiniBand-class",
+        1.5e-6,
+        100e9 / 8.0,
+        "line rate; osu_latency about 1.1 us on InfiniBand (QLogic InfiniPath OFED manual, Benchmark 1), \
+         1.9 us on 40 Gb/s Ethernet with OS bypass (Squyres, Cisco blog, MPI over 40Gb Ethernet, 2014)",
+    ));
     out
 }
 
@@ -93,26 +141,31 @@ mod tests {
 
     #[test]
     fn collectives_cost_what_their_textbook_formulas_say() {
-        // Two ranks: allreduce sends the gradient once each way; gather-bcast twice through rank 0.
+        // Two ranks: allreduce is one exchange (ring and doubling agree); gather-bcast two transfers.
         let (alpha, beta, bytes) = (1e-5, 1e9, 1e6);
-        assert!((collective_s(SyncKind::Allreduce, 2, alpha, beta, bytes) - (2e-5 + 1e-3)).abs() < 1e-15);
+        assert!((collective_s(SyncKind::Allreduce, 2, alpha, beta, bytes) - (1e-5 + 1e-3)).abs() < 1e-15);
         assert!((collective_s(SyncKind::GatherBcast, 2, alpha, beta, bytes) - 2.0 * (1e-5 + 1e-3)).abs() < 1e-15);
-        // Many ranks: the ring's bandwidth term approaches 2 bytes / beta; gather-bcast's grows with P.
+        // Many ranks, large messages: the ring's bandwidth term approaches 2 bytes / beta.
         let ring = collective_s(SyncKind::Allreduce, 1024, 0.0, beta, bytes);
         assert!((ring - 2.0 * 1023.0 / 1024.0 * 1e-3).abs() < 1e-12);
-        assert!(collective_s(SyncKind::GatherBcast, 1024, 0.0, beta, bytes) > 2000.0 * 1e-3);
+        // Small messages: recursive doubling's 10 latencies beat the ring's 2046.
+        assert!((collective_s(SyncKind::Allreduce, 1024, alpha, beta, 8.0) - 10.0 * (alpha + 8e-9)).abs() < 1e-15);
+        // Gather-bcast: the root still receives P - 1 messages.
+        let gb = collective_s(SyncKind::GatherBcast, 1024, 0.0, beta, bytes);
+        assert!((gb - (1023.0 + 10.0) * 1e-3).abs() < 1e-12);
         assert_eq!(collective_s(SyncKind::Allreduce, 1, alpha, beta, bytes), 0.0);
     }
 
     #[test]
     fn adding_ranks_stops_paying_where_communication_overtakes_the_shrinking_compute() {
-        let compute = ComputeFit { hidden: 50, fixed_s: 0.0, per_sample_s: 1e-6, points: 2, max_rel_error: 0.0 };
+        let line = super::super::line::LineFit::of(&[(1.0, 1e-6), (2.0, 2e-6), (3.0, 3e-6)]).unwrap();
+        let compute = ComputeFit { hidden: 50, epochs: 1, iters: 1, line };
         // 70,000 samples: 70 ms of compute; 1 ms latency per message pair.
         let at = |p: usize| speedup(&compute, 70_000.0, p, collective_s(SyncKind::Allreduce, p, 1e-3, 1e12, 0.0));
         let (p, s) = best_ranks(1024, at);
-        // 0.07 / P + 0.002 (P - 1) is least near P = 6: the best power of two is 4 or 8.
-        assert!(p == 4 || p == 8, "{p}");
-        assert!(s > 2.0 && s < 8.0, "{s}");
+        // 0.07 / P + 0.001 log2 P (doubling, zero bytes) is least near P = 48: 32 or 64.
+        assert!(p == 32 || p == 64, "{p}");
+        assert!(s > 8.0 && s < 32.0, "{s}");
         assert_eq!(best_ranks(1024, |_| 0.5), (1, 1.0), "no P helps: one rank");
     }
 }

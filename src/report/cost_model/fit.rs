@@ -1,197 +1,212 @@
-//! The two fits of the cost model, compute per H and communication per (sync, transport,
-//! P), and the predictions of the MPI cells both cover.
+//! The two fits of the cost model, kept apart from what they predict: compute per H from
+//! the sequential (and one-rank) cells, and each pattern per (transport, P) from a `commbench`
+//! sweep; then the prediction of every MPI training cell, which neither fit has seen.
 
-use crate::cluster::Link;
+use super::line::LineFit;
+pub use crate::cluster::Transport;
+use crate::commbench::{CommBenchRecord, CommOp};
 use crate::model::Params;
 use crate::report::aggregate::CellStats;
-use crate::train::{Mode, SyncKind};
+use crate::train::Mode;
 
 /// Bytes of the gradient of a network with `hidden` units (f64).
 pub fn gradient_bytes(hidden: usize) -> f64 {
     8.0 * Params::<f64>::len_for(hidden) as f64
 }
 
-/// `(intercept, slope)` of the least-squares line through `points`, if at least two x differ.
-pub fn least_squares(points: &[(f64, f64)]) -> Option<(f64, f64)> {
-    let n = points.len() as f64;
-    let (mx, my) = (points.iter().map(|p| p.0).sum::<f64>() / n, points.iter().map(|p| p.1).sum::<f64>() / n);
-    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
-    if points.len() < 2 || sxx <= 0.0 {
-        return None;
-    }
-    let slope = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>() / sxx;
-    Some((my - slope * mx, slope))
-}
+/// The sweep's sizes a collective's line is fitted to: from 64 KiB (past Open MPI's
+/// eager limits, so one protocol; below the study's smallest gradient, 82 KB at H = 25)
+/// to the sweep's largest.
+pub const FIT_MIN_BYTES: usize = 64 << 10;
 
-/// The least-squares line through `points` with a fixed part of zero or more: when the
-/// free line's intercept is negative (a fixed cost below zero means the sizes did not
-/// separate the fixed part from the noise), the line through the origin instead.
-pub fn nonnegative_line(points: &[(f64, f64)]) -> Option<(f64, f64)> {
-    let (intercept, slope) = least_squares(points)?;
-    if intercept >= 0.0 {
-        return Some((intercept, slope));
-    }
-    let sxx: f64 = points.iter().map(|p| p.0 * p.0).sum();
-    Some((0.0, points.iter().map(|p| p.0 * p.1).sum::<f64>() / sxx))
-}
-
-/// Largest relative error of `f` over `points`.
-fn max_relative_error(points: &[(f64, f64)], f: impl Fn(f64) -> f64) -> f64 {
-    points.iter().map(|&(x, y)| ((f(x) - y) / y).abs()).fold(0.0, f64::max)
-}
-
-/// The sequential step of H hidden units: `fixed_s + per_sample_s N`.
+/// The sequential step of H hidden units: `fixed + per_sample N`, fitted to the sequential
+/// cells of that H whose runs have one shape (epochs x steps): a run of 5 steps carries its
+/// first step's warm-up in its mean, a run of 40 steps hardly, so each shape is its own fit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ComputeFit {
     pub hidden: usize,
-    pub fixed_s: f64,
-    pub per_sample_s: f64,
-    /// Cells fitted, and the largest relative error of the line over them.
-    pub points: usize,
-    pub max_rel_error: f64,
+    pub epochs: usize,
+    pub iters: usize,
+    pub line: LineFit,
 }
 
 impl ComputeFit {
+    pub fn fixed_s(&self) -> f64 {
+        self.line.intercept
+    }
+
+    pub fn per_sample_s(&self) -> f64 {
+        self.line.slope
+    }
+
     pub fn step_s(&self, samples: f64) -> f64 {
-        self.fixed_s + self.per_sample_s * samples
+        self.line.at(samples)
     }
 }
 
-/// Where the ranks' collectives run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Transport {
-    /// All ranks on one host: Open MPI's shared-memory transport.
-    SharedMemory,
-    /// One rank per (emulated) host, over this link.
-    Link(Link),
-}
-
-impl std::fmt::Display for Transport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Transport::SharedMemory => f.write_str("shared memory"),
-            Transport::Link(link) => write!(f, "{link}"),
-        }
-    }
-}
-
-/// A collective's time per step: `latency_s + bytes / bytes_per_s`.
+/// A pattern's time, `latency + bytes / rate`, fitted to a `commbench` sweep: the two
+/// syncs of training, and the ping-pong whose constants the extrapolation builds on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CommFit {
-    pub sync: SyncKind,
+    pub op: CommOp,
     pub transport: Transport,
     pub ranks: usize,
-    pub latency_s: f64,
-    pub bytes_per_s: f64,
-    pub points: usize,
-    pub max_rel_error: f64,
+    pub line: LineFit,
+    /// The sizes fitted, bytes.
+    pub min_bytes: usize,
+    pub max_bytes: usize,
 }
 
 impl CommFit {
+    pub fn latency_s(&self) -> f64 {
+        self.line.intercept
+    }
+
+    pub fn bytes_per_s(&self) -> f64 {
+        1.0 / self.line.slope
+    }
+
     pub fn comm_s(&self, bytes: f64) -> f64 {
-        self.latency_s + bytes / self.bytes_per_s
+        self.line.at(bytes)
     }
 }
 
-/// Compute fits, one per H with sequential cells at two sizes or more.
+/// A cell's compute per step, if it measures the sequential step: a sequential cell, or an
+/// MPI cell of one rank without its (one-rank) collective.
+fn compute_step_s(c: &CellStats) -> Option<f64> {
+    let step = match (c.mode, c.ranks) {
+        (Mode::Seq, _) => c.step_s,
+        (Mode::Mpi, 1) => c.step_s - if c.comm_step_s.is_finite() { c.comm_step_s } else { 0.0 },
+        _ => return None,
+    };
+    (step.is_finite() && step > 0.0).then_some(step)
+}
+
+/// Compute fits, one per (H, epochs, steps) with sequential (or one-rank MPI) cells: a line
+/// over N where they have two sizes, through the origin where one (its interval the
+/// cell's own).
 pub fn fit_compute(cells: &[&CellStats]) -> Vec<ComputeFit> {
-    let mut hidden: Vec<usize> = cells.iter().filter(|c| c.mode == Mode::Seq).map(|c| c.hidden).collect();
-    hidden.sort_unstable();
-    hidden.dedup();
-    hidden
+    let mut shapes: Vec<(usize, usize, usize)> =
+        cells.iter().filter(|c| compute_step_s(c).is_some()).map(|c| (c.hidden, c.epochs, c.iters)).collect();
+    shapes.sort_unstable();
+    shapes.dedup();
+    shapes
         .into_iter()
-        .filter_map(|h| {
-            let points: Vec<(f64, f64)> = cells
-                .iter()
-                .filter(|c| c.mode == Mode::Seq && c.hidden == h && c.step_s.is_finite())
-                .map(|c| (c.n as f64, c.step_s))
-                .collect();
-            let (fixed_s, per_sample_s) = nonnegative_line(&points)?;
-            let max_rel_error = max_relative_error(&points, |n| fixed_s + per_sample_s * n);
-            Some(ComputeFit { hidden: h, fixed_s, per_sample_s, points: points.len(), max_rel_error })
+        .filter_map(|(hidden, epochs, iters)| {
+            let mine: Vec<&&CellStats> =
+                cells.iter().filter(|c| (c.hidden, c.epochs, c.iters) == (hidden, epochs, iters)).collect();
+            let points: Vec<(f64, f64)> = mine.iter().filter_map(|c| Some((c.n as f64, compute_step_s(c)?))).collect();
+            let distinct = points.iter().any(|p| p.0 != points[0].0);
+            let line = match mine.iter().find(|c| compute_step_s(c).is_some()).and_then(|c| c.step()) {
+                Some(e) if !distinct && points.len() == 1 && e.n >= 2 => {
+                    let scale = points[0].1 / e.value;
+                    LineFit::through_point(points[0].0, points[0].1, (e.low * scale, e.high * scale))?
+                }
+                _ => LineFit::of(&points)?,
+            };
+            Some(ComputeFit { hidden, epochs, iters, line })
         })
         .collect()
 }
 
-fn transport_of(c: &CellStats) -> Transport {
-    c.link.map_or(Transport::SharedMemory, Transport::Link)
-}
-
-/// Communication fits, one per (sync, transport, P > 1) with cells of two H or more.
-pub fn fit_comm(cells: &[&CellStats]) -> Vec<CommFit> {
-    let mut keys: Vec<(SyncKind, Transport, usize)> = cells
+/// The compute fit for a cell: its H and run shape, else its H's fit with the most points.
+fn compute_for<'a>(compute: &'a [ComputeFit], c: &CellStats) -> Option<&'a ComputeFit> {
+    compute
         .iter()
-        .filter(|c| c.mode == Mode::Mpi && c.ranks > 1)
-        .filter_map(|c| Some((c.sync?, transport_of(c), c.ranks)))
-        .collect();
-    keys.sort();
-    keys.dedup();
-    keys.into_iter()
-        .filter_map(|(sync, transport, ranks)| {
-            let points: Vec<(f64, f64)> = cells
-                .iter()
-                .filter(|c| c.mode == Mode::Mpi && c.sync == Some(sync) && transport_of(c) == transport)
-                .filter(|c| c.ranks == ranks && c.comm_step_s.is_finite())
-                .map(|c| (gradient_bytes(c.hidden), c.comm_step_s))
-                .collect();
-            let (latency_s, seconds_per_byte) = nonnegative_line(&points)?;
-            // A slope of zero or less: the sizes did not separate the cost from the noise.
-            (seconds_per_byte > 0.0).then(|| CommFit {
-                sync,
-                transport,
-                ranks,
-                latency_s,
-                bytes_per_s: 1.0 / seconds_per_byte,
-                points: points.len(),
-                max_rel_error: max_relative_error(&points, |b| latency_s + b * seconds_per_byte),
-            })
-        })
-        .collect()
+        .find(|f| (f.hidden, f.epochs, f.iters) == (c.hidden, c.epochs, c.iters))
+        .or_else(|| compute.iter().filter(|f| f.hidden == c.hidden).max_by_key(|f| f.line.points))
 }
 
-/// One MPI cell, measured and predicted.
+/// Communication fits, one per (pattern, transport, P) of every sweep with a named
+/// transport and no wrong result.
+pub fn fit_comm(records: &[CommBenchRecord]) -> Vec<CommFit> {
+    let mut out = Vec::new();
+    for record in records.iter().filter(|r| r.wrong() == 0) {
+        let Some(transport) = record.transport else { continue };
+        for op in CommOp::ALL {
+            let points: Vec<(f64, f64)> = record
+                .rows_of(op)
+                .filter(|r| r.bytes >= FIT_MIN_BYTES && r.avg_s > 0.0)
+                .map(|r| (r.bytes as f64, r.avg_s))
+                .collect();
+            let Some(line) = LineFit::of(&points) else { continue };
+            if line.slope <= 0.0 {
+                continue;
+            }
+            let (min_bytes, max_bytes) =
+                points.iter().fold((usize::MAX, 0), |(lo, hi), p| (lo.min(p.0 as usize), hi.max(p.0 as usize)));
+            out.push(CommFit { op, transport, ranks: record.ranks, line, min_bytes, max_bytes });
+        }
+    }
+    out.sort_by_key(|a| (a.op, a.transport, a.ranks));
+    out
+}
+
+/// One MPI cell, measured and predicted, each with its interval.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prediction {
     pub cell: String,
     pub measured_step_s: f64,
+    /// The interval of the measured step's median over the cell's runs (95% from 6 runs;
+    /// the range below), where the cell has two runs or more.
+    pub measured_interval: Option<(f64, f64)>,
     pub predicted_step_s: f64,
+    /// The sum of the two fits' 95% intervals at the cell's N / P and gradient size.
+    pub predicted_interval: (f64, f64),
 }
 
 impl Prediction {
     pub fn relative_error(&self) -> f64 {
         (self.predicted_step_s - self.measured_step_s) / self.measured_step_s
     }
+
+    /// How far the prediction lies outside the measured interval (the measured step itself
+    /// where the cell has one run), over the measured step: zero inside it. What the
+    /// measurement's own uncertainty cannot explain.
+    pub fn error_beyond_interval(&self) -> f64 {
+        let (lo, hi) = self.measured_interval.unwrap_or((self.measured_step_s, self.measured_step_s));
+        let outside = if self.predicted_step_s < lo {
+            self.predicted_step_s - lo
+        } else if self.predicted_step_s > hi {
+            self.predicted_step_s - hi
+        } else {
+            0.0
+        };
+        outside / self.measured_step_s
+    }
+
+    /// Whether the measured interval (or the measured step) meets the predicted interval
+    /// (`None`: a fit of one point left the prediction without one).
+    pub fn intervals_meet(&self) -> Option<bool> {
+        let (lo, hi) = self.measured_interval.unwrap_or((self.measured_step_s, self.measured_step_s));
+        let (plo, phi) = self.predicted_interval;
+        (!plo.is_nan() && !phi.is_nan()).then_some(lo <= phi && plo <= hi)
+    }
 }
 
-/// Every MPI cell that both fits cover, predicted.
+/// Every MPI cell that both fits cover, predicted: compute at N / P from the sequential
+/// cells, the collective at the cell's gradient size from the sweep on its transport and P.
 pub fn predict(cells: &[&CellStats], compute: &[ComputeFit], comm: &[CommFit]) -> Vec<Prediction> {
     cells
         .iter()
         .filter(|c| c.mode == Mode::Mpi && c.ranks > 1 && c.step_s.is_finite())
         .filter_map(|c| {
-            let fit = compute.iter().find(|f| f.hidden == c.hidden)?;
+            let fit = compute_for(compute, c)?;
             let sync = c.sync?;
-            let link = comm.iter().find(|f| f.sync == sync && f.transport == transport_of(c) && f.ranks == c.ranks)?;
-            let predicted = fit.step_s(c.n as f64 / c.ranks as f64) + link.comm_s(gradient_bytes(c.hidden));
-            Some(Prediction { cell: c.cell.clone(), measured_step_s: c.step_s, predicted_step_s: predicted })
+            let transport = Transport::of_link(c.link);
+            let op = CommOp::of_sync(sync);
+            let link = comm.iter().find(|f| f.op == op && f.transport == transport && f.ranks == c.ranks)?;
+            let (share, bytes) = (c.n as f64 / c.ranks as f64, gradient_bytes(c.hidden));
+            let (clo, chi) = fit.line.interval_at(share);
+            let (llo, lhi) = link.line.interval_at(bytes);
+            let measured_interval = c.step().filter(|e| e.n >= 2).map(|e| (e.low, e.high));
+            Some(Prediction {
+                cell: c.cell.clone(),
+                measured_step_s: c.step_s,
+                measured_interval,
+                predicted_step_s: fit.step_s(share) + link.comm_s(bytes),
+                predicted_interval: (clo + llo, chi + lhi),
+            })
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn least_squares_recovers_a_line_and_refuses_a_single_x() {
-        let (a, b) = least_squares(&[(1.0, 3.0), (2.0, 5.0), (4.0, 9.0)]).unwrap();
-        assert!((a - 1.0).abs() < 1e-12 && (b - 2.0).abs() < 1e-12);
-        assert_eq!(least_squares(&[(2.0, 3.0), (2.0, 5.0)]), None);
-        assert_eq!(least_squares(&[(2.0, 3.0)]), None);
-        // A negative intercept: the line through the origin instead.
-        assert_eq!(nonnegative_line(&[(1.0, 3.0), (2.0, 5.0)]), Some((1.0, 2.0)));
-        let (a, b) = nonnegative_line(&[(1.0, 1.0), (2.0, 3.0)]).unwrap();
-        assert_eq!(a, 0.0);
-        assert!((b - 7.0 / 5.0).abs() < 1e-12);
-    }
 }

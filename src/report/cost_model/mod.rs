@@ -1,40 +1,43 @@
-//! A cost model of one full-batch step, fitted to the measurements, and what it says beyond
-//! them (issue 16, part 3). The model, per step:
+//! A cost model of one full-batch step, its constants measured apart from the training
+//! cells it predicts (issue 32). Per step:
 //!
 //! ```text
 //! step(N, P) = a_H + c_H N / P  +  comm(bytes)        comm = alpha + bytes / beta
 //! ```
 //!
-//! - compute: `a_H + c_H N` fitted by least squares to the sequential cells of each H (any
-//!   table: every table's step is the same work per sample); a rank's share is N / P.
-//! - communication: `alpha + bytes / beta` per (sync, transport, P), fitted to rank 0's
-//!   time in the collectives per step over the cells' gradient sizes (bytes = 8 x the
-//!   weights of H, f64 as every profile): shared memory from T3/T6, TCP links from T8.
+//! - compute: `a_H + c_H N`, fitted to the sequential cells of each H and the one-rank MPI
+//!   cells without their collective (any table: every
+//!   table's step is the same work per sample); a rank's share is N / P.
+//! - communication: `alpha + bytes / beta` per (pattern, transport, P), fitted to the run's
+//!   `commbench` sweeps ([`crate::commbench`]) over the sizes of the study's gradients
+//!   (bytes = 8 x the weights of H).
 //!
-//! Every MPI cell with both fits is then predicted and set beside its measurement. The
-//! extrapolation to P ranks uses the standard costs of the two collectives on P ranks (ring
-//! allreduce: 2 (P - 1) alpha + 2 (P - 1) / P bytes / beta; gather then broadcast through
-//! rank 0: 2 (P - 1) (alpha + bytes / beta)), which the 2-rank fits cannot test: it is a
-//! model, labelled as one wherever it is shown.
+//! Every MPI training cell is then a prediction made without it, set beside its
+//! measurement, each with its 95% interval. The extrapolation to P ranks builds each
+//! collective from the ping-pong's constants by the textbook algorithms (ring or recursive
+//! doubling allreduce, binomial gather and broadcast), which nothing here measures beyond
+//! the sweeps' P: it is a model, labelled as one wherever it is shown.
 //!
-//! [`fit`] holds the fits and predictions, [`extrapolate`] the collectives' costs on P ranks,
-//! [`present`] the tables (M1-M3) and figure, [`command`] `dpstudy model`'s reading of
-//! results directories and writing of its outputs.
+//! [`line`] is the weighted least squares with intervals, [`fit`] the fits and predictions,
+//! [`extrapolate`] the collectives' costs on P ranks, [`present`] the tables (M1-M3) and
+//! figure, [`command`] `dpstudy model`'s reading of results directories and writing of its
+//! outputs.
 
 pub mod command;
 pub mod extrapolate;
 pub mod fit;
+pub mod line;
 mod present;
 
 pub use command::model_command;
 pub use extrapolate::{EXTRAPOLATED_SAMPLES, MAX_RANKS};
 pub use fit::{CommFit, ComputeFit, Prediction, Transport};
 
+use crate::commbench::{CommBenchRecord, CommOp};
 use crate::report::aggregate::CellStats;
-use crate::train::SyncKind;
 use fit::{fit_comm, fit_compute, predict};
 
-/// The fits of a set of cells and their predictions.
+/// The fits of a set of cells and sweeps, and their predictions.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Model {
     pub compute: Vec<ComputeFit>,
@@ -43,24 +46,37 @@ pub struct Model {
 }
 
 impl Model {
-    pub fn of(cells: &[&CellStats]) -> Self {
+    pub fn of(cells: &[&CellStats], sweeps: &[CommBenchRecord]) -> Self {
         let compute = fit_compute(cells);
-        let comm = fit_comm(cells);
+        let comm = fit_comm(sweeps);
         let predictions = predict(cells, &compute, &comm);
         Self { compute, comm, predictions }
     }
 
     /// The compute fit the extrapolation uses: the study's H = 50 if fitted, else the first.
     fn study_compute(&self) -> Option<&ComputeFit> {
-        self.compute.iter().find(|f| f.hidden == 50).or(self.compute.first())
+        self.compute.iter().filter(|f| f.hidden == 50).max_by_key(|f| f.line.points).or(self.compute.first())
     }
 
+    /// The shared-memory ping-pong, whose constants the extrapolation builds on.
     fn shared_memory(&self) -> Option<&CommFit> {
-        self.comm.iter().find(|f| f.transport == Transport::SharedMemory && f.sync == SyncKind::Allreduce)
+        self.comm.iter().find(|f| f.transport == Transport::SharedMemory && f.op == CommOp::P2p)
     }
 
     /// The largest relative error of any prediction.
     pub fn worst_prediction(&self) -> Option<&Prediction> {
         self.predictions.iter().max_by(|a, b| a.relative_error().abs().total_cmp(&b.relative_error().abs()))
+    }
+
+    /// The prediction farthest outside its cell's measured interval: what claim C12 judges.
+    pub fn worst_beyond_interval(&self) -> Option<&Prediction> {
+        self.predictions
+            .iter()
+            .max_by(|a, b| a.error_beyond_interval().abs().total_cmp(&b.error_beyond_interval().abs()))
+    }
+
+    /// Predictions whose interval meets the measured one.
+    pub fn predictions_meeting(&self) -> usize {
+        self.predictions.iter().filter(|p| p.intervals_meet() == Some(true)).count()
     }
 }

@@ -38,7 +38,8 @@ pub fn config(kind: DataKind, data_dir: &Path, cache_dir: &Path) -> TrainConfig 
     }
 }
 
-/// The fixture results directory: a quick run of T1-T7 (raw.csv, run.json, env.json).
+/// The fixture results directory: a quick run of T1-T7 (raw.csv, run.json, env.json) and
+/// a communication sweep (commbench/).
 pub fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/quick-run")
 }
@@ -47,21 +48,27 @@ pub fn fixture() -> PathBuf {
 pub fn fixture_copy() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("run");
-    std::fs::create_dir(&dir).unwrap();
-    for name in [raw::RAW_FILE, raw::RUN_FILE, raw::ENV_FILE] {
-        std::fs::copy(fixture().join(name), dir.join(name)).unwrap();
-    }
+    copy_fixture(&dir);
     (tmp, dir)
 }
+
+/// The fixture's files (raw rows, run, environment, communication sweep) into a new `dir`.
+fn copy_fixture(dir: &Path) {
+    std::fs::create_dir_all(dir.join("commbench")).unwrap();
+    for name in [raw::RAW_FILE, raw::RUN_FILE, raw::ENV_FILE, SWEEP] {
+        std::fs::copy(fixture().join(name), dir.join(name)).unwrap();
+    }
+}
+
+/// The fixture's communication sweep: `dpstudy commbench` on 2 ranks of the machine that
+/// ran the fixture's cells, recorded later (the cells predate the command).
+const SWEEP: &str = "commbench/shared-memory-p2.json";
 
 /// A checked copy of the fixture in `tmp/name`, with `rows` (default: the fixture's);
 /// check.json is written whether its claims pass or fail.
 pub fn checked_fixture(tmp: &Path, name: &str, rows: Option<Vec<RawRow>>) -> PathBuf {
     let dir = tmp.join(name);
-    std::fs::create_dir(&dir).unwrap();
-    for file in [raw::RAW_FILE, raw::RUN_FILE, raw::ENV_FILE] {
-        std::fs::copy(fixture().join(file), dir.join(file)).unwrap();
-    }
+    copy_fixture(&dir);
     if let Some(rows) = rows {
         raw::write_rows(&dir, &rows).unwrap();
     }

@@ -87,3 +87,14 @@ pub fn wait_at_most(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// `mpirun -np P dpstudy <args>`, oversubscribing the 2-core machine where P > 2.
+pub fn mpirun(np: usize, args: &[&str]) -> Command {
+    let mut cmd = Command::new("mpirun");
+    cmd.args(["--oversubscribe", "--bind-to", "none", "-np", &np.to_string(), env!("CARGO_BIN_EXE_dpstudy")])
+        .args(args)
+        // Open MPI refuses root without these; CI runs as root.
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+    cmd
+}
