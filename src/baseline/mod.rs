@@ -246,6 +246,7 @@ fn result(inputs: &Inputs, p: ProgramResult, blas_threads: Option<usize>, wall_s
         config: config.clone(),
         ranks: p.ranks,
         hosts: p.hosts,
+        slurm_job: crate::launch::Allocation::current().map(|a| a.job_id),
         data_source: inputs.prepared.source.clone(),
         explained_variance_ratio: inputs.prepared.explained_variance_ratio,
         init_weights: config.init_path(),

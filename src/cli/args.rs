@@ -142,6 +142,11 @@ pub struct ReproduceArgs {
     /// time estimated from a short calibration on this machine; train nothing, write nothing.
     #[arg(long, conflicts_with = "resume")]
     pub dry_run: bool,
+    /// Write a Slurm batch script that runs this same command in an allocation (a node per
+    /// rank of the widest MPI cell, the time limit from the dry run's estimate), and run
+    /// nothing: submit it with `sbatch FILE`.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["resume", "dry_run"])]
+    pub emit_sbatch: Option<PathBuf>,
     #[command(flatten)]
     pub report: ReportOptions,
 }

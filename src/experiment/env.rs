@@ -46,6 +46,9 @@ pub struct Environment {
     /// /proc/loadavg when the run started: 1, 5 and 15 minutes.
     #[serde(default)]
     pub load_at_start: String,
+    /// The Slurm allocation the run ran in (job id, nodes), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm: Option<crate::launch::Allocation>,
 }
 
 /// A kHz figure of a cpufreq file, in MHz.
@@ -132,6 +135,7 @@ impl Environment {
                 g => g.into(),
             },
             load_at_start: read("/proc/loadavg").split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+            slurm: crate::launch::Allocation::current(),
         }
     }
 }

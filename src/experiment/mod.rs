@@ -14,6 +14,7 @@ pub mod precision;
 pub mod raw;
 pub mod resume;
 pub mod runner;
+pub mod sbatch;
 pub mod sweeps;
 pub mod table_rules;
 
@@ -93,7 +94,24 @@ fn plan_of(config: &ReproduceConfig) -> anyhow::Result<(Manifest, Plan)> {
             plan.max_ranks
         );
     }
+    check_allocation(&plan, crate::launch::Allocation::current().as_ref())?;
     Ok((manifest, plan))
+}
+
+/// Inside a Slurm allocation, the largest P of the plan's MPI cells must fit its tasks:
+/// refused before anything runs, naming the job and the two ways out.
+fn check_allocation(plan: &Plan, allocation: Option<&crate::launch::Allocation>) -> anyhow::Result<()> {
+    let (Some(a), Some(tasks)) = (allocation, allocation.and_then(|a| a.tasks)) else {
+        return Ok(());
+    };
+    let widest = plan.cells.iter().filter(|c| c.cell.mode.under_mpirun()).map(|c| c.cell.ranks).max().unwrap_or(1);
+    anyhow::ensure!(
+        widest <= tasks,
+        "the plan's MPI cells need {widest} ranks, and the Slurm allocation ({}) holds {tasks} task(s): ask for \
+         {widest} (e.g. `salloc -N {widest} --ntasks-per-node=1`), or run fewer with --max-ranks or --tables",
+        a.describe()
+    );
+    Ok(())
 }
 
 /// What `reproduce --dry-run` found: the plan and its estimate, and what would stop the
@@ -102,6 +120,12 @@ fn plan_of(config: &ReproduceConfig) -> anyhow::Result<(Manifest, Plan)> {
 pub struct DryRun {
     pub text: String,
     pub blocker: Option<String>,
+    /// The estimated wall time of the runs, seconds.
+    pub estimate_s: f64,
+    /// The most ranks of the plan's MPI cells, and the most cores a process of any cell uses
+    /// on its node (threads included).
+    pub widest_mpi: usize,
+    pub cores_per_node: usize,
 }
 
 /// `reproduce --dry-run`: the plan and the estimated wall time from a short calibration on
@@ -181,7 +205,16 @@ pub fn dry_run(config: &ReproduceConfig) -> anyhow::Result<DryRun> {
             names.join(", ")
         )
     };
-    Ok(DryRun { text: format!("{}{sweep_line}{data_line}\ndry run: {ending}\n", estimate.text), blocker })
+    let cells = plan.cells.iter().map(|c| &c.cell);
+    let widest_mpi = cells.clone().filter(|c| c.mode.under_mpirun()).map(|c| c.ranks).max().unwrap_or(1);
+    let cores_per_node = cells.map(|c| if c.mode.under_mpirun() { c.threads } else { c.cores() }).max().unwrap_or(1);
+    Ok(DryRun {
+        text: format!("{}{sweep_line}{data_line}\ndry run: {ending}\n", estimate.text),
+        blocker,
+        estimate_s: estimate.total_s,
+        widest_mpi,
+        cores_per_node,
+    })
 }
 
 /// Runs the plan the config describes into a new (or resumed) results directory.

@@ -158,15 +158,8 @@ pub fn run_process(
         let emulator = crate::cluster::install_emulator(&dir.join("cluster")).map_err(|e| format!("{e:#}"))?;
         command = crate::cluster::across_hosts(&emulator, cell.ranks, link, &command);
     }
-    let log = File::create(&log_path).map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
-    let log_err = log.try_clone().map_err(|e| format!("cannot share {}: {e}", log_path.display()))?;
     let started = Instant::now();
-    let status = command
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log_err)
-        .status()
-        .map_err(|e| format!("cannot start {:?}: {e}", command.get_program()))?;
+    let status = run_logged(&mut command, &log_path)?;
     if !status.success() {
         return Err(format!("{} ({status}; log: {})", last_line(&log_path), log_path.display()));
     }
@@ -174,6 +167,19 @@ pub fn run_process(
     let text = std::fs::read(&out).map_err(|e| format!("no result at {}: {e}", out.display()))?;
     let result = serde_json::from_slice(&text).map_err(|e| format!("{}: not a training result: {e}", out.display()))?;
     Ok((result, wall_s))
+}
+
+/// Runs `command` with no input, its output and errors into `log_path`; its exit status, or
+/// why it could not start.
+pub fn run_logged(command: &mut std::process::Command, log_path: &Path) -> Result<std::process::ExitStatus, String> {
+    let log = File::create(log_path).map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
+    let log_err = log.try_clone().map_err(|e| format!("cannot share {}: {e}", log_path.display()))?;
+    command
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_err)
+        .status()
+        .map_err(|e| format!("cannot start {:?}: {e}", command.get_program()))
 }
 
 /// Creates the `runs/` and `logs/` folders of a results (or calibration) directory.

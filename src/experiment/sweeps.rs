@@ -4,11 +4,8 @@
 //! and bandwidths to these, never to the training cells it then predicts; the report shows
 //! them as table T11 and its figures.
 
-use std::fs::File;
-use std::process::Stdio;
-
 use super::plan::Plan;
-use super::runner::RunnerSettings;
+use super::runner::{RunnerSettings, run_logged};
 use crate::cluster::Transport;
 use crate::commbench::record;
 use crate::launch::available_cores;
@@ -47,12 +44,20 @@ pub fn planned(plan: &Plan) -> Vec<Sweep> {
 /// goes on.
 pub fn run(plan: &Plan, settings: &RunnerSettings, mut report: impl FnMut(String)) {
     for sweep in planned(plan) {
-        report(describe(sweep, run_one(sweep, settings)));
+        report(describe(sweep, named(sweep, settings), run_one(sweep, settings)));
     }
 }
 
-fn describe(sweep: Sweep, outcome: Result<bool, String>) -> String {
-    let what = format!("commbench {} on {} ranks", sweep.transport, sweep.ranks);
+/// Whether the sweep's record names its transport: not for cells on "one host" that
+/// --mpirun-args or a Slurm allocation spreads over several, whose record's hosts say
+/// where it ran.
+fn named(sweep: Sweep, settings: &RunnerSettings) -> bool {
+    !(sweep.transport == Transport::SharedMemory && settings.launcher.spreads_over_hosts())
+}
+
+fn describe(sweep: Sweep, named: bool, outcome: Result<bool, String>) -> String {
+    let place = if named { sweep.transport.to_string() } else { "the hosts of the hostfile or allocation".into() };
+    let what = format!("commbench {place} on {} ranks", sweep.ranks);
     match outcome {
         Ok(true) => format!("{what}: done"),
         Ok(false) => format!("{what}: kept from the resumed run"),
@@ -62,9 +67,7 @@ fn describe(sweep: Sweep, outcome: Result<bool, String>) -> String {
 
 /// `Ok(true)`: ran; `Ok(false)`: its record was there already.
 fn run_one(sweep: Sweep, settings: &RunnerSettings) -> Result<bool, String> {
-    // Cells on "one host" that --mpirun-args spreads over a hostfile's hosts: the sweep runs
-    // where they run, and its record names no transport (the hosts say where it ran).
-    let named = !(sweep.transport == Transport::SharedMemory && settings.launcher.spreads_over_hosts());
+    let named = named(sweep, settings);
     let out = if named {
         record::path_in(&settings.dir, sweep.transport, sweep.ranks)
     } else {
@@ -94,14 +97,7 @@ fn run_one(sweep: Sweep, settings: &RunnerSettings) -> Result<bool, String> {
         command = crate::cluster::across_hosts(&emulator, sweep.ranks, link, &command);
     }
     let log_path = settings.dir.join("logs").join(format!("{}.log", sweep.name()));
-    let log = File::create(&log_path).map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
-    let log_err = log.try_clone().map_err(|e| format!("cannot share {}: {e}", log_path.display()))?;
-    let status = command
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log_err)
-        .status()
-        .map_err(|e| format!("cannot start {:?}: {e}", command.get_program()))?;
+    let status = run_logged(&mut command, &log_path)?;
     if !status.success() || !out.is_file() {
         let _ = std::fs::remove_file(&out);
         return Err(format!("{status}; log: {}", log_path.display()));

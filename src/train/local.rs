@@ -89,6 +89,7 @@ impl Inputs {
             config: self.config.clone(),
             ranks: hosts.len(),
             hosts,
+            slurm_job: crate::launch::Allocation::current().map(|a| a.job_id),
             data_source: self.prepared.source.clone(),
             explained_variance_ratio: self.prepared.explained_variance_ratio,
             init_weights: self.config.init_path(),

@@ -85,6 +85,9 @@ pub struct TrainResult {
     /// (Absent from results written before it was recorded.)
     #[serde(default)]
     pub hosts: Vec<String>,
+    /// The Slurm job the run ran in (rank 0's view), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm_job: Option<String>,
     pub data_source: DataSource,
     pub explained_variance_ratio: Option<f64>,
     pub init_weights: PathBuf,

@@ -23,3 +23,4 @@ mod multihost;
 mod real_mnist;
 mod report_html;
 mod reproduce;
+mod slurm;

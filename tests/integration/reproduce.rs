@@ -64,15 +64,19 @@ fn tables_of_the_fixture_in_markdown_and_latex() {
             "fig-T4-weak-scaling",
             "fig-T6-sync-patterns",
             "fig-T7-gpu-crossover",
+            "fig-T11-commbench-time",
+            "fig-T11-commbench-busbw",
         ] {
             for ext in ["svg", "png"] {
                 assert!(figures.contains(&format!("{stem}.{ext}")), "{stem}.{ext} missing in {}", target.display());
             }
         }
-        // The seven tables, the original's findings, the setup, and the findings' macros.
+        // The seven tables, the sweep's T11, the original's findings, the setup, and the
+        // findings' macros.
         let tables = common::entries(&target.join("tables"));
-        assert_eq!(tables.iter().filter(|e| e.ends_with(".tex")).count(), 10, "{tables:?}");
+        assert_eq!(tables.iter().filter(|e| e.ends_with(".tex")).count(), 11, "{tables:?}");
         assert!(tables.contains(&"F1-original-findings.tex".to_string()), "{tables:?}");
+        assert!(tables.contains(&"T11-comm-bench.tex".to_string()), "{tables:?}");
         let macros = std::fs::read_to_string(target.join("tables/findings-macros.tex")).unwrap();
         assert!(macros.contains("\\newcommand{\\FindP}{2}"), "{macros}");
     }
@@ -167,8 +171,8 @@ fn malformed_experiment_and_claims_files_name_the_line() {
 fn unknown_tables_profiles_and_ranks_are_refused_before_running() {
     let tmp = tempfile::tempdir().unwrap();
     let results = tmp.path().join("r");
-    let out = dpstudy(&["reproduce", "--tables", "T1,T11", "--results-dir", s(&results)]);
-    assert_fails_with(&out, &["unknown table `T11`", "T1, T2, T3"]);
+    let out = dpstudy(&["reproduce", "--tables", "T1,T99", "--results-dir", s(&results)]);
+    assert_fails_with(&out, &["unknown table `T99`", "T1, T2, T3"]);
     let out = dpstudy(&["reproduce", "--profile", "huge", "--results-dir", s(&results)]);
     assert_fails_with(&out, &["unknown profile `huge`", "full, full-short, quick"]);
     let out = dpstudy(&["reproduce", "--max-ranks", "100000", "--results-dir", s(&results)]);

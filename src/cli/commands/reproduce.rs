@@ -18,6 +18,9 @@ pub fn reproduce(args: &ReproduceArgs) -> anyhow::Result<()> {
             None => Ok(()),
         };
     }
+    if let Some(path) = &args.emit_sbatch {
+        return emit_sbatch(&config, path);
+    }
     let report_config = args.report.config();
     report_config.validate()?;
     let done = experiment::reproduce(&config)?;
@@ -53,4 +56,35 @@ pub fn reproduce(args: &ReproduceArgs) -> anyhow::Result<()> {
     }
     checked?;
     page.map(|_| ())
+}
+
+/// `reproduce --emit-sbatch FILE`: the dry run's plan and estimate, then the batch script
+/// that runs the same command in an allocation.
+fn emit_sbatch(config: &experiment::ReproduceConfig, path: &std::path::Path) -> anyhow::Result<()> {
+    let dry = experiment::dry_run(config)?;
+    eprint!("{}", dry.text);
+    if let Some(why) = dry.blocker {
+        return Err(Failed(why).into());
+    }
+    let absolute = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut command = experiment::sbatch::without_emit(&std::env::args().collect::<Vec<_>>());
+    command[0] = crate::launch::current_binary()?.display().to_string();
+    let job = experiment::sbatch::BatchJob {
+        profile: config.plan.profile.clone(),
+        nodes: dry.widest_mpi,
+        cpus_per_node: dry.cores_per_node,
+        estimate_s: dry.estimate_s,
+        results_dir: absolute(&config.results_dir).display().to_string(),
+        workdir: std::env::current_dir()?.display().to_string(),
+        command,
+    };
+    job.write(path)?;
+    eprintln!(
+        "reproduce: wrote {} ({} node(s), time limit {} min); submit it with `sbatch {}`",
+        path.display(),
+        job.nodes,
+        experiment::sbatch::time_limit_minutes(job.estimate_s),
+        path.display()
+    );
+    Ok(())
 }

@@ -1,0 +1,168 @@
+//! `reproduce --emit-sbatch FILE`: the batch script a cluster user submits with `sbatch`
+//! to run the same `reproduce` in an allocation: one node per rank of the plan's widest MPI
+//! cell (so that its ranks cross nodes, as T8's cross emulated hosts), each node with the
+//! cores of the widest threads cell, and a time limit from the dry run's estimate.
+
+use std::path::Path;
+
+/// What the script asks Slurm for, and what it runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchJob {
+    pub profile: String,
+    /// Nodes, one MPI rank on each.
+    pub nodes: usize,
+    pub cpus_per_node: usize,
+    /// The dry run's estimate of the run, seconds (on the machine that wrote the script).
+    pub estimate_s: f64,
+    /// Where Slurm writes the job's output (the results folder, made before submitting).
+    pub results_dir: String,
+    /// The directory the command runs in (relative paths in it stay right).
+    pub workdir: String,
+    /// The `dpstudy reproduce ...` command line, program first.
+    pub command: Vec<String>,
+}
+
+/// The time limit: twice the estimate and 10 minutes, in whole minutes (what `--time`
+/// takes): the estimate is this machine's, a cluster's node may be slower, and a job past
+/// its limit is killed (`--resume` finishes it in a new one).
+pub fn time_limit_minutes(estimate_s: f64) -> u64 {
+    ((2.0 * estimate_s.max(0.0) / 60.0).ceil() as u64) + 10
+}
+
+/// `word` quoted for a POSIX shell where it needs it.
+fn quoted(word: &str) -> String {
+    let plain = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c));
+    if plain { word.to_string() } else { format!("'{}'", word.replace('\'', "'\\''")) }
+}
+
+/// The arguments of this process without `--emit-sbatch FILE` (or `--emit-sbatch=FILE`).
+pub fn without_emit(args: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut skip = false;
+    for a in args {
+        if skip {
+            skip = false;
+        } else if a == "--emit-sbatch" {
+            skip = true;
+        } else if !a.starts_with("--emit-sbatch=") {
+            out.push(a.clone());
+        }
+    }
+    out
+}
+
+impl BatchJob {
+    /// The script's text. dpstudy runs as the script's child so that the script outlives
+    /// it: Slurm ends a job (its time limit passed, a node failed, `scancel`) with SIGTERM
+    /// to every process of the step, and SIGKILL KillWait seconds later; in between the
+    /// script says why (the job's state and reason, the nodes that are down) and the
+    /// command that finishes the run in a new allocation.
+    pub fn script(&self) -> String {
+        let minutes = time_limit_minutes(self.estimate_s);
+        let command: Vec<String> = self.command.iter().map(|w| quoted(w)).collect();
+        let results = self.results_dir.trim_end_matches('/');
+        format!(
+            "#!/bin/bash\n\
+             # Written by `dpstudy reproduce --emit-sbatch` ({version}) for profile `{profile}`: the run was\n\
+             # estimated at {estimate:.0} s on the machine that wrote this; the limit is twice that and\n\
+             # 10 minutes. Submit with `sbatch FILE`; a job past its limit ends, and `dpstudy reproduce\n\
+             # --resume DIR` in a new allocation finishes the rest (the job's output says which DIR).\n\
+             #SBATCH --job-name=dpstudy-{profile}\n\
+             #SBATCH --nodes={nodes}\n\
+             #SBATCH --ntasks-per-node=1\n\
+             #SBATCH --cpus-per-task={cpus}\n\
+             #SBATCH --time={minutes}\n\
+             #SBATCH --output={output}\n\
+             # Not requeued after a node failure: a requeued job would start a new run; resume this one.\n\
+             #SBATCH --no-requeue\n\
+             set -uo pipefail\n\
+             cd {workdir}\n\
+             stopped() {{\n\
+             \x20 trap - TERM\n\
+             \x20 echo \"dpstudy: job $SLURM_JOB_ID was ended by Slurm (SIGTERM) at $(date -u +%FT%TZ):\" \\\n\
+             \x20   $(scontrol show job \"$SLURM_JOB_ID\" 2>/dev/null | grep -oE '(JobState|Reason|TimeLimit|RunTime)=[^ ]+') >&2\n\
+             \x20 sinfo -h -N -t down,drain,fail -o 'dpstudy: node %N is %T: %E' 2>/dev/null | sort -u >&2\n\
+             \x20 run=\"$(ls -td {results_q}/*/ 2>/dev/null | head -n 1)\"\n\
+             \x20 [ -z \"$run\" ] || echo \"dpstudy: the run in $run is incomplete; finish it in a new allocation:\" \\\n\
+             \x20   \"salloc -N {nodes} --ntasks-per-node=1 {program} reproduce --resume $run\" >&2\n\
+             \x20 kill -TERM \"$child\" 2>/dev/null\n\
+             \x20 wait \"$child\"\n\
+             \x20 exit 143\n\
+             }}\n\
+             trap stopped TERM\n\
+             {command} &\n\
+             child=$!\n\
+             wait \"$child\"\n",
+            version = crate::util::build_info::VERSION,
+            profile = self.profile,
+            estimate = self.estimate_s,
+            nodes = self.nodes,
+            cpus = self.cpus_per_node,
+            output = quoted(&format!("{results}/slurm-%j.out")),
+            results_q = quoted(results),
+            workdir = quoted(&self.workdir),
+            program = quoted(&self.command[0]),
+            command = command.join(" "),
+        )
+    }
+
+    /// Writes the script, executable, and makes the folder Slurm writes the output into.
+    pub fn write(&self, path: &Path) -> anyhow::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(&self.results_dir)
+            .map_err(|e| anyhow::anyhow!("--results-dir {}: cannot create it: {e}", self.results_dir))?;
+        crate::util::files::write_atomic(path, self.script().as_bytes())?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| anyhow::anyhow!("--emit-sbatch {}: cannot make it executable: {e}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_script_asks_for_a_node_per_rank_and_runs_the_same_command() {
+        let job = BatchJob {
+            profile: "quick".into(),
+            nodes: 2,
+            cpus_per_node: 2,
+            estimate_s: 400.0,
+            results_dir: "/scratch/my results/".into(),
+            workdir: "/home/u/dpstudy".into(),
+            command: vec!["/opt/dpstudy".into(), "reproduce".into(), "--mpirun-args".into(), "--mca x y".into()],
+        };
+        let s = job.script();
+        for line in [
+            "#SBATCH --nodes=2",
+            "#SBATCH --ntasks-per-node=1",
+            "#SBATCH --cpus-per-task=2",
+            "#SBATCH --time=24",
+            "#SBATCH --output='/scratch/my results/slurm-%j.out'",
+            "cd /home/u/dpstudy",
+            "/opt/dpstudy reproduce --mpirun-args '--mca x y' &",
+            "trap stopped TERM",
+        ] {
+            assert!(s.lines().any(|l| l == line), "{line:?} missing:\n{s}");
+        }
+        assert!(s.starts_with("#!/bin/bash\n"));
+        assert_eq!(quoted("it's"), "'it'\\''s'");
+    }
+
+    #[test]
+    fn the_time_limit_doubles_the_estimate_and_adds_ten_minutes() {
+        assert_eq!(time_limit_minutes(0.0), 10);
+        assert_eq!(time_limit_minutes(60.0), 12);
+        assert_eq!(time_limit_minutes(61.0), 13);
+        assert_eq!(time_limit_minutes(3600.0), 130);
+    }
+
+    #[test]
+    fn the_emit_flag_is_left_out_of_the_command() {
+        let args: Vec<String> =
+            ["dpstudy", "reproduce", "--emit-sbatch", "job.sh", "--tables", "T3", "--emit-sbatch=x"]
+                .map(String::from)
+                .into();
+        assert_eq!(without_emit(&args), ["dpstudy", "reproduce", "--tables", "T3"]);
+    }
+}
