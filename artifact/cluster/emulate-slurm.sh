@@ -103,9 +103,16 @@ NodeName=h[1-$last] NodeAddr=10.77.0.[1-$last] CPUs=$cpus RealMemory=1000 State=
 PartitionName=dpstudy Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
 
-# slurmd loads a cgroup plugin whatever the proctrack and task plugins are; autodetection
-# fails where /sys/fs/cgroup is a tmpfs of v1 hierarchies (a container), so name it.
-printf 'CgroupPlugin=cgroup/v1\nCgroupMountpoint=/sys/fs/cgroup\n' >"$work/cgroup.conf"
+# slurmd loads a cgroup plugin whatever the proctrack and task plugins are.
+# A pure cgroup v2 host (most current distributions) takes the v2 plugin as it is; a hybrid
+# layout (v1 hierarchies on a tmpfs, v2 at unified/: this container) stops both plugins
+# ("Hybrid mode is not supported") unless each daemon's own mount namespace drops the
+# unified hierarchy, where the v1 plugin then runs.
+if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
+  printf 'CgroupPlugin=cgroup/v2\nIgnoreSystemd=yes\n' >"$work/cgroup.conf"
+else
+  printf 'CgroupPlugin=cgroup/v1\nCgroupMountpoint=/sys/fs/cgroup\n' >"$work/cgroup.conf"
+fi
 for i in $(seq 1 "$nodes"); do mkdir -p "$work/spool-h$i"; done
 
 # Each daemon in its host's namespace, under its host's name.
@@ -128,7 +135,8 @@ done
 
 # Ready when every node is idle (the controller has heard from each slurmd).
 for _ in $(seq 1 100); do
-  idle="$(sinfo -h -N -o '%N %t' 2>/dev/null | awk '$2 == "idle"' | wc -l)"
+  # (sinfo fails while the controller starts: no node idle yet, not a reason to stop.)
+  idle="$({ sinfo -h -N -o '%N %t' 2>/dev/null || true; } | awk '$2 == "idle"' | wc -l)"
   [ "$idle" -eq "$nodes" ] && break
   sleep 0.2
 done

@@ -213,7 +213,8 @@ pub struct CommbenchArgs {
     /// each of the study's H (H = 1600: 5,260,880 bytes) within the range.
     #[arg(long, default_value_t = 8 << 20)]
     pub max_bytes: usize,
-    /// Untimed passes before each size's timed ones.
+    /// Untimed passes before each size's timed ones (at least one runs: its time decides
+    /// the iteration count).
     #[arg(long, default_value_t = 2)]
     pub warmup: usize,
     /// Time to spend on each size's timed passes, ms (the iteration count follows from the

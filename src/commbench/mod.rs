@@ -129,7 +129,8 @@ pub fn run(config: &CommBenchConfig) -> anyhow::Result<()> {
         transport: config.transport.or((host_count == 1).then_some(Transport::SharedMemory)),
         ranks: world.size() as usize,
         hosts,
-        warmup: config.timing.warmup,
+        // At least one warm-up pass runs: it decides the iteration count.
+        warmup: config.timing.warmup.max(1),
         budget_s: config.timing.budget_s,
         rows,
     };

@@ -38,15 +38,15 @@ impl CommOp {
     }
 
     /// Bus bandwidth over algorithm bandwidth (`bytes / time`) on `ranks` ranks: the bytes
-    /// the busiest rank must send per message byte, so that the figure compares with a
-    /// link's rate whatever P is (nccl-tests' definition for allreduce, `2 (n - 1) / n`).
-    /// Gather then broadcast through rank 0: rank 0 receives `n - 1` messages, then sends
-    /// the sum to `n - 1` ranks, `n - 1` message bytes each way. Ping-pong: one.
+    /// that cross the busiest rank's link per message byte, so that the figure compares with
+    /// a link's rate whatever P is (nccl-tests' definition for allreduce, `2 (n - 1) / n`).
+    /// Gather then broadcast through rank 0: rank 0 receives `n - 1` messages, then sends the
+    /// sum `n - 1` times, one phase after the other, `2 (n - 1)`. Ping-pong: one.
     pub fn bus_factor(self, ranks: usize) -> f64 {
         let n = ranks as f64;
         match self {
             CommOp::Allreduce => 2.0 * (n - 1.0) / n,
-            CommOp::GatherBcast => n - 1.0,
+            CommOp::GatherBcast => 2.0 * (n - 1.0),
             CommOp::P2p => 1.0,
         }
     }
@@ -68,8 +68,8 @@ mod tests {
         assert_eq!(CommOp::Allreduce.bus_factor(2), 1.0);
         assert_eq!(CommOp::Allreduce.bus_factor(4), 1.5);
         assert!((CommOp::Allreduce.bus_factor(16) - 30.0 / 16.0).abs() < 1e-15);
-        assert_eq!(CommOp::GatherBcast.bus_factor(2), 1.0);
-        assert_eq!(CommOp::GatherBcast.bus_factor(4), 3.0);
+        assert_eq!(CommOp::GatherBcast.bus_factor(2), 2.0);
+        assert_eq!(CommOp::GatherBcast.bus_factor(4), 6.0);
         assert_eq!(CommOp::P2p.bus_factor(8), 1.0);
         assert_eq!(CommOp::of_sync(SyncKind::GatherBcast), CommOp::GatherBcast);
     }

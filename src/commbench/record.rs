@@ -93,9 +93,13 @@ impl CommBenchRecord {
         out
     }
 
-    /// The file of this record in a results directory.
-    pub fn file_name(transport: Transport, ranks: usize) -> String {
-        format!("{}-p{ranks}.json", transport.name())
+    /// The file of a record in a results directory: by transport, or `hostfile-pP.json`
+    /// for a sweep over the hosts of a hostfile or allocation, which names none.
+    pub fn file_name(transport: Option<Transport>, ranks: usize) -> String {
+        match transport {
+            Some(t) => format!("{}-p{ranks}.json", t.name()),
+            None => format!("hostfile-p{ranks}.json"),
+        }
     }
 
     pub fn read(path: &Path) -> anyhow::Result<Self> {
@@ -112,9 +116,27 @@ impl CommBenchRecord {
     }
 }
 
-/// The path of `transport` on `ranks` ranks in the results directory `dir`.
-pub fn path_in(dir: &Path, transport: Transport, ranks: usize) -> PathBuf {
+/// The path of the sweep over `transport` (`None`: a hostfile's or allocation's hosts) on
+/// `ranks` ranks in the results directory `dir`.
+pub fn path_in(dir: &Path, transport: Option<Transport>, ranks: usize) -> PathBuf {
     dir.join(DIR).join(CommBenchRecord::file_name(transport, ranks))
+}
+
+/// The sweeps of a results directory that started and failed: `name: why`, from the
+/// `.failed` files `reproduce` leaves in place of their records.
+pub fn read_failures(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir.join(DIR)) else { return vec![] };
+    let mut out: Vec<String> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "failed"))
+        .map(|p| {
+            let why = std::fs::read_to_string(&p).unwrap_or_default();
+            format!("{}: {}", p.file_stem().unwrap_or_default().to_string_lossy(), why.trim())
+        })
+        .collect();
+    out.sort();
+    out
 }
 
 /// Every sweep of a results directory, by file name (none: an empty list).

@@ -228,11 +228,7 @@ fn copy_sweeps(sources: &[Source], source_of: &BTreeMap<String, usize>, out: &Pa
             continue;
         }
         taken.push((record.transport, record.ranks));
-        let name = match record.transport {
-            Some(t) => CommBenchRecord::file_name(t, record.ranks),
-            None => format!("hostfile-p{}.json", record.ranks),
-        };
-        let path = out.join(commbench::record::DIR).join(name);
+        let path = commbench::record::path_in(out, record.transport, record.ranks);
         write_atomic(&path, serde_json::to_string_pretty(record)?.as_bytes())?;
     }
     Ok(())

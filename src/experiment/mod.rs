@@ -94,21 +94,24 @@ fn plan_of(config: &ReproduceConfig) -> anyhow::Result<(Manifest, Plan)> {
             plan.max_ranks
         );
     }
-    check_allocation(&plan, crate::launch::Allocation::current().as_ref())?;
+    if !launcher.oversubscribe {
+        check_allocation(&plan, crate::launch::Allocation::current().as_ref())?;
+    }
     Ok((manifest, plan))
 }
 
-/// Inside a Slurm allocation, the largest P of the plan's MPI cells must fit its tasks:
-/// refused before anything runs, naming the job and the two ways out.
+/// Inside a Slurm allocation, the most ranks a cell of the plan starts must fit its tasks
+/// (unless --oversubscribe): refused before anything runs, naming the job and the ways out.
 fn check_allocation(plan: &Plan, allocation: Option<&crate::launch::Allocation>) -> anyhow::Result<()> {
     let (Some(a), Some(tasks)) = (allocation, allocation.and_then(|a| a.tasks)) else {
         return Ok(());
     };
-    let widest = plan.cells.iter().filter(|c| c.cell.mode.under_mpirun()).map(|c| c.cell.ranks).max().unwrap_or(1);
+    let widest = plan.widest_ranks();
     anyhow::ensure!(
         widest <= tasks,
         "the plan's MPI cells need {widest} ranks, and the Slurm allocation ({}) holds {tasks} task(s): ask for \
-         {widest} (e.g. `salloc -N {widest} --ntasks-per-node=1`), or run fewer with --max-ranks or --tables",
+         {widest} (e.g. `salloc -N {widest} --ntasks-per-node=1`), run fewer with --max-ranks or --tables, or \
+         pass --oversubscribe",
         a.describe()
     );
     Ok(())
@@ -122,8 +125,8 @@ pub struct DryRun {
     pub blocker: Option<String>,
     /// The estimated wall time of the runs, seconds.
     pub estimate_s: f64,
-    /// The most ranks of the plan's MPI cells, and the most cores a process of any cell uses
-    /// on its node (threads included).
+    /// The most ranks a cell of the plan starts, and the most cores a process of any cell
+    /// uses on its node (threads included).
     pub widest_mpi: usize,
     pub cores_per_node: usize,
 }

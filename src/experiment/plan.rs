@@ -207,6 +207,12 @@ impl Plan {
         })
     }
 
+    /// The most MPI ranks any cell starts (dpstudy's MPI and ensemble cells, and the
+    /// baselines that run under mpirun): what an allocation must hold.
+    pub fn widest_ranks(&self) -> usize {
+        self.cells.iter().map(|c| c.cell.ranks).max().unwrap_or(1)
+    }
+
     /// Images the plan needs: the largest training size plus the validation and test images.
     pub fn rows_needed(&self) -> usize {
         self.cells.iter().map(|c| c.cell.n + c.cell.validation_n + c.cell.test_n).max().unwrap_or(0)

@@ -112,7 +112,7 @@ pub fn not_run_reason(plan: &Plan, planned: &PlannedCell, settings: &RunnerSetti
 const FAILED_LOG_LINES: usize = 12;
 
 /// The last non-empty line of a log: usually the error.
-fn last_line(log: &Path) -> String {
+pub(super) fn last_line(log: &Path) -> String {
     let line = last_lines(log, 1).pop().map(|l| l.trim().to_string()).unwrap_or_else(|| "(no output)".into());
     line.chars().take(400).collect()
 }

@@ -76,15 +76,15 @@ impl BatchJob {
              # Not requeued after a node failure: a requeued job would start a new run; resume this one.\n\
              #SBATCH --no-requeue\n\
              set -uo pipefail\n\
-             cd {workdir}\n\
+             cd {workdir} || {{ printf 'dpstudy: cannot enter %s: submit from where it is\\n' {workdir} >&2; exit 1; }}\n\
              stopped() {{\n\
              \x20 trap - TERM\n\
              \x20 echo \"dpstudy: job $SLURM_JOB_ID was ended by Slurm (SIGTERM) at $(date -u +%FT%TZ):\" \\\n\
              \x20   $(scontrol show job \"$SLURM_JOB_ID\" 2>/dev/null | grep -oE '(JobState|Reason|TimeLimit|RunTime)=[^ ]+') >&2\n\
              \x20 sinfo -h -N -t down,drain,fail -o 'dpstudy: node %N is %T: %E' 2>/dev/null | sort -u >&2\n\
              \x20 run=\"$(ls -td {results_q}/*/ 2>/dev/null | head -n 1)\"\n\
-             \x20 [ -z \"$run\" ] || echo \"dpstudy: the run in $run is incomplete; finish it in a new allocation:\" \\\n\
-             \x20   \"salloc -N {nodes} --ntasks-per-node=1 {program} reproduce --resume $run\" >&2\n\
+             \x20 [ -z \"$run\" ] || printf 'dpstudy: the run in %s is incomplete; finish it in a new allocation: %s %s reproduce --resume %s\\n' \\\n\
+             \x20   \"$run\" 'salloc -N {nodes} --ntasks-per-node=1 --cpus-per-task={cpus} --time={minutes}' {program} \"$run\" >&2\n\
              \x20 kill -TERM \"$child\" 2>/dev/null\n\
              \x20 wait \"$child\"\n\
              \x20 exit 143\n\
@@ -139,7 +139,7 @@ mod tests {
             "#SBATCH --cpus-per-task=2",
             "#SBATCH --time=24",
             "#SBATCH --output='/scratch/my results/slurm-%j.out'",
-            "cd /home/u/dpstudy",
+            "cd /home/u/dpstudy || { printf 'dpstudy: cannot enter %s: submit from where it is\\n' /home/u/dpstudy >&2; exit 1; }",
             "/opt/dpstudy reproduce --mpirun-args '--mca x y' &",
             "trap stopped TERM",
         ] {

@@ -5,7 +5,7 @@
 //! them as table T11 and its figures.
 
 use super::plan::Plan;
-use super::runner::{RunnerSettings, run_logged};
+use super::runner::{RunnerSettings, last_line, run_logged};
 use crate::cluster::Transport;
 use crate::commbench::record;
 use crate::launch::available_cores;
@@ -38,13 +38,34 @@ pub fn planned(plan: &Plan) -> Vec<Sweep> {
     out
 }
 
+/// How a sweep of the plan ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    Ran,
+    /// Its record was there already (a resumed run).
+    Kept,
+    /// It could not start here (no root for emulated hosts, say): no record, no failure.
+    NotRun(String),
+    /// It started and failed (a wrong element, a crash): `commbench/<name>.failed` says why,
+    /// and claim C12 fails on it.
+    Failed(String),
+}
+
 /// Runs every sweep of `plan` not already in the results directory (a resumed run keeps
-/// its own), telling `report` one line per sweep as it ends (what stopped each that did
-/// not run). A sweep that fails leaves no record, so no prediction rests on it; the run
-/// goes on.
+/// its own), telling `report` one line per sweep as it ends. A sweep that fails leaves no
+/// record, so no prediction rests on it, and a `.failed` file beside the records, so that
+/// the report and the claims see it; the run goes on.
 pub fn run(plan: &Plan, settings: &RunnerSettings, mut report: impl FnMut(String)) {
     for sweep in planned(plan) {
-        report(describe(sweep, named(sweep, settings), run_one(sweep, settings)));
+        let named = named(sweep, settings);
+        let out = record::path_in(&settings.dir, named.then_some(sweep.transport), sweep.ranks);
+        let failed_marker = out.with_extension("failed");
+        let _ = std::fs::remove_file(&failed_marker);
+        let outcome = run_one(sweep, named, &out, settings);
+        if let Outcome::Failed(why) = &outcome {
+            let _ = crate::util::files::write_atomic(&failed_marker, why.as_bytes());
+        }
+        report(describe(sweep, named, outcome));
     }
 }
 
@@ -55,34 +76,46 @@ fn named(sweep: Sweep, settings: &RunnerSettings) -> bool {
     !(sweep.transport == Transport::SharedMemory && settings.launcher.spreads_over_hosts())
 }
 
-fn describe(sweep: Sweep, named: bool, outcome: Result<bool, String>) -> String {
+fn describe(sweep: Sweep, named: bool, outcome: Outcome) -> String {
     let place = if named { sweep.transport.to_string() } else { "the hosts of the hostfile or allocation".into() };
     let what = format!("commbench {place} on {} ranks", sweep.ranks);
     match outcome {
-        Ok(true) => format!("{what}: done"),
-        Ok(false) => format!("{what}: kept from the resumed run"),
-        Err(why) => format!("{what}: NOT RUN: {why}"),
+        Outcome::Ran => format!("{what}: done"),
+        Outcome::Kept => format!("{what}: kept from the resumed run"),
+        Outcome::NotRun(why) => format!("{what}: NOT RUN: {why}"),
+        Outcome::Failed(why) => format!("{what}: FAILED: {why}"),
     }
 }
 
-/// `Ok(true)`: ran; `Ok(false)`: its record was there already.
-fn run_one(sweep: Sweep, settings: &RunnerSettings) -> Result<bool, String> {
-    let named = named(sweep, settings);
-    let out = if named {
-        record::path_in(&settings.dir, sweep.transport, sweep.ranks)
-    } else {
-        settings.dir.join(record::DIR).join(format!("hostfile-p{}.json", sweep.ranks))
-    };
+/// Runs one sweep into `out`.
+fn run_one(sweep: Sweep, named: bool, out: &std::path::Path, settings: &RunnerSettings) -> Outcome {
     if out.is_file() {
-        return Ok(false);
+        return Outcome::Kept;
     }
     let link = match sweep.transport {
         Transport::SharedMemory => None,
         Transport::Link(link) => Some(link),
     };
     if let Some(why) = link.and_then(crate::cluster::unavailable) {
-        return Err(why);
+        return Outcome::NotRun(why);
     }
+    match start(sweep, named, link, out, settings) {
+        Ok(()) => Outcome::Ran,
+        Err(why) => {
+            let _ = std::fs::remove_file(out);
+            Outcome::Failed(why)
+        }
+    }
+}
+
+/// Starts the sweep under mpirun (across emulated hosts for a link) and waits for it.
+fn start(
+    sweep: Sweep,
+    named: bool,
+    link: Option<crate::cluster::Link>,
+    out: &std::path::Path,
+    settings: &RunnerSettings,
+) -> Result<(), String> {
     std::fs::create_dir_all(out.parent().expect("a file in commbench/")).map_err(|e| format!("{e}"))?;
     let mut args: Vec<String> = ["commbench", "--out", &out.to_string_lossy()].map(String::from).into();
     if named {
@@ -99,8 +132,7 @@ fn run_one(sweep: Sweep, settings: &RunnerSettings) -> Result<bool, String> {
     let log_path = settings.dir.join("logs").join(format!("{}.log", sweep.name()));
     let status = run_logged(&mut command, &log_path)?;
     if !status.success() || !out.is_file() {
-        let _ = std::fs::remove_file(&out);
-        return Err(format!("{status}; log: {}", log_path.display()));
+        return Err(format!("{} ({status}; log: {})", last_line(&log_path), log_path.display()));
     }
-    Ok(true)
+    Ok(())
 }

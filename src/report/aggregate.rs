@@ -250,6 +250,8 @@ pub struct Aggregate {
     pub frame: DataFrame,
     /// The run's communication sweeps (`commbench/`), which the cost model is fitted to.
     pub commbench: Vec<CommBenchRecord>,
+    /// The sweeps that started and failed (`name: why`).
+    pub commbench_failures: Vec<String>,
 }
 
 fn frame_of(rows: &[RawRow]) -> PolarsResult<DataFrame> {
@@ -649,7 +651,7 @@ impl Aggregate {
                 reason: r.reason.clone(),
             })
             .collect();
-        Ok(Self { cells, gaps, frame, commbench: vec![] })
+        Ok(Self { cells, gaps, frame, commbench: vec![], commbench_failures: vec![] })
     }
 
     /// The cells of one table.
@@ -676,5 +678,6 @@ impl Aggregate {
 pub fn aggregate_dir(dir: &Path) -> anyhow::Result<Aggregate> {
     let mut agg = Aggregate::of(&crate::experiment::raw::read_rows(dir)?)?;
     agg.commbench = crate::commbench::record::read_dir(dir)?;
+    agg.commbench_failures = crate::commbench::record::read_failures(dir);
     Ok(agg)
 }

@@ -13,8 +13,8 @@ pub const TABLE_ID: &str = "T11";
 /// T11: per sweep and pattern, the smallest message's time, the time at the study's
 /// H = 50 and H = 1,600 gradients (mean over ranks, with the least and largest), the best
 /// bus bandwidth, and the wrong elements. `None` without sweeps.
-pub fn table(sweeps: &[CommBenchRecord]) -> Option<Table> {
-    if sweeps.is_empty() {
+pub fn table(sweeps: &[CommBenchRecord], failures: &[String]) -> Option<Table> {
+    if sweeps.is_empty() && failures.is_empty() {
         return None;
     }
     let cols = [
@@ -57,14 +57,18 @@ pub fn table(sweeps: &[CommBenchRecord]) -> Option<Table> {
             ]);
         }
     }
+    if !failures.is_empty() {
+        t.notes.push(format!("FAILED sweeps (no record, nothing fitted to them): {}.", failures.join("; ")));
+    }
+    let budget_ms = sweeps.first().map_or(f64::NAN, |s| 1e3 * s.budget_s);
     t.notes.push(format!(
         "dpstudy commbench under mpirun, before the training cells: each size timed after warm-up for about {:.0} ms \
-         (at least 5 passes), each rank's mean time per pass, then the mean over the ranks [least, largest]; \
+         (at least --min-iters passes, 5 by default), each rank's mean time per pass, then the mean over the ranks [least, largest]; \
          gradients in f64: H=50 {} bytes, H=1600 {} bytes. allreduce: MPI_Allreduce (sum); gather-bcast: the \
          original's gather to rank 0, sum, broadcast; p2p: half a ping-pong round trip between rank 0 and the last \
-         rank. Bus bandwidth: bytes over time times 2 (P - 1) / P (allreduce), P - 1 (gather-bcast), 1 (p2p). \
+         rank. Bus bandwidth: bytes over time times 2 (P - 1) / P (allreduce), 2 (P - 1) (gather-bcast: rank 0 receives, then sends), 1 (p2p). \
          wrong: elements that differed from the exact sum in the checked pass of every size.",
-        1e3 * sweeps[0].budget_s,
+        budget_ms,
         gradient_bytes(50),
         gradient_bytes(1600)
     ));

@@ -85,7 +85,7 @@ pub fn build_tables(
         }
         out.push(table);
     }
-    out.extend(commbench_tables::table(&agg.commbench));
+    out.extend(commbench_tables::table(&agg.commbench, &agg.commbench_failures));
     out.extend(findings::Findings::of(agg).map(|f| f.table()));
     if meta.finished.is_none() {
         for t in &mut out {

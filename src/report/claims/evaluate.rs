@@ -164,7 +164,13 @@ mod tests {
     }
 
     fn evaluate_on(claim: &Claim, cells: Vec<CellStats>) -> Verdict {
-        let agg = Aggregate { cells, gaps: vec![], frame: polars::prelude::DataFrame::empty(), commbench: vec![] };
+        let agg = Aggregate {
+            cells,
+            gaps: vec![],
+            frame: polars::prelude::DataFrame::empty(),
+            commbench: vec![],
+            commbench_failures: vec![],
+        };
         evaluate(claim, &agg, "quick", &["T8".to_string()])
     }
 
@@ -190,7 +196,13 @@ mod tests {
     }
 
     fn evaluate_t3(claim: &Claim, cells: Vec<CellStats>) -> Verdict {
-        let agg = Aggregate { cells, gaps: vec![], frame: polars::prelude::DataFrame::empty(), commbench: vec![] };
+        let agg = Aggregate {
+            cells,
+            gaps: vec![],
+            frame: polars::prelude::DataFrame::empty(),
+            commbench: vec![],
+            commbench_failures: vec![],
+        };
         evaluate(claim, &agg, "quick", &["T3".to_string()])
     }
 

@@ -141,7 +141,8 @@ mod tests {
 
     #[test]
     fn collectives_cost_what_their_textbook_formulas_say() {
-        // Two ranks: allreduce is one exchange (ring and doubling agree); gather-bcast two transfers.
+        // Two ranks: allreduce is one exchange (recursive doubling: alpha + bytes / beta, cheaper than
+        // the ring's two latencies); gather-bcast two transfers.
         let (alpha, beta, bytes) = (1e-5, 1e9, 1e6);
         assert!((collective_s(SyncKind::Allreduce, 2, alpha, beta, bytes) - (1e-5 + 1e-3)).abs() < 1e-15);
         assert!((collective_s(SyncKind::GatherBcast, 2, alpha, beta, bytes) - 2.0 * (1e-5 + 1e-3)).abs() < 1e-15);
@@ -159,7 +160,7 @@ mod tests {
     #[test]
     fn adding_ranks_stops_paying_where_communication_overtakes_the_shrinking_compute() {
         let line = super::super::line::LineFit::of(&[(1.0, 1e-6), (2.0, 2e-6), (3.0, 3e-6)]).unwrap();
-        let compute = ComputeFit { hidden: 50, epochs: 1, iters: 1, line };
+        let compute = ComputeFit { hidden: 50, epochs: 1, iters: 1, reduce: Default::default(), line };
         // 70,000 samples: 70 ms of compute; 1 ms latency per message pair.
         let at = |p: usize| speedup(&compute, 70_000.0, p, collective_s(SyncKind::Allreduce, p, 1e-3, 1e12, 0.0));
         let (p, s) = best_ranks(1024, at);

@@ -7,7 +7,7 @@ pub use crate::cluster::Transport;
 use crate::commbench::{CommBenchRecord, CommOp};
 use crate::model::Params;
 use crate::report::aggregate::CellStats;
-use crate::train::Mode;
+use crate::train::{Mode, Reduction};
 
 /// Bytes of the gradient of a network with `hidden` units (f64).
 pub fn gradient_bytes(hidden: usize) -> f64 {
@@ -27,6 +27,8 @@ pub struct ComputeFit {
     pub hidden: usize,
     pub epochs: usize,
     pub iters: usize,
+    /// The reduction the cells summed with (the exact one costs a few per cent more).
+    pub reduce: Reduction,
     pub line: LineFit,
 }
 
@@ -86,15 +88,17 @@ fn compute_step_s(c: &CellStats) -> Option<f64> {
 /// over N where they have two sizes, through the origin where one (its interval the
 /// cell's own).
 pub fn fit_compute(cells: &[&CellStats]) -> Vec<ComputeFit> {
-    let mut shapes: Vec<(usize, usize, usize)> =
-        cells.iter().filter(|c| compute_step_s(c).is_some()).map(|c| (c.hidden, c.epochs, c.iters)).collect();
+    let mut shapes: Vec<(usize, usize, usize, Reduction)> =
+        cells.iter().filter(|c| compute_step_s(c).is_some()).map(|c| (c.hidden, c.epochs, c.iters, c.reduce)).collect();
     shapes.sort_unstable();
     shapes.dedup();
     shapes
         .into_iter()
-        .filter_map(|(hidden, epochs, iters)| {
-            let mine: Vec<&&CellStats> =
-                cells.iter().filter(|c| (c.hidden, c.epochs, c.iters) == (hidden, epochs, iters)).collect();
+        .filter_map(|(hidden, epochs, iters, reduce)| {
+            let mine: Vec<&&CellStats> = cells
+                .iter()
+                .filter(|c| (c.hidden, c.epochs, c.iters, c.reduce) == (hidden, epochs, iters, reduce))
+                .collect();
             let points: Vec<(f64, f64)> = mine.iter().filter_map(|c| Some((c.n as f64, compute_step_s(c)?))).collect();
             let distinct = points.iter().any(|p| p.0 != points[0].0);
             let line = match mine.iter().find(|c| compute_step_s(c).is_some()).and_then(|c| c.step()) {
@@ -104,7 +108,7 @@ pub fn fit_compute(cells: &[&CellStats]) -> Vec<ComputeFit> {
                 }
                 _ => LineFit::of(&points)?,
             };
-            Some(ComputeFit { hidden, epochs, iters, line })
+            Some(ComputeFit { hidden, epochs, iters, reduce, line })
         })
         .collect()
 }
@@ -186,10 +190,12 @@ impl Prediction {
 
 /// Every MPI cell that both fits cover, predicted: compute at N / P from the sequential
 /// cells, the collective at the cell's gradient size from the sweep on its transport and P.
+/// Cells with more ranks than cores are left out: their ranks share cores, which a compute
+/// of N / P per rank does not describe.
 pub fn predict(cells: &[&CellStats], compute: &[ComputeFit], comm: &[CommFit]) -> Vec<Prediction> {
     cells
         .iter()
-        .filter(|c| c.mode == Mode::Mpi && c.ranks > 1 && c.step_s.is_finite())
+        .filter(|c| c.mode == Mode::Mpi && c.ranks > 1 && !c.oversubscribed && c.step_s.is_finite())
         .filter_map(|c| {
             let fit = compute_for(compute, c)?;
             let sync = c.sync?;

@@ -7,7 +7,7 @@ use super::fit::gradient_bytes;
 use crate::commbench::CommOp;
 use crate::report::figures::{Chart, Series, point};
 use crate::report::table_format::{Align, Table};
-use crate::train::SyncKind;
+use crate::train::{Reduction, SyncKind};
 
 fn ms(s: f64) -> String {
     format!("{:.3}", 1e3 * s)
@@ -59,7 +59,13 @@ impl Model {
             let (c_lo, c_hi) = f.line.slope_interval();
             t.push(vec![
                 "compute".into(),
-                format!("H={}, {}x{} steps", f.hidden, f.epochs, f.iters),
+                format!(
+                    "H={}, {}x{} steps{}",
+                    f.hidden,
+                    f.epochs,
+                    f.iters,
+                    if f.reduce == Reduction::Exact { ", exact" } else { "" }
+                ),
                 format!("{} ms{}", ms(f.fixed_s()), bracket(ms(a_lo), ms(a_hi), a_lo)),
                 format!("{} us/sample{}", us(f.per_sample_s()), bracket(us(c_lo), us(c_hi), c_lo)),
                 format!("{} sequential or one-rank cells", f.line.points),
@@ -84,7 +90,8 @@ impl Model {
         }
         t.notes.push(format!(
             "compute: a + c N per step, fitted to the sequential cells of each H and the one-rank MPI cells' step \
-             without their collective (through the origin where they have one N; no interval with one point); a \
+             without their collective, per H, run shape and reduction (through the origin where they have one N, \
+             with that cell's own interval); a \
              rank's share is N / P. Patterns: \
              alpha + bytes / beta, fitted to the run's commbench sweep (each size's mean time over the ranks; sizes \
              from {} KiB, one protocol, where the study's gradients lie). Fits by least squares weighted by 1/y^2 \
@@ -134,7 +141,8 @@ impl Model {
             "predicted = a + c N / P + alpha + bytes / beta, with the constants of M1 (the cell's pattern, transport \
              and P); its interval adds the two fits' intervals there. Measured: the median step over the cell's runs \
              and its interval (95% from 6 runs; with fewer, the range). Beyond interval: the distance from the \
-             prediction to the measured interval, over the median (what claim C12 bounds). What the model leaves out: the wait before each \
+             prediction to the measured interval, over the median (what claim C12 bounds). Cells with more ranks \
+             than cores are not predicted: their ranks share cores. What the model leaves out: the wait before each \
              collective (ranks finishing their shards at different times), and the ranks' compute slowing each other \
              down on shared cores, caches and memory bandwidth, which the sequential cells do not see."
                 .into(),

@@ -61,7 +61,9 @@ fn copy_fixture(dir: &Path) {
 }
 
 /// The fixture's communication sweep: `dpstudy commbench` on 2 ranks of the machine that
-/// ran the fixture's cells, recorded later (the cells predate the command).
+/// ran the fixture's cells, recorded later (the cells predate the command); its
+/// gather-broadcast bus bandwidths recomputed from the algorithm bandwidths with the
+/// factor 2 (P - 1) adopted after it was recorded.
 const SWEEP: &str = "commbench/shared-memory-p2.json";
 
 /// A checked copy of the fixture in `tmp/name`, with `rows` (default: the fixture's);

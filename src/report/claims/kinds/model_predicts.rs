@@ -6,10 +6,15 @@
 
 use crate::report::aggregate::CellStats;
 use crate::report::claims::judge::{Judge, pass};
-use crate::report::claims::record::Verdict;
+use crate::report::claims::record::{Outcome, Verdict};
 use crate::report::cost_model::Model;
 
 pub(in crate::report::claims) fn judge(j: &Judge) -> Verdict {
+    // A sweep that failed (a wrong element, a crash) is a failed measurement of the run.
+    if !j.agg.commbench_failures.is_empty() {
+        let why = format!("commbench failed: {}", j.agg.commbench_failures.join("; "));
+        return j.verdict(Outcome::Fail, why, "every sweep right".into());
+    }
     let all: Vec<&CellStats> = j.agg.cells.iter().collect();
     let model = Model::of(&all, &j.agg.commbench);
     let Some(worst) = model.worst_beyond_interval() else {
