@@ -95,7 +95,8 @@ SlurmdTimeout=10
 SlurmctldTimeout=10
 MessageTimeout=5
 InactiveLimit=0
-KillWait=2
+# SIGTERM to SIGKILL: the batch script says how to resume in between (Slurm's default is 30 s).
+KillWait=10
 MinJobAge=300
 JobCompType=jobcomp/none
 AccountingStorageType=accounting_storage/none

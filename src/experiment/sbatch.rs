@@ -55,8 +55,9 @@ impl BatchJob {
     /// The script's text. dpstudy runs as the script's child so that the script outlives
     /// it: Slurm ends a job (its time limit passed, a node failed, `scancel`) with SIGTERM
     /// to every process of the step, and SIGKILL KillWait seconds later; in between the
-    /// script says why (the job's state and reason, the nodes that are down) and the
-    /// command that finishes the run in a new allocation.
+    /// script says the command that finishes the run in a new allocation (first, since it
+    /// asks nothing of Slurm), then why (the job's state and reason, the nodes that are
+    /// down), which asks slurmctld and may not finish before SIGKILL on a busy controller.
     pub fn script(&self) -> String {
         let minutes = time_limit_minutes(self.estimate_s);
         let command: Vec<String> = self.command.iter().map(|w| quoted(w)).collect();
@@ -79,12 +80,13 @@ impl BatchJob {
              cd {workdir} || {{ printf 'dpstudy: cannot enter %s: submit from where it is\\n' {workdir} >&2; exit 1; }}\n\
              stopped() {{\n\
              \x20 trap - TERM\n\
-             \x20 echo \"dpstudy: job $SLURM_JOB_ID was ended by Slurm (SIGTERM) at $(date -u +%FT%TZ):\" \\\n\
-             \x20   $(scontrol show job \"$SLURM_JOB_ID\" 2>/dev/null | grep -oE '(JobState|Reason|TimeLimit|RunTime)=[^ ]+') >&2\n\
-             \x20 sinfo -h -N -t down,drain,fail -o 'dpstudy: node %N is %T: %E' 2>/dev/null | sort -u >&2\n\
+             \x20 echo \"dpstudy: job $SLURM_JOB_ID was ended by Slurm (SIGTERM) at $(date -u +%FT%TZ)\" >&2\n\
              \x20 run=\"$(ls -td {results_q}/*/ 2>/dev/null | head -n 1)\"\n\
              \x20 [ -z \"$run\" ] || printf 'dpstudy: the run in %s is incomplete; finish it in a new allocation: %s %s reproduce --resume %s\\n' \\\n\
              \x20   \"$run\" 'salloc -N {nodes} --ntasks-per-node=1 --cpus-per-task={cpus} --time={minutes}' {program} \"$run\" >&2\n\
+             \x20 echo \"dpstudy: job $SLURM_JOB_ID:\" \\\n\
+             \x20   $(scontrol show job \"$SLURM_JOB_ID\" 2>/dev/null | grep -oE '(JobState|Reason|TimeLimit|RunTime)=[^ ]+') >&2\n\
+             \x20 sinfo -h -N -t down,drain,fail -o 'dpstudy: node %N is %T: %E' 2>/dev/null | sort -u >&2\n\
              \x20 kill -TERM \"$child\" 2>/dev/null\n\
              \x20 wait \"$child\"\n\
              \x20 exit 143\n\
@@ -147,6 +149,62 @@ mod tests {
         }
         assert!(s.starts_with("#!/bin/bash\n"));
         assert_eq!(quoted("it's"), "'it'\\''s'");
+    }
+
+    /// What CI showed on a busy machine: SIGKILL (KillWait after SIGTERM) came while the
+    /// trap still waited on `scontrol`, and the resume line was never printed. Here
+    /// `scontrol` and `sinfo` hang, and SIGKILL follows SIGTERM after a second.
+    #[test]
+    fn the_resume_line_is_printed_before_slurm_is_asked_anything() {
+        use std::os::unix::{fs::PermissionsExt, process::CommandExt};
+        use std::process::{Command, Stdio};
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        for tool in ["scontrol", "sinfo"] {
+            std::fs::write(bin.join(tool), "#!/bin/sh\nsleep 60\n").unwrap();
+            std::fs::set_permissions(bin.join(tool), std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let results = dir.path().join("results");
+        std::fs::create_dir_all(results.join("quick-1")).unwrap();
+        let job = BatchJob {
+            profile: "quick".into(),
+            nodes: 2,
+            cpus_per_node: 1,
+            estimate_s: 60.0,
+            results_dir: results.display().to_string(),
+            workdir: dir.path().display().to_string(),
+            command: vec!["sh".into(), "-c".into(), "touch started && exec sleep 60".into()],
+        };
+        std::fs::write(dir.path().join("job.sh"), job.script()).unwrap();
+        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+        let child = Command::new("bash")
+            .arg(dir.path().join("job.sh"))
+            .env("PATH", path)
+            .env("SLURM_JOB_ID", "7")
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let group = format!("-{}", child.id());
+        let started = std::time::Instant::now();
+        while !dir.path().join("started").exists() {
+            assert!(started.elapsed().as_secs() < 20, "the script's command never started");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        // Slurm signals every process of the step: the whole group.
+        let signal = |sig: &str| Command::new("kill").args([sig, "--", &group]).status().unwrap();
+        signal("-TERM");
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        signal("-KILL");
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("was ended by Slurm (SIGTERM)"), "{stderr}");
+        assert!(
+            stderr.contains(&format!("the run in {}/quick-1/ is incomplete", results.display()))
+                && stderr.contains("reproduce --resume"),
+            "{stderr}"
+        );
     }
 
     #[test]
