@@ -124,6 +124,14 @@ impl Transport {
         }
     }
 
+    /// The link between the hosts (`None`: one host, shared memory).
+    pub fn link(self) -> Option<Link> {
+        match self {
+            Transport::SharedMemory => None,
+            Transport::Link(link) => Some(link),
+        }
+    }
+
     /// The transport of an MPI cell: its link, or shared memory.
     pub fn of_link(link: Option<Link>) -> Self {
         link.map_or(Transport::SharedMemory, Transport::Link)

@@ -138,7 +138,12 @@ pub fn calibrate(plan: &Plan, settings: &RunnerSettings, cores: usize) -> anyhow
     }
     let (startup_s, load_s_per_row) = fit_line(samples.values().map(|s| (s.rows as f64, s.startup_s)));
     // The plan's largest P that this host runs without time-sharing a core.
-    let mpi_ranks = plan.cells.iter().filter(|c| c.cell.mode == Mode::Mpi).map(|c| c.cell.ranks.min(cores)).max();
+    let mpi_ranks = plan
+        .cells
+        .iter()
+        .filter(|c| matches!(c.cell.mode, Mode::Mpi | Mode::Model))
+        .map(|c| c.cell.ranks.min(cores))
+        .max();
     let mut warnings = vec![];
     let (mpi_startup_s, parallel_efficiency) = match (mpi_ranks, hidden.first()) {
         (Some(ranks), Some(&h)) => {
@@ -258,7 +263,7 @@ impl Calibration {
             (cost.startup_s + launcher, cost.step_ratio)
         } else {
             let startup = match cell.mode {
-                Mode::Mpi | Mode::Ensemble => self.mpi_startup_s.unwrap_or(self.startup_s),
+                Mode::Mpi | Mode::Model | Mode::Ensemble => self.mpi_startup_s.unwrap_or(self.startup_s),
                 _ => self.startup_s,
             };
             (startup, 1.0)

@@ -163,6 +163,8 @@ pub enum TableKind {
     /// The final cost and the trained weights' hash of every mode and P, under each
     /// reduction: which splits give the same bits.
     Determinism,
+    /// Data parallelism against model parallelism (the hidden layer split over the ranks).
+    ModelParallel,
 }
 
 /// How the members of a table's ensembles differ (see [`crate::ensemble`]).
@@ -189,6 +191,7 @@ impl TableKind {
             TableKind::Network => "network",
             TableKind::Ensembles => "ensembles",
             TableKind::Determinism => "determinism",
+            TableKind::ModelParallel => "model-parallel",
         }
     }
 }
@@ -215,10 +218,11 @@ pub struct TableSpec {
     /// mpi and ensemble cells).
     #[serde(default)]
     pub reductions: Option<Vec<crate::train::Reduction>>,
-    /// MPI cells across emulated hosts, one per rank, for each of these links (default: one
-    /// host, shared memory).
+    /// Where the MPI cells' ranks run: `shared-memory` (one host), or across emulated
+    /// hosts, one per rank, over a link (`tcp`, `tcp-1gbit`, ...); a cell for each (default:
+    /// shared memory only).
     #[serde(default)]
-    pub links: Option<Vec<crate::cluster::Link>>,
+    pub links: Option<Vec<crate::cluster::Transport>>,
     pub parallel: Parallel,
     /// Training sizes (strong sweeps).
     #[serde(default)]
@@ -375,7 +379,7 @@ mod tests {
     fn the_shipped_manifest_parses() {
         let m = Manifest::parse(BUILTIN, Path::new("experiments.toml")).unwrap();
         let ids: Vec<_> = m.tables.iter().map(|t| t.id.as_str()).collect();
-        assert_eq!(ids, ["T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8", "T9", "T10"]);
+        assert_eq!(ids, ["T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8", "T9", "T10", "T12"]);
         assert!(m.profiles.contains_key("quick") && m.profiles.contains_key("full"));
     }
 

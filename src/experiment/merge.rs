@@ -216,7 +216,7 @@ fn copy_sweeps(sources: &[Source], source_of: &BTreeMap<String, usize>, out: &Pa
         .collect();
     let used_by = |i: usize, r: &CommBenchRecord| {
         sources[i].rows.iter().any(|row| {
-            row.mode == Mode::Mpi
+            matches!(row.mode, Mode::Mpi | Mode::Model)
                 && row.ranks == r.ranks
                 && r.transport == Some(Transport::of_link(row.link))
                 && source_of.get(&row.cell) == Some(&i)

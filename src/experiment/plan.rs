@@ -59,6 +59,10 @@ impl Cell {
                 None => format!("mpi-{}-p{}", sync.as_str(), self.ranks),
                 Some(link) => format!("mpi-{}-p{}-{link}", sync.as_str(), self.ranks),
             },
+            (Mode::Model, _) => match self.link {
+                None => format!("model-p{}", self.ranks),
+                Some(link) => format!("model-p{}-{link}", self.ranks),
+            },
             (Mode::Threads, _) => format!("threads-t{}", self.threads),
             (Mode::Torch, _) => format!("torch-t{}", self.threads),
             (Mode::Ensemble, _) if self.bagging => format!("ensemble-bagging-p{}", self.ranks),
@@ -288,7 +292,7 @@ impl Grid<'_> {
                 at_each(&self.baseline_ps(), &baseline_sizes, &|n, p| cell(n, p, 1))
             }
             Mode::Torch => at_each(&self.baseline_ps(), &baseline_sizes, &|n, p| cell(n, 1, p)),
-            Mode::Mpi => self.mpi_cells(h),
+            Mode::Mpi | Mode::Model => self.mpi_cells(mode, h),
             Mode::Ensemble => self.ensemble_cells(h),
         }
     }
@@ -324,17 +328,25 @@ impl Grid<'_> {
         ps
     }
 
-    /// MPI cells for every sync and P, on one host or across emulated hosts for each link
-    /// the table names; with `equal_budget`, also P times the steps at each P > 1.
-    fn mpi_cells(&self, h: usize) -> Vec<Cell> {
+    /// MPI cells (data-parallel: for every sync; model-parallel: one kind) for every P, on
+    /// one host or across emulated hosts for each link the table names; with
+    /// `equal_budget`, also P times the steps at each P > 1.
+    fn mpi_cells(&self, mode: Mode, h: usize) -> Vec<Cell> {
         let links: Vec<Option<Link>> =
-            self.table.links.as_ref().map_or(vec![None], |l| l.iter().copied().map(Some).collect());
-        let syncs = self.table.syncs.clone().unwrap_or_else(|| vec![SyncKind::Allreduce]);
+            self.table.links.as_ref().map_or(vec![None], |l| l.iter().map(|t| t.link()).collect());
+        let syncs: Vec<Option<SyncKind>> = match mode {
+            Mode::Mpi => {
+                self.table.syncs.clone().unwrap_or_else(|| vec![SyncKind::Allreduce]).into_iter().map(Some).collect()
+            }
+            _ => vec![None],
+        };
         let mut out = Vec::new();
         for &sync in &syncs {
             for &p in &self.ps {
-                for &link in &links {
-                    let cell = |n| Cell { link, sync: Some(sync), ..self.cell(Mode::Mpi, h, n, p, 1) };
+                // One rank crosses no link: its cell is the one-host cell, once.
+                let here: &[Option<Link>] = if p == 1 { &[None] } else { &links };
+                for &link in here {
+                    let cell = |n| Cell { link, sync, ..self.cell(mode, h, n, p, 1) };
                     out.extend(self.sizes(p).into_iter().map(cell));
                     if self.table.equal_budget && p > 1 {
                         out.extend(self.sizes(p).into_iter().map(|n| Cell { iters: self.iters * p, ..cell(n) }));
@@ -416,6 +428,31 @@ mod tests {
         assert!(json.contains("\"link\":\"tcp-100mbit\""), "{json}");
         assert_eq!(serde_json::from_str::<Cell>(&json).unwrap(), *shaped);
         assert!(!serde_json::to_string(&p.cells[0].cell).unwrap().contains("link"));
+    }
+
+    #[test]
+    fn the_model_parallel_table_pairs_each_split_on_every_transport_and_one_rank_once() {
+        let p = plan(&["T12"], None);
+        let ids: Vec<String> =
+            p.cells.iter().filter(|c| c.cell.n == 1000 && c.cell.hidden == 50).map(|c| c.cell.id()).collect();
+        // P = 1 on one host only: a single rank crosses no link.
+        assert_eq!(
+            ids,
+            [
+                "mpi-allreduce-p1-n1000-h50-e1x5",
+                "mpi-allreduce-p2-n1000-h50-e1x5",
+                "mpi-allreduce-p2-tcp-100mbit-n1000-h50-e1x5",
+                "mpi-allreduce-p2-tcp-1gbit-n1000-h50-e1x5",
+                "model-p1-n1000-h50-e1x5",
+                "model-p2-n1000-h50-e1x5",
+                "model-p2-tcp-100mbit-n1000-h50-e1x5",
+                "model-p2-tcp-1gbit-n1000-h50-e1x5",
+            ]
+        );
+        assert_eq!(p.cells.len(), 8 * 2 * 2, "two sizes and two H");
+        // The model-parallel cells run under mpirun, and their links are swept.
+        let sweeps = crate::experiment::sweeps::planned(&p);
+        assert_eq!(sweeps.len(), 3, "{sweeps:?}");
     }
 
     #[test]

@@ -24,13 +24,13 @@ impl Sweep {
     }
 }
 
-/// The sweeps `plan` needs: one per (transport, P > 1) of its data-parallel cells.
+/// The sweeps `plan` needs: one per (transport, P > 1) of its data- and model-parallel cells.
 pub fn planned(plan: &Plan) -> Vec<Sweep> {
     let mut out: Vec<Sweep> = plan
         .cells
         .iter()
         .map(|c| &c.cell)
-        .filter(|c| c.mode == Mode::Mpi && c.ranks > 1)
+        .filter(|c| matches!(c.mode, Mode::Mpi | Mode::Model) && c.ranks > 1)
         .map(|c| Sweep { transport: Transport::of_link(c.link), ranks: c.ranks })
         .collect();
     out.sort();

@@ -31,8 +31,8 @@ use crate::real::Real;
 pub const EXACT_BLOCKS: usize = 64;
 /// Bits of one limb.
 const LIMB_BITS: i32 = 40;
-/// Limbs per value: 2^0, 2^-40 and 2^-80 units.
-const LIMBS: usize = 3;
+/// Limbs per value: 2^0, 2^-40 and 2^-80 units (each an i64 in a message).
+pub const LIMBS: usize = 3;
 /// The magnitude a block's value must stay below.
 pub const EXACT_RANGE: f64 = (1u64 << LIMB_BITS) as f64;
 

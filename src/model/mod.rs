@@ -11,6 +11,7 @@
 //! - [`tensor_ops`]: two operations of that step in one pass each (a CUDA kernel on the GPU).
 //! - [`gpu_options`]: the GPU path's optimisations, each of which a GPU run can turn off.
 //! - [`row_split`]: the kernel over T threads, with a fixed reduction order.
+//! - [`hidden_split`]: model parallelism's arithmetic: a rank's slice of the hidden layer.
 //! - [`exact_sum`]: the exact reduction: global blocks of rows, summed as fixed-point
 //!   integers, the same bits for any split.
 //! - [`reference`]: the same cost and gradient through candle's autograd, as a check.
@@ -20,6 +21,7 @@
 pub mod exact_sum;
 pub mod gemm_layout;
 pub mod gpu_options;
+pub mod hidden_split;
 pub mod init;
 pub mod kernel;
 pub mod reference;

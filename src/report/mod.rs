@@ -15,6 +15,7 @@ pub mod docs;
 pub mod figures;
 pub mod findings;
 pub mod html;
+pub mod model_vs_data;
 pub mod study_tables;
 pub mod table_format;
 

@@ -125,6 +125,7 @@ impl TrainConfig {
             });
         }
         self.validate_ensemble()?;
+        self.validate_model_parallel()?;
         if self.reduce == super::Reduction::Exact {
             if self.batch_size.is_some() {
                 return invalid(
@@ -198,6 +199,38 @@ impl TrainConfig {
                     memory as f64 / (1u64 << 30) as f64
                 ),
             });
+        }
+        Ok(())
+    }
+
+    /// What model parallelism does not do: it is the study's full-batch descent on one
+    /// thread per rank, with the float reduction.
+    fn validate_model_parallel(&self) -> Result<(), ConfigError> {
+        if self.mode != Mode::Model {
+            return Ok(());
+        }
+        let invalid = |flag, value: String, reason| Err(ConfigError::Invalid { flag, value, reason });
+        if let Some(b) = self.batch_size {
+            return invalid(
+                "--batch-size",
+                b.to_string(),
+                "--mode model trains full batches only (leave out --batch-size)",
+            );
+        }
+        if self.reduce == super::Reduction::Exact {
+            return invalid(
+                "--reduce",
+                "exact".into(),
+                "--mode model sums the output layer's inputs over the ranks, not gradient blocks of rows; its result \
+                 equals the sequential one within rounding (leave out --reduce)",
+            );
+        }
+        if self.threads > 1 {
+            return invalid(
+                "--threads",
+                self.threads.to_string(),
+                "--mode model runs one thread per rank: start more ranks instead (mpirun -np P)",
+            );
         }
         Ok(())
     }

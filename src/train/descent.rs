@@ -88,16 +88,16 @@ pub fn gather_local<T: Real>(shard: &Shard<'_, T>, indices: &[u32], dst: &mut Sa
     }
 }
 
-fn mean_cost(stats: PassStats) -> f64 {
+pub(super) fn mean_cost(stats: PassStats) -> f64 {
     stats.cost_sum / stats.samples as f64
 }
 
 /// The mean cost, or the error that stops a diverged run at `iteration`.
-fn finite_cost(stats: PassStats, iteration: usize) -> Result<f64, TrainError> {
+pub(super) fn finite_cost(stats: PassStats, iteration: usize) -> Result<f64, TrainError> {
     super::finite(mean_cost(stats), iteration)
 }
 
-fn accuracy(stats: PassStats) -> f64 {
+pub(super) fn accuracy(stats: PassStats) -> f64 {
     stats.correct as f64 / stats.samples as f64
 }
 
@@ -169,13 +169,19 @@ pub fn train<T: Real, S: GradientSync<T>>(
     }
 
     if let Some(all) = sync.gather_times(&rank_times) {
-        for (e, record) in epochs.iter_mut().enumerate() {
-            record.ranks = all.iter().map(|per_rank| per_rank[e]).collect();
-            let compute = record.ranks.iter().map(|r| r.compute_s);
-            record.compute_spread_s = compute.clone().fold(f64::MIN, f64::max) - compute.fold(f64::MAX, f64::min);
-        }
+        attach_rank_times(&mut epochs, &all);
     }
     Ok(Trained { params, step_costs, epochs, kernel: Some(kernel.kind()) })
+}
+
+/// Puts every rank's times (`all[rank][epoch]`, as rank 0 gathered them) into the epochs'
+/// records, with the spread of their compute times.
+pub fn attach_rank_times(epochs: &mut [EpochRecord], all: &[Vec<RankTimes>]) {
+    for (e, record) in epochs.iter_mut().enumerate() {
+        record.ranks = all.iter().map(|per_rank| per_rank[e]).collect();
+        let compute = record.ranks.iter().map(|r| r.compute_s);
+        record.compute_spread_s = compute.clone().fold(f64::MIN, f64::max) - compute.fold(f64::MAX, f64::min);
+    }
 }
 
 /// The kernel a run's steps use. Under the float reduction, the faster one for the rows each

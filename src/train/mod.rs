@@ -1,6 +1,6 @@
 //! Training: what a run is ([`mode`], [`config`]), what it records ([`record`]), the loop
 //! ([`descent`]), the ways gradients are combined ([`sync`], [`mpi`]), and the runs of each
-//! mode ([`local`], [`mpi`], [`ensemble`], [`gpu`]).
+//! mode ([`local`], [`mpi`], [`model_parallel`], [`ensemble`], [`gpu`]).
 
 pub mod child_args;
 pub mod config;
@@ -9,6 +9,7 @@ pub mod ensemble;
 pub mod gpu;
 pub mod local;
 pub mod mode;
+pub mod model_parallel;
 pub mod mpi;
 pub mod record;
 pub mod sync;

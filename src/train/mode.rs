@@ -13,6 +13,10 @@ pub enum Mode {
     Threads,
     /// Data-parallel over the MPI processes `mpirun -np P` started.
     Mpi,
+    /// Model-parallel over the MPI processes `mpirun -np P` started: the hidden layer's
+    /// units split over the ranks, the output layer's inputs summed across them each step
+    /// ([`crate::train::model_parallel`]).
+    Model,
     /// One NVIDIA GPU through candle's CUDA backend (a binary built with `--features cuda`).
     Gpu,
     /// Baseline: the original study's implementation (Python, numpy, mpi4py), written from
@@ -42,6 +46,7 @@ impl Mode {
             Mode::Seq => "seq",
             Mode::Threads => "threads",
             Mode::Mpi => "mpi",
+            Mode::Model => "model",
             Mode::Gpu => "gpu",
             Mode::Original => "original",
             Mode::OriginalFixed => "original-fixed",
@@ -60,13 +65,13 @@ impl Mode {
     /// Whether the mode runs `ranks` processes of its own (dpstudy's MPI takes them from
     /// mpirun; the baselines from `--ranks`).
     pub fn has_ranks(self) -> bool {
-        matches!(self, Mode::Mpi | Mode::Ensemble | Mode::Original | Mode::OriginalFixed | Mode::TorchDdp)
+        matches!(self, Mode::Mpi | Mode::Model | Mode::Ensemble | Mode::Original | Mode::OriginalFixed | Mode::TorchDdp)
     }
 
     /// Whether `dpstudy reproduce` starts the mode's processes with `mpirun -np P` (dpstudy's
     /// own multi-process modes; a baseline starts its own).
     pub fn under_mpirun(self) -> bool {
-        matches!(self, Mode::Mpi | Mode::Ensemble)
+        matches!(self, Mode::Mpi | Mode::Model | Mode::Ensemble)
     }
 }
 

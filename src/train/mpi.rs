@@ -118,11 +118,11 @@ pub(super) fn collective_run<R>(
     }
 }
 
-/// What rank 0 prepares before any data moves.
-struct RootSetup<T> {
-    inputs: Inputs,
-    train: Samples<T>,
-    test: Samples<T>,
+/// What rank 0 prepares before any data moves (here and in [`super::model_parallel`]).
+pub(super) struct RootSetup<T> {
+    pub inputs: Inputs,
+    pub train: Samples<T>,
+    pub test: Samples<T>,
 }
 
 /// Loads (rank 0), agrees, broadcasts the weights, scatters the shards, and trains.
@@ -445,19 +445,25 @@ impl<T: MpiReal> GradientSync<T> for MpiSync<'_, T> {
 
     fn gather_times(&mut self, local: &[RankTimes]) -> Option<Vec<Vec<RankTimes>>> {
         let _armed = self.watch("gather of the timings");
-        let flat: Vec<f64> = local.iter().flat_map(|t| t.to_array()).collect();
-        let root = self.world.process_at_rank(0);
-        if self.world.rank() != 0 {
-            root.gather_into(&flat[..]);
-            return None;
-        }
-        let mut all = vec![0.0; flat.len() * self.world.size() as usize];
-        root.gather_into_root(&flat[..], &mut all[..]);
-        let per_rank = all
-            .chunks_exact(flat.len())
-            .enumerate()
-            .map(|(r, chunk)| chunk.chunks_exact(RankTimes::FIELDS).map(|a| RankTimes::from_array(r, a)).collect())
-            .collect();
-        Some(per_rank)
+        gather_rank_times(self.world, local)
     }
+}
+
+/// Every rank's per-epoch phase times on rank 0 (indexed by rank); `None` elsewhere.
+/// Collective.
+pub(super) fn gather_rank_times(world: &SimpleCommunicator, local: &[RankTimes]) -> Option<Vec<Vec<RankTimes>>> {
+    let flat: Vec<f64> = local.iter().flat_map(|t| t.to_array()).collect();
+    let root = world.process_at_rank(0);
+    if world.rank() != 0 {
+        root.gather_into(&flat[..]);
+        return None;
+    }
+    let mut all = vec![0.0; flat.len() * world.size() as usize];
+    root.gather_into_root(&flat[..], &mut all[..]);
+    let per_rank = all
+        .chunks_exact(flat.len())
+        .enumerate()
+        .map(|(r, chunk)| chunk.chunks_exact(RankTimes::FIELDS).map(|a| RankTimes::from_array(r, a)).collect())
+        .collect();
+    Some(per_rank)
 }

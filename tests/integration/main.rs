@@ -18,6 +18,7 @@ mod gradient;
 mod layering;
 mod merge;
 mod model;
+mod model_parallel;
 mod mpi;
 mod multihost;
 mod real_mnist;

@@ -1,5 +1,6 @@
 //! The MPI mode under real `mpirun`: the same model as the sequential trainer, for P = 1,
-//! 2 and 3 (uneven shards), both syncs, full and mini-batch; and the faults.
+//! 2 and 3 (uneven shards), both syncs, full and mini-batch; and the faults (of the hidden
+//! split, `--mode model`, too).
 
 use crate::common;
 
@@ -153,15 +154,15 @@ fn per_epoch_snapshot_mpi_equals_the_sequential_one() {
     insta::assert_snapshot!("mnist_f64_per_epoch_3x10", per_epoch_text(&run.json));
 }
 
-/// `mpirun -np 2 dpstudy train` on synthetic data for far longer than any test waits, its
-/// cache in `dir`, and the result file it would write (it must never appear).
-fn two_ranks_training_for_ever(dir: &Path) -> (Command, PathBuf) {
+/// `mpirun -np 2 dpstudy train --mode MODE` on synthetic data for far longer than any test
+/// waits, its cache in `dir`, and the result file it would write (it must never appear).
+fn two_ranks_training_for_ever(dir: &Path, mode: &str) -> (Command, PathBuf) {
     let out = dir.join("never.json");
     let cache = dir.join("cache");
     let args = [
         "train",
         "--mode",
-        "mpi",
+        mode,
         "--data",
         "synthetic",
         "--samples",
@@ -177,53 +178,63 @@ fn two_ranks_training_for_ever(dir: &Path) -> (Command, PathBuf) {
     (mpirun(2, &args), out)
 }
 
+/// The modes whose ranks talk every step: data parallelism, and the hidden split (whose
+/// collective sits inside the step, between the layers).
+const MULTI_RANK_MODES: [&str; 2] = ["mpi", "model"];
+
 #[test]
 fn a_dead_rank_ends_the_job_quickly_and_leaves_no_result() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (mut cmd, out) = two_ranks_training_for_ever(tmp.path());
-    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
-    // Wait for rank 1 to exist, give it time to reach the training loop, then kill it.
-    let rank1 = wait_for_rank(out.to_str().unwrap(), 1);
-    std::thread::sleep(Duration::from_secs(3));
-    assert!(child.try_wait().unwrap().is_none(), "the job ended before the kill");
-    let killed = Instant::now();
-    assert!(Command::new("kill").args(["-9", &rank1.to_string()]).status().unwrap().success());
-    let Some(status) = wait_at_most(&mut child, Duration::from_secs(20)) else {
-        let _ = child.kill();
-        panic!("mpirun still running 20 s after rank 1 died");
-    };
-    eprintln!("job ended {:.1} s after the kill, {status}", killed.elapsed().as_secs_f64());
-    assert!(!status.success(), "mpirun exited 0 after a rank died");
-    assert!(killed.elapsed() < Duration::from_secs(10), "took {:?}", killed.elapsed());
-    assert!(!out.exists(), "a result file was written");
+    for mode in MULTI_RANK_MODES {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut cmd, out) = two_ranks_training_for_ever(tmp.path(), mode);
+        let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        // Wait for rank 1 to exist, give it time to reach the training loop, then kill it.
+        let rank1 = wait_for_rank(out.to_str().unwrap(), 1);
+        std::thread::sleep(Duration::from_secs(3));
+        assert!(child.try_wait().unwrap().is_none(), "{mode}: the job ended before the kill");
+        let killed = Instant::now();
+        assert!(Command::new("kill").args(["-9", &rank1.to_string()]).status().unwrap().success());
+        let Some(status) = wait_at_most(&mut child, Duration::from_secs(20)) else {
+            let _ = child.kill();
+            panic!("{mode}: mpirun still running 20 s after rank 1 died");
+        };
+        eprintln!("{mode}: job ended {:.1} s after the kill, {status}", killed.elapsed().as_secs_f64());
+        assert!(!status.success(), "{mode}: mpirun exited 0 after a rank died");
+        assert!(killed.elapsed() < Duration::from_secs(10), "{mode}: took {:?}", killed.elapsed());
+        assert!(!out.exists(), "{mode}: a result file was written");
+    }
 }
 
 /// A rank that stops answering (SIGSTOP: alive, so Open MPI sees nothing wrong) would hang
-/// the job forever; the other rank's watchdog ends it, naming itself and its peer.
+/// the job forever; the other rank's watchdog ends it, naming itself, its peer and the
+/// collective it waited in.
 #[test]
 fn a_rank_that_stops_answering_is_ended_by_the_watchdog() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (mut cmd, out) = two_ranks_training_for_ever(tmp.path());
-    cmd.env("DPSTUDY_COLLECTIVE_TIMEOUT", "3");
-    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
-    let rank1 = wait_for_rank(out.to_str().unwrap(), 1);
-    std::thread::sleep(Duration::from_secs(3));
-    assert!(child.try_wait().unwrap().is_none(), "the job ended before the stop");
-    let stopped = Instant::now();
-    assert!(Command::new("kill").args(["-STOP", &rank1.to_string()]).status().unwrap().success());
-    let Some(status) = wait_at_most(&mut child, Duration::from_secs(30)) else {
-        let _ = child.kill();
+    for (mode, collective) in MULTI_RANK_MODES.into_iter().zip(["allreduce", "output logits"]) {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut cmd, out) = two_ranks_training_for_ever(tmp.path(), mode);
+        cmd.env("DPSTUDY_COLLECTIVE_TIMEOUT", "3");
+        let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        let rank1 = wait_for_rank(out.to_str().unwrap(), 1);
+        std::thread::sleep(Duration::from_secs(3));
+        assert!(child.try_wait().unwrap().is_none(), "{mode}: the job ended before the stop");
+        let stopped = Instant::now();
+        assert!(Command::new("kill").args(["-STOP", &rank1.to_string()]).status().unwrap().success());
+        let status = wait_at_most(&mut child, Duration::from_secs(30));
         let _ = Command::new("kill").args(["-9", &rank1.to_string()]).status();
-        panic!("mpirun still running 30 s after rank 1 stopped");
-    };
-    let _ = Command::new("kill").args(["-9", &rank1.to_string()]).status();
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
-    eprintln!("job ended {:.1} s after the stop, {status}", stopped.elapsed().as_secs_f64());
-    assert!(!status.success(), "mpirun exited 0:\n{stderr}");
-    assert!(stderr.contains("error: rank 0 on host") && stderr.contains("got no answer for 3 s"), "{stderr}");
-    assert!(stopped.elapsed() < Duration::from_secs(12), "took {:?}", stopped.elapsed());
-    assert!(!out.exists(), "a result file was written");
+        let Some(status) = status else {
+            let _ = child.kill();
+            panic!("{mode}: mpirun still running 30 s after rank 1 stopped");
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+        eprintln!("{mode}: job ended {:.1} s after the stop, {status}", stopped.elapsed().as_secs_f64());
+        assert!(!status.success(), "{mode}: mpirun exited 0:\n{stderr}");
+        assert!(stderr.contains("error: rank 0 on host") && stderr.contains("got no answer for 3 s"), "{stderr}");
+        assert!(stderr.contains(collective), "{mode}: the message names the {collective}:\n{stderr}");
+        assert!(stopped.elapsed() < Duration::from_secs(12), "{mode}: took {:?}", stopped.elapsed());
+        assert!(!out.exists(), "{mode}: a result file was written");
+    }
 }
 
 #[test]

@@ -18,6 +18,10 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
             Some(run) => run,
             None => return Ok(()), // not rank 0: rank 0 reports
         },
+        Mode::Model => match training::model_parallel::run(&config, progress)? {
+            Some(run) => run,
+            None => return Ok(()), // not rank 0: rank 0 reports
+        },
         Mode::Ensemble => {
             if let Some(path) = &args.save_weights {
                 return Err(Failed(format!(

@@ -68,15 +68,17 @@ pub fn forward_backward<T: Real>(
 }
 
 /// One block of rows and its activations: X's rows, A1 (column-major), Z2 (then D2).
-struct Block<'a, T> {
-    xb: &'a [T],
-    rows: usize,
-    a1: &'a mut [T],
-    z2: &'a mut [T],
+/// (The hidden-split trainer, [`crate::model::hidden_split`], keeps these of every block
+/// of a step, as the sum of Z2 over the ranks comes between the forward and backward pass.)
+pub(crate) struct Block<'a, T> {
+    pub xb: &'a [T],
+    pub rows: usize,
+    pub a1: &'a mut [T],
+    pub z2: &'a mut [T],
 }
 
 /// `A1 = sigmoid(Xb W1^T + b1)`, then `Z2 = A1 W2^T` (the output layer adds `b2`).
-fn forward<T: Real>(params: &Params<T>, block: &mut Block<'_, T>) {
+pub(crate) fn forward<T: Real>(params: &Params<T>, block: &mut Block<'_, T>) {
     let (h, rows, d) = (params.hidden(), block.rows, THETA1_COLS - 1);
     let (theta1, theta2) = (params.theta1(), params.theta2());
     // W1^T[k][j] = theta1[j * 401 + 1 + k].
@@ -107,7 +109,7 @@ fn forward<T: Real>(params: &Params<T>, block: &mut Block<'_, T>) {
 
 /// The block's gradient sums, added to `grad`: `G2 += [colsum D2 | D2^T A1]`, then
 /// `D1 = (D2 W2) * A1 * (1 - A1)` and `G1 += [colsum D1 | D1^T Xb]`.
-fn backward<T: Real>(params: &Params<T>, block: &Block<'_, T>, d1: &mut [T], grad: &mut Params<T>) {
+pub(crate) fn backward<T: Real>(params: &Params<T>, block: &Block<'_, T>, d1: &mut [T], grad: &mut Params<T>) {
     let (h, rows, d) = (params.hidden(), block.rows, THETA1_COLS - 1);
     let (h1, theta2) = (h + 1, params.theta2());
     let (a1, z2, xb) = (&*block.a1, &*block.z2, block.xb);

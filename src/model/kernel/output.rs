@@ -35,7 +35,7 @@ pub(super) fn sigmoid<T: Real>(z: T) -> T {
 /// Four rows at a time (40 outputs, whole SIMD vectors in f32 and f64) go through one
 /// branch-free pass the compiler vectorises; the label-dependent parts stay per row.
 #[inline(always)]
-pub(super) fn output_layer<T: Real>(z2: &mut [T], labels: &[u8], theta2: &[T], hidden: usize, stats: &mut PassStats) {
+pub(crate) fn output_layer<T: Real>(z2: &mut [T], labels: &[u8], theta2: &[T], hidden: usize, stats: &mut PassStats) {
     const ROWS: usize = 4;
     const N: usize = ROWS * OUTPUTS;
     let h1 = hidden + 1;

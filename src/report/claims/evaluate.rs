@@ -362,4 +362,44 @@ mod tests {
         // Only the slowest link counts: the unshaped pair, where gather-bcast leads, does not.
         assert_eq!(evaluate_on(&claim, cells(0.58)).outcome, Outcome::Fail);
     }
+
+    /// A hidden-split cell or its data-parallel allreduce pair on `link`, at N = `n`, H = 1600
+    /// (the hidden split moves fewer numbers below N = 65,761), its time 1 / `efficiency`.
+    fn split_cell(mode: Mode, n: usize, link: &str, efficiency: f64) -> CellStats {
+        let mut c = linked(1600, SyncKind::Allreduce, link, 0.5, efficiency);
+        (c.mode, c.n) = (mode, n);
+        if mode == Mode::Model {
+            c.sync = None;
+        }
+        c.cell = format!("{mode}-{n}-{link}");
+        c
+    }
+
+    #[test]
+    fn the_split_that_moves_fewer_numbers_must_win_on_the_slowest_link() {
+        let claim = network_claim(Kind::FewerNumbersWins, Some(1.0));
+        let cells = |model_on_slow: f64| {
+            vec![
+                split_cell(Mode::Mpi, 8000, "tcp", 0.9),
+                split_cell(Mode::Model, 8000, "tcp", 0.5),
+                split_cell(Mode::Mpi, 8000, "tcp-100mbit", 0.4),
+                split_cell(Mode::Model, 8000, "tcp-100mbit", model_on_slow),
+            ]
+        };
+        // At H = 1600, N = 8000 the hidden split moves 80,000 numbers, data parallelism
+        // 657,610: the hidden split must be faster on the slowest link (and only there).
+        let v = evaluate_on(&claim, cells(0.8));
+        assert_eq!(v.outcome, Outcome::Pass, "{}", v.measured);
+        assert!(v.measured.contains("on tcp-100mbit, H=1600 N=8000 P=2 (model moves fewer): 2.000"), "{}", v.measured);
+        assert_eq!(evaluate_on(&claim, cells(0.3)).outcome, Outcome::Fail);
+        // Past the crossover the data-parallel split is the one that must win.
+        let past = vec![
+            split_cell(Mode::Mpi, 80_000, "tcp-100mbit", 0.4),
+            split_cell(Mode::Model, 80_000, "tcp-100mbit", 0.8),
+        ];
+        assert_eq!(evaluate_on(&claim, past).outcome, Outcome::Fail);
+        // No link, no verdict.
+        let one_host: Vec<CellStats> = cells(0.8).into_iter().map(|c| CellStats { link: None, ..c }).collect();
+        assert_eq!(evaluate_on(&claim, one_host).outcome, Outcome::NotRun);
+    }
 }

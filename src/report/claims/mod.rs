@@ -43,8 +43,8 @@ pub enum Kind {
     /// P, is at least `min`.
     GatherBcastLosesMore,
     /// The cost model ([`crate::report::cost_model`]), fitted to the run's commbench sweeps
-    /// and sequential cells, predicts every MPI cell it covers out of sample within a
-    /// relative `max` of the cell's measured interval.
+    /// and sequential cells, predicts every MPI cell it covers that has a measured interval
+    /// (two runs or more) out of sample within a relative `max` of that interval.
     ModelPredicts,
     /// At the largest N both have with one process, the `baseline`'s best time over the
     /// `mode`'s is at least `min`: dpstudy is at least `min` times faster.
@@ -58,6 +58,9 @@ pub enum Kind {
     /// Every cell of the claim's reduction (`reduce`, default exact) ends with the
     /// sequential cell's weights, bit for bit (the same SHA-256), for the same work.
     IdenticalWeights,
+    /// On the slowest link, data against model parallelism: in every pair, the one that
+    /// moves fewer numbers per step is faster by at least `min`.
+    FewerNumbersWins,
 }
 
 /// Which of a claim's bounds its kind is held to.
@@ -87,7 +90,7 @@ impl Kind {
             Kind::GatherBcastLosesMore | Kind::FasterThanBaseline | Kind::ScalesBetterThanBaseline => {
                 Some(BoundKey::Min)
             }
-            Kind::EnsembleBeatsBestMember => Some(BoundKey::Min),
+            Kind::EnsembleBeatsBestMember | Kind::FewerNumbersWins => Some(BoundKey::Min),
             Kind::SameFinalCost | Kind::SyncRatio | Kind::ModelPredicts => Some(BoundKey::Max),
             Kind::GrowsWithN | Kind::GpuFaster | Kind::GpuCrossover | Kind::CommGrowsAsLinkSlows => None,
             Kind::IdenticalWeights => None,

@@ -55,6 +55,11 @@ pub fn markdown_table(claims: &[Claim], measured: &[(String, CheckRecord)], tabl
             Kind::EnsembleBeatsBestMember => {
                 ("averaged ensemble's test accuracy − best member's, every P > 1".into(), bound_text(&c.min, "≥"))
             }
+            Kind::FewerNumbersWins => (
+                "on the slowest link, the speedup of the split (data or model) that moves fewer numbers, every pair"
+                    .into(),
+                bound_text(&c.min, "≥"),
+            ),
             Kind::IdenticalWeights => {
                 ("SHA-256 of the trained weights, every mode and P, against sequential".into(), "equal".into())
             }

@@ -160,7 +160,14 @@ mod tests {
     #[test]
     fn adding_ranks_stops_paying_where_communication_overtakes_the_shrinking_compute() {
         let line = super::super::line::LineFit::of(&[(1.0, 1e-6), (2.0, 2e-6), (3.0, 3e-6)]).unwrap();
-        let compute = ComputeFit { hidden: 50, epochs: 1, iters: 1, reduce: Default::default(), line };
+        let compute = ComputeFit {
+            split: crate::report::cost_model::fit::Split::Rows,
+            hidden: 50,
+            epochs: 1,
+            iters: 1,
+            reduce: Default::default(),
+            line,
+        };
         // 70,000 samples: 70 ms of compute; 1 ms latency per message pair.
         let at = |p: usize| speedup(&compute, 70_000.0, p, collective_s(SyncKind::Allreduce, p, 1e-3, 1e12, 0.0));
         let (p, s) = best_ranks(1024, at);

@@ -9,6 +9,39 @@ use crate::model::Params;
 use crate::report::aggregate::CellStats;
 use crate::train::{Mode, Reduction};
 
+/// How a step's work is split over ranks, which decides the compute a cell measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Split {
+    /// Data parallelism: N / P rows of the sequential step per rank.
+    Rows,
+    /// Model parallelism (`--mode model`): H / P hidden units per rank, all the rows.
+    HiddenUnits,
+}
+
+impl Split {
+    /// The split of a cell's mode (`None`: a mode the model does not describe).
+    pub fn of(mode: Mode) -> Option<Self> {
+        match mode {
+            Mode::Seq | Mode::Mpi => Some(Split::Rows),
+            Mode::Model => Some(Split::HiddenUnits),
+            _ => None,
+        }
+    }
+
+    /// Bytes each rank's collective sums per step, in f64: the gradient (rows), or the
+    /// output layer's inputs of every row (hidden units). Under the exact reduction the
+    /// gradient travels as fixed-point limbs (three i64 per value) with the cost beside it.
+    pub fn bytes(self, samples: usize, hidden: usize, reduce: Reduction) -> f64 {
+        match (self, reduce) {
+            (Split::Rows, Reduction::Float) => gradient_bytes(hidden),
+            (Split::Rows, Reduction::Exact) => {
+                8.0 * (crate::model::exact_sum::LIMBS * (Params::<f64>::len_for(hidden) + 1)) as f64
+            }
+            (Split::HiddenUnits, _) => 8.0 * crate::report::model_vs_data::model_numbers(samples) as f64,
+        }
+    }
+}
+
 /// Bytes of the gradient of a network with `hidden` units (f64).
 pub fn gradient_bytes(hidden: usize) -> f64 {
     8.0 * Params::<f64>::len_for(hidden) as f64
@@ -24,6 +57,9 @@ pub const FIT_MIN_BYTES: usize = 64 << 10;
 /// first step's warm-up in its mean, a run of 40 steps hardly, so each shape is its own fit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ComputeFit {
+    /// The split whose compute this is: the rows' (the sequential step, which data
+    /// parallelism divides) or the hidden units' (the hidden split's own products).
+    pub split: Split,
     pub hidden: usize,
     pub epochs: usize,
     pub iters: usize,
@@ -73,12 +109,12 @@ impl CommFit {
     }
 }
 
-/// A cell's compute per step, if it measures the sequential step: a sequential cell, or an
-/// MPI cell of one rank without its (one-rank) collective.
+/// A cell's compute per step, if it measures one process's whole step: a sequential cell,
+/// or an MPI (or hidden-split) cell of one rank without its (one-rank) collective.
 fn compute_step_s(c: &CellStats) -> Option<f64> {
     let step = match (c.mode, c.ranks) {
         (Mode::Seq, _) => c.step_s,
-        (Mode::Mpi, 1) => c.step_s - if c.comm_step_s.is_finite() { c.comm_step_s } else { 0.0 },
+        (Mode::Mpi | Mode::Model, 1) => c.step_s - if c.comm_step_s.is_finite() { c.comm_step_s } else { 0.0 },
         _ => return None,
     };
     (step.is_finite() && step > 0.0).then_some(step)
@@ -88,17 +124,18 @@ fn compute_step_s(c: &CellStats) -> Option<f64> {
 /// over N where they have two sizes, through the origin where one (its interval the
 /// cell's own).
 pub fn fit_compute(cells: &[&CellStats]) -> Vec<ComputeFit> {
-    let mut shapes: Vec<(usize, usize, usize, Reduction)> =
-        cells.iter().filter(|c| compute_step_s(c).is_some()).map(|c| (c.hidden, c.epochs, c.iters, c.reduce)).collect();
+    fn shape(c: &CellStats) -> Option<(Split, usize, usize, usize, Reduction)> {
+        Some((Split::of(c.mode)?, c.hidden, c.epochs, c.iters, c.reduce))
+    }
+    let mut shapes: Vec<(Split, usize, usize, usize, Reduction)> =
+        cells.iter().filter(|c| compute_step_s(c).is_some()).filter_map(|c| shape(c)).collect();
     shapes.sort_unstable();
     shapes.dedup();
     shapes
         .into_iter()
-        .filter_map(|(hidden, epochs, iters, reduce)| {
-            let mine: Vec<&&CellStats> = cells
-                .iter()
-                .filter(|c| (c.hidden, c.epochs, c.iters, c.reduce) == (hidden, epochs, iters, reduce))
-                .collect();
+        .filter_map(|key| {
+            let (split, hidden, epochs, iters, reduce) = key;
+            let mine: Vec<&&CellStats> = cells.iter().filter(|c| shape(c) == Some(key)).collect();
             let points: Vec<(f64, f64)> = mine.iter().filter_map(|c| Some((c.n as f64, compute_step_s(c)?))).collect();
             let distinct = points.iter().any(|p| p.0 != points[0].0);
             let line = match mine.iter().find(|c| compute_step_s(c).is_some()).and_then(|c| c.step()) {
@@ -108,17 +145,18 @@ pub fn fit_compute(cells: &[&CellStats]) -> Vec<ComputeFit> {
                 }
                 _ => LineFit::of(&points)?,
             };
-            Some(ComputeFit { hidden, epochs, iters, reduce, line })
+            Some(ComputeFit { split, hidden, epochs, iters, reduce, line })
         })
         .collect()
 }
 
 /// The compute fit for a cell: its H and run shape, else its H's fit with the most points.
 fn compute_for<'a>(compute: &'a [ComputeFit], c: &CellStats) -> Option<&'a ComputeFit> {
-    compute
-        .iter()
+    let split = Split::of(c.mode)?;
+    let mine = || compute.iter().filter(move |f| f.split == split);
+    mine()
         .find(|f| (f.hidden, f.epochs, f.iters) == (c.hidden, c.epochs, c.iters))
-        .or_else(|| compute.iter().filter(|f| f.hidden == c.hidden).max_by_key(|f| f.line.points))
+        .or_else(|| mine().filter(|f| f.hidden == c.hidden).max_by_key(|f| f.line.points))
 }
 
 /// Communication fits, one per (pattern, transport, P) of every sweep with a named
@@ -150,6 +188,8 @@ pub fn fit_comm(records: &[CommBenchRecord]) -> Vec<CommFit> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prediction {
     pub cell: String,
+    /// The cell's split: data parallelism's rows, or the hidden split's units.
+    pub split: Split,
     pub measured_step_s: f64,
     /// The interval of the measured step's median over the cell's runs (95% from 6 runs;
     /// the range below), where the cell has two runs or more.
@@ -188,26 +228,33 @@ impl Prediction {
     }
 }
 
-/// Every MPI cell that both fits cover, predicted: compute at N / P from the sequential
-/// cells, the collective at the cell's gradient size from the sweep on its transport and P.
-/// Cells with more ranks than cores are left out: their ranks share cores, which a compute
-/// of N / P per rank does not describe.
+/// Every MPI cell that both fits cover, predicted: compute at 1 / P of the one-process step
+/// of its split (data parallelism: N / P rows of the sequential step; the hidden split: H / P
+/// units of its own one-rank step, which is the same fit at N / P), the collective at the
+/// bytes it sums per step (the gradient; the hidden split's N x 10 logits, by allreduce)
+/// from the sweep on its transport and P. Cells with more ranks than cores are left out:
+/// their ranks share cores, which a compute of 1 / P per rank does not describe.
 pub fn predict(cells: &[&CellStats], compute: &[ComputeFit], comm: &[CommFit]) -> Vec<Prediction> {
     cells
         .iter()
-        .filter(|c| c.mode == Mode::Mpi && c.ranks > 1 && !c.oversubscribed && c.step_s.is_finite())
+        .filter(|c| matches!(c.mode, Mode::Mpi | Mode::Model))
+        .filter(|c| c.ranks > 1 && !c.oversubscribed && c.step_s.is_finite())
         .filter_map(|c| {
+            let split = Split::of(c.mode)?;
             let fit = compute_for(compute, c)?;
-            let sync = c.sync?;
+            let op = match split {
+                Split::Rows => CommOp::of_sync(c.sync?),
+                Split::HiddenUnits => CommOp::of_sync(crate::train::SyncKind::Allreduce),
+            };
             let transport = Transport::of_link(c.link);
-            let op = CommOp::of_sync(sync);
             let link = comm.iter().find(|f| f.op == op && f.transport == transport && f.ranks == c.ranks)?;
-            let (share, bytes) = (c.n as f64 / c.ranks as f64, gradient_bytes(c.hidden));
+            let (share, bytes) = (c.n as f64 / c.ranks as f64, split.bytes(c.n, c.hidden, c.reduce));
             let (clo, chi) = fit.line.interval_at(share);
             let (llo, lhi) = link.line.interval_at(bytes);
             let measured_interval = c.step().filter(|e| e.n >= 2).map(|e| (e.low, e.high));
             Some(Prediction {
                 cell: c.cell.clone(),
+                split,
                 measured_step_s: c.step_s,
                 measured_interval,
                 predicted_step_s: fit.step_s(share) + link.comm_s(bytes),

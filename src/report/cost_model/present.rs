@@ -60,7 +60,8 @@ impl Model {
             t.push(vec![
                 "compute".into(),
                 format!(
-                    "H={}, {}x{} steps{}",
+                    "{}H={}, {}x{} steps{}",
+                    if f.split == super::fit::Split::HiddenUnits { "hidden split, " } else { "" },
                     f.hidden,
                     f.epochs,
                     f.iters,

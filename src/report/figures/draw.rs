@@ -146,7 +146,9 @@ where
     }
     // Efficiencies and accuracies sit near the top of their axis: their legend goes below.
     let high = ["efficiency", "/ P", "accuracy"];
-    let legend = if high.iter().any(|w| chart.y_label.contains(w)) {
+    let legend = if chart.legend_upper_right {
+        SeriesLabelPosition::UpperRight
+    } else if high.iter().any(|w| chart.y_label.contains(w)) {
         SeriesLabelPosition::LowerRight
     } else {
         SeriesLabelPosition::UpperLeft

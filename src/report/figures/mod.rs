@@ -42,6 +42,9 @@ pub struct Chart {
     pub series: Vec<Series>,
     /// Shown instead of axes when there is nothing to plot (for example: no GPU).
     pub message: Option<String>,
+    /// The legend goes to the upper right, where the figure's points are not (a ratio that
+    /// falls with N).
+    pub legend_upper_right: bool,
 }
 
 impl Chart {
@@ -56,6 +59,7 @@ impl Chart {
             integer_x: false,
             series: vec![],
             message: None,
+            legend_upper_right: false,
         }
     }
 
@@ -103,6 +107,26 @@ fn estimate_point(x: f64, e: Option<Estimate>, scale: f64) -> Point {
 /// What every timing figure's bars are.
 const BARS: &str = "median, bars: 95% CI (below 6 runs: the range)";
 
+/// Adds `p` to the series labelled `label`, starting it if there is none.
+fn add_point(series: &mut Vec<Series>, label: String, p: Point) {
+    match series.iter_mut().find(|s| s.label == label) {
+        Some(s) => s.points.push(p),
+        None => series.push(Series { label, points: vec![p], reference: false }),
+    }
+}
+
+/// A dashed line at y = 1 across the chart's x range (a ratio's break-even), if it has points.
+fn line_at_one(chart: &mut Chart, label: &str) {
+    if chart.has_points() {
+        let (lo, hi) = chart.x_extent();
+        chart.series.push(Series {
+            label: label.into(),
+            points: vec![point(lo, 1.0), point(hi, 1.0)],
+            reference: true,
+        });
+    }
+}
+
 /// Groups cells into series by `label`, points ordered by x.
 fn series_by(
     cells: &[&CellStats],
@@ -116,10 +140,7 @@ fn series_by(
         if !(p.x.is_finite() && p.y.is_finite()) {
             continue;
         }
-        match out.iter_mut().find(|s| s.label == l) {
-            Some(s) => s.points.push(p),
-            None => out.push(Series { label: l, points: vec![p], reference: false }),
-        }
+        add_point(&mut out, l, p);
     }
     for s in &mut out {
         s.points.sort_by(|a, b| a.x.total_cmp(&b.x));
@@ -258,23 +279,12 @@ fn gpu_crossover(agg: &Aggregate, id: &str) -> Chart {
     let mut series: Vec<Series> = Vec::new();
     for (h, n, cpu, gpu) in pairs {
         if let (Some(c), Some(g)) = (cpu, gpu) {
-            let label = format!("H={h}");
-            let p = estimate_point(n as f64, c.unpaired_time_ratio(g), 1.0);
-            match series.iter_mut().find(|s| s.label == label) {
-                Some(s) => s.points.push(p),
-                None => series.push(Series { label, points: vec![p], reference: false }),
-            }
+            add_point(&mut series, format!("H={h}"), estimate_point(n as f64, c.unpaired_time_ratio(g), 1.0));
         }
     }
     chart.series = series;
-    if chart.has_points() {
-        let (lo, hi) = chart.x_extent();
-        chart.series.push(Series {
-            label: "parity".into(),
-            points: vec![point(lo, 1.0), point(hi, 1.0)],
-            reference: true,
-        });
-    } else {
+    line_at_one(&mut chart, "parity");
+    if !chart.has_points() {
         let reason = agg.gaps_of(id).find(|g| g.mode == Mode::Gpu).map_or("no GPU cells".into(), |g| g.reason.clone());
         chart.message = Some(format!("Not run: {reason}"));
     }
@@ -357,6 +367,34 @@ fn ensembles(agg: &Aggregate, id: &str) -> Chart {
     chart
 }
 
+/// Data against model parallelism: the data-parallel time over the hidden split's, by N,
+/// one series per H and link between the ranks; above 1 the hidden split is faster. The
+/// byte count's crossover (N = 41 H) is in the table's notes.
+fn model_parallel(agg: &Aggregate, id: &str) -> Chart {
+    let cells: Vec<&CellStats> = agg.table(id).collect();
+    let mut chart = Chart::new(
+        &format!("fig-{id}-model-parallel"),
+        "Hidden split against data parallelism, by N",
+        "N (training rows)",
+        "data-parallel time / hidden-split time (bars: 95% CI)",
+    );
+    chart.log_x = true;
+    chart.log_y = true;
+    chart.legend_upper_right = true;
+    let pairs = super::model_vs_data::pairs(&cells);
+    let mut series: Vec<Series> = Vec::new();
+    for pair in &pairs {
+        let label = format!("H={} {} P={}", pair.model.hidden, pair.transport(), pair.model.p());
+        let p = estimate_point(pair.model.n as f64, pair.model_speedup(), 1.0);
+        if p.y.is_finite() && p.y > 0.0 {
+            add_point(&mut series, label, p);
+        }
+    }
+    chart.series = series;
+    line_at_one(&mut chart, "equal");
+    chart
+}
+
 /// Every figure the tables of `agg` support, by table name.
 pub fn charts(agg: &Aggregate, tables: &[(String, TableKind)]) -> Vec<Chart> {
     let mut out = Vec::new();
@@ -372,6 +410,7 @@ pub fn charts(agg: &Aggregate, tables: &[(String, TableKind)]) -> Vec<Chart> {
             TableKind::GpuCrossover => out.push(gpu_crossover(agg, id)),
             TableKind::Network => out.push(network(agg, id)),
             TableKind::Ensembles => out.push(ensembles(agg, id)),
+            TableKind::ModelParallel => out.push(model_parallel(agg, id)),
             // The parity table's figures are numbers of equal value, the determinism table's
             // hashes: a table says it better.
             TableKind::Parity | TableKind::Determinism => {}

@@ -4,6 +4,7 @@
 mod comm_grows_as_link_slows;
 mod ensemble_beats_best_member;
 mod faster_than_baseline;
+mod fewer_numbers_wins;
 mod gather_bcast_loses_more;
 mod gpu_crossover;
 mod gpu_faster;
@@ -42,6 +43,7 @@ pub(super) fn judge(judge: &Judge) -> Verdict {
         Kind::ScalesBetterThanBaseline => scales_better_than_baseline::judge,
         Kind::EnsembleBeatsBestMember => ensemble_beats_best_member::judge,
         Kind::IdenticalWeights => identical_weights::judge,
+        Kind::FewerNumbersWins => fewer_numbers_wins::judge,
     };
     rule(judge)
 }

@@ -24,18 +24,30 @@ pub(in crate::report::claims) fn judge(j: &Judge) -> Verdict {
         );
     };
     let beyond = worst.error_beyond_interval();
-    let largest = model.worst_prediction().map_or(0.0, |p| p.relative_error());
+    let judged: Vec<_> = model.judgeable().collect();
+    let largest = judged.iter().map(|p| p.relative_error()).max_by(|a, b| a.abs().total_cmp(&b.abs())).unwrap_or(0.0);
+    let split = model.predictions.iter().filter(|p| p.split == crate::report::cost_model::fit::Split::HiddenUnits);
+    let hidden_split = split.count();
+    let single = model.predictions.len() - judged.len() - hidden_split;
     j.valued(
         pass(beyond.abs() <= j.bound),
         format!(
-            "{} MPI cells predicted out of sample; farthest outside its measured interval {:+.1}% ({}); largest \
-             error against the median {:+.1}%; {} of {} predicted intervals meet the measured ones",
+            "{} MPI cells predicted out of sample, {} of them data-parallel with a measured interval (judged){}; \
+             farthest outside \
+             its measured interval {:+.1}% ({}); largest error against the median {:+.1}%; {} of {} predicted \
+             intervals meet the measured ones",
             model.predictions.len(),
+            judged.len(),
+            [(single, "of one run"), (hidden_split, "of the hidden split")]
+                .iter()
+                .filter(|(n, _)| *n > 0)
+                .map(|(n, what)| format!(", {n} {what} (shown in M2, not judged)"))
+                .collect::<String>(),
             100.0 * beyond,
             worst.cell,
             100.0 * largest,
             model.predictions_meeting(),
-            model.predictions.len()
+            judged.len()
         ),
         format!("≤ {:.0}%", 100.0 * j.bound),
         Some(beyond.abs()),
