@@ -163,7 +163,8 @@ mod tests {
         }
     }
 
-    fn evaluate_on(claim: &Claim, cells: Vec<CellStats>) -> Verdict {
+    /// The claim's verdict on `cells`, in a quick run of the table `table` alone.
+    fn evaluate_in(table: &str, claim: &Claim, cells: Vec<CellStats>) -> Verdict {
         let agg = Aggregate {
             cells,
             gaps: vec![],
@@ -171,7 +172,11 @@ mod tests {
             commbench: vec![],
             commbench_failures: vec![],
         };
-        evaluate(claim, &agg, "quick", &["T8".to_string()])
+        evaluate(claim, &agg, "quick", &[table.to_string()])
+    }
+
+    fn evaluate_on(claim: &Claim, cells: Vec<CellStats>) -> Verdict {
+        evaluate_in("T8", claim, cells)
     }
 
     /// A T3 cell of `mode` with P processes (threads for torch), its best time and final cost.
@@ -196,14 +201,7 @@ mod tests {
     }
 
     fn evaluate_t3(claim: &Claim, cells: Vec<CellStats>) -> Verdict {
-        let agg = Aggregate {
-            cells,
-            gaps: vec![],
-            frame: polars::prelude::DataFrame::empty(),
-            commbench: vec![],
-            commbench_failures: vec![],
-        };
-        evaluate(claim, &agg, "quick", &["T3".to_string()])
+        evaluate_in("T3", claim, cells)
     }
 
     #[test]
