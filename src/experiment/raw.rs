@@ -116,6 +116,12 @@ pub struct RawRow {
     pub reduce: crate::train::Reduction,
     #[serde(default)]
     pub weights_sha256: Option<String>,
+    /// What the user waits for the run, end to end: from starting its process (mpirun for
+    /// MPI cells) to its exit, so mpirun's start-up, loading and scattering the data, the
+    /// training loop, every evaluation and writing the result (in every row of the run).
+    /// (Last, so older files still read: without it.)
+    #[serde(default)]
+    pub process_s: Option<f64>,
 }
 
 impl RawRow {
@@ -194,6 +200,7 @@ impl RunKey<'_> {
             cpu_s: None,
             reduce: c.reduce,
             weights_sha256: None,
+            process_s: None,
         }
     }
 

@@ -127,14 +127,14 @@ fn last_lines(log: &Path, n: usize) -> Vec<String> {
     lines
 }
 
-/// Runs one job; its result, or why it failed.
-fn run_job(plan: &Plan, job: &Job, settings: &RunnerSettings) -> Result<TrainResult, String> {
+/// Runs one job; its result and its process's wall time in seconds, or why it failed.
+fn run_job(plan: &Plan, job: &Job, settings: &RunnerSettings) -> Result<(TrainResult, f64), String> {
     let mut settings = std::borrow::Cow::Borrowed(settings);
     if job.planned.oversubscribe && job.planned.cell.cores() > available_cores() {
         // The table asked for this P on purpose (`parallel = [..]`): run it, marked.
         settings.to_mut().launcher.oversubscribe = true;
     }
-    run_process(&plan.profile, &job.planned.cell, &settings, &job.name()).map(|(result, _)| result)
+    run_process(&plan.profile, &job.planned.cell, &settings, &job.name())
 }
 
 /// Runs `cell` as its own `dpstudy train` process (under mpirun for MPI cells), its result
@@ -249,8 +249,10 @@ pub fn run<'a>(plan: &'a Plan, settings: &RunnerSettings, previous: Vec<RawRow>)
         let k = key(job.planned, job.rep, job.warmup);
         let before = Snapshot::take();
         match run_job(plan, job, settings) {
-            Ok(result) => {
-                rows.extend(result_rows(&k, &result, job, settings, before));
+            Ok((result, process_s)) => {
+                let mut new_rows = result_rows(&k, &result, job, settings, before);
+                new_rows.iter_mut().for_each(|row| row.process_s = Some(process_s));
+                rows.extend(new_rows);
                 summary.runs_done += 1;
                 progress.finish(&job.name(), &format!("ok, {:.1} s", started.elapsed().as_secs_f64()), false);
             }

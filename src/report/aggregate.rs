@@ -54,6 +54,9 @@ pub struct RunSample {
     pub comm_share: f64,
     /// Share of the machine's CPU ticks stolen while the run went (NaN: not recorded).
     pub steal_share: f64,
+    /// The run end to end: its process from start to exit (NaN: not recorded, in results
+    /// written before dpstudy recorded it).
+    pub process_s: f64,
 }
 
 impl RunSample {
@@ -121,6 +124,12 @@ pub struct CellStats {
     pub samples: Vec<RunSample>,
     /// The median training time with its confidence interval (`None`: no timed run).
     pub time: Option<Estimate>,
+    /// The median end-to-end time of a run (process start to exit: mpirun's start-up,
+    /// loading and scattering the data, training, evaluation) with its interval (`None`:
+    /// not recorded).
+    pub end_to_end: Option<Estimate>,
+    /// The sequential cell's end-to-end time over this cell's, round by round.
+    pub end_to_end_speedup: Option<Estimate>,
     /// Total training time of a run (rank 0, evaluation excluded).
     pub median_s: f64,
     pub min_s: f64,
@@ -197,6 +206,11 @@ impl CellStats {
     /// The median step time with its interval.
     pub fn step(&self) -> Option<Estimate> {
         stats::median_interval(&self.samples.iter().map(|s| s.step_s).collect::<Vec<_>>())
+    }
+
+    /// The runs' end-to-end times by round (those that recorded one).
+    pub fn end_to_end_totals(&self) -> Vec<(usize, f64)> {
+        self.samples.iter().filter(|s| s.process_s.is_finite()).map(|s| (s.rep, s.process_s)).collect()
     }
 
     /// The runs' communication shares by round.
@@ -300,6 +314,7 @@ fn frame_of(rows: &[RawRow]) -> PolarsResult<DataFrame> {
         Column::new("steal_share".into(), of(|r| r.steal_share)),
         Column::new("reduce".into(), s(|r| r.reduce.to_string())),
         Column::new("weights_sha256".into(), rows.iter().map(|r| r.weights_sha256.clone()).collect::<Vec<_>>()),
+        Column::new("process_s".into(), of(|r| r.process_s)),
     ])
 }
 
@@ -327,7 +342,15 @@ fn cell_frame(raw: DataFrame) -> PolarsResult<(DataFrame, DataFrame)> {
 
     let left = || JoinArgs::new(JoinType::Left);
     let runs_of_cells = runs
-        .select([col("cell"), col("rep"), col("total_s"), col("step_s"), col("comm_share"), col("steal_share")])
+        .select([
+            col("cell"),
+            col("rep"),
+            col("total_s"),
+            col("step_s"),
+            col("comm_share"),
+            col("steal_share"),
+            col("process_s"),
+        ])
         .sort_by_exprs([col("cell"), col("rep")], SortMultipleOptions::default())
         .collect()?;
     let cells = per_cell
@@ -379,6 +402,7 @@ fn runs_of(timed: LazyFrame) -> LazyFrame {
             col("vote_test_acc").first().alias("vote_test_acc"),
             col("stacked_test_acc").first().alias("stacked_test_acc"),
             col("steal_share").max().alias("steal_share"),
+            col("process_s").max().alias("process_s"),
             col("weights_sha256").filter(root_last.clone()).first().alias("weights_sha256"),
         ])
         .with_columns([
@@ -534,6 +558,8 @@ fn stats_of(df: &DataFrame) -> anyhow::Result<Vec<CellStats>> {
             runs: runs[i],
             samples: vec![],
             time: None,
+            end_to_end: None,
+            end_to_end_speedup: None,
             median_s: median_s[i],
             min_s: min_s[i],
             max_s: max_s[i],
@@ -585,12 +611,18 @@ fn with_hashes(c: &Columns<'_>, mut stats: Vec<CellStats>) -> anyhow::Result<Vec
 fn samples_of(runs: &DataFrame) -> anyhow::Result<std::collections::HashMap<String, Vec<RunSample>>> {
     let c = Columns(runs);
     let (cell, rep) = (c.strs("cell")?, c.ints("rep")?);
-    let (total, step, comm, steal) =
-        (c.nans("total_s")?, c.nans("step_s")?, c.nans("comm_share")?, c.nans("steal_share")?);
+    let (total, step, comm, steal, process) =
+        (c.nans("total_s")?, c.nans("step_s")?, c.nans("comm_share")?, c.nans("steal_share")?, c.nans("process_s")?);
     let mut out: std::collections::HashMap<String, Vec<RunSample>> = std::collections::HashMap::new();
     for i in 0..runs.height() {
-        let sample =
-            RunSample { rep: rep[i], total_s: total[i], step_s: step[i], comm_share: comm[i], steal_share: steal[i] };
+        let sample = RunSample {
+            rep: rep[i],
+            total_s: total[i],
+            step_s: step[i],
+            comm_share: comm[i],
+            steal_share: steal[i],
+            process_s: process[i],
+        };
         out.entry(cell[i].clone()).or_default().push(sample);
     }
     Ok(out)
@@ -603,11 +635,13 @@ fn with_intervals(mut cells: Vec<CellStats>, runs: &DataFrame) -> anyhow::Result
     for c in &mut cells {
         c.samples = samples.remove(&c.cell).unwrap_or_default();
         c.time = stats::median_interval(&c.samples.iter().map(|s| s.total_s).collect::<Vec<_>>());
+        c.end_to_end = stats::median_interval(&c.end_to_end_totals().iter().map(|&(_, s)| s).collect::<Vec<_>>());
     }
     let seq: Vec<CellStats> = cells.iter().filter(|c| c.mode == Mode::Seq).cloned().collect();
     for c in &mut cells {
         let Some(reference) = seq.iter().find(|s| s.work() == c.work()) else { continue };
         c.speedup = reference.time_ratio(c);
+        c.end_to_end_speedup = stats::paired_ratio(&reference.end_to_end_totals(), &c.end_to_end_totals());
         let p = c.p() as f64;
         c.efficiency = c.speedup.map(|e| e.map(|v| v / p));
     }
@@ -617,7 +651,13 @@ fn with_intervals(mut cells: Vec<CellStats>, runs: &DataFrame) -> anyhow::Result
 /// The intervals as columns of the summary frame (`speedup_low` ... beside `speedup`).
 fn interval_columns(frame: &mut DataFrame, cells: &[CellStats]) -> PolarsResult<()> {
     type Pick = fn(&CellStats) -> Option<Estimate>;
-    let picks: [(&str, Pick); 3] = [("time", |c| c.time), ("speedup", |c| c.speedup), ("efficiency", |c| c.efficiency)];
+    let picks: [(&str, Pick); 5] = [
+        ("time", |c| c.time),
+        ("speedup", |c| c.speedup),
+        ("efficiency", |c| c.efficiency),
+        ("end_to_end", |c| c.end_to_end),
+        ("end_to_end_speedup", |c| c.end_to_end_speedup),
+    ];
     for (name, pick) in picks {
         let part = |f: fn(&Estimate) -> f64| cells.iter().map(|c| pick(c).map(|e| f(&e))).collect::<Vec<Option<f64>>>();
         if name != "time" {

@@ -127,6 +127,17 @@ fn timing_note(table: &mut Table, cells: &[&CellStats]) {
     );
 }
 
+/// The two scopes of a time: the training loop, and what the user waits.
+fn end_to_end_note(table: &mut Table) {
+    table.notes.push(
+        "End-to-end: the run's process from start to exit, as the user waits for it: mpirun's start-up (MPI \
+         cells), loading the prepared data and scattering it to the ranks, the training loop, the evaluation, \
+         writing the result; its speedup is the sequential run's end-to-end time over the cell's, round by round. \
+         The gap to the training time is what start-up costs; it weighs most at small N."
+            .into(),
+    );
+}
+
 /// What the baseline rows are, when the table has any.
 fn baseline_note(table: &mut Table, cells: &[&CellStats]) {
     if cells.iter().any(|c| c.mode.is_baseline()) {
@@ -148,6 +159,8 @@ fn time_vs_size(spec: &TableSpec, agg: &Aggregate) -> Table {
         ("median s [95% CI]", Align::Right),
         ("range s", Align::Right),
         ("speedup [95% CI]", Align::Right),
+        ("end-to-end s [95% CI]", Align::Right),
+        ("end-to-end speedup", Align::Right),
         ("runs", Align::Right),
         ("outliers", Align::Right),
     ];
@@ -162,13 +175,16 @@ fn time_vs_size(spec: &TableSpec, agg: &Aggregate) -> Table {
             with_interval(c.time, secs),
             range(c.min_s, c.max_s),
             with_interval(c.speedup, two),
+            with_interval(c.end_to_end, secs),
+            with_interval(c.end_to_end_speedup, two),
             c.runs.to_string(),
             c.outliers.to_string(),
         ]);
     }
     timing_note(&mut t, &cells);
     t.notes.push("Speedup: the sequential run's time over the cell's, round by round, at the same N.".into());
-    interval_note(&mut t, cells.iter().flat_map(|c| [c.time, c.speedup]));
+    end_to_end_note(&mut t);
+    interval_note(&mut t, cells.iter().flat_map(|c| [c.time, c.speedup, c.end_to_end, c.end_to_end_speedup]));
     baseline_note(&mut t, &cells);
     notes(&mut t, agg, &cells);
     t
@@ -217,6 +233,8 @@ fn strong_scaling(spec: &TableSpec, agg: &Aggregate) -> Table {
         ("speedup [95% CI]", Align::Right),
         ("efficiency [95% CI]", Align::Right),
         ("own speedup", Align::Right),
+        ("end-to-end s [95% CI]", Align::Right),
+        ("end-to-end speedup", Align::Right),
         ("comm %", Align::Right),
         ("wait %", Align::Right),
         ("runs", Align::Right),
@@ -241,6 +259,8 @@ fn strong_scaling(spec: &TableSpec, agg: &Aggregate) -> Table {
             with_interval(c.speedup, two),
             with_interval(c.efficiency, two),
             with_interval(own(c), two),
+            with_interval(c.end_to_end, secs),
+            with_interval(c.end_to_end_speedup, two),
             percent(c.comm_share),
             percent(c.wait_share),
             c.runs.to_string(),
@@ -253,7 +273,11 @@ fn strong_scaling(spec: &TableSpec, agg: &Aggregate) -> Table {
          training time in collectives and at the barrier before them."
             .into(),
     );
-    interval_note(&mut t, cells.iter().flat_map(|c| [c.time, c.speedup, c.efficiency, own(c)]));
+    end_to_end_note(&mut t);
+    interval_note(
+        &mut t,
+        cells.iter().flat_map(|c| [c.time, c.speedup, c.efficiency, own(c), c.end_to_end, c.end_to_end_speedup]),
+    );
     baseline_note(&mut t, &cells);
     notes(&mut t, agg, &cells);
     t

@@ -40,6 +40,44 @@ fn aggregation_of_the_fixture() {
     insta::assert_snapshot!("fixture_summary_cells", rounded_csv(&agg.csv(None).unwrap()));
 }
 
+/// The end-to-end time is a statistic of its own: the median of the runs' process times
+/// with its interval, and the speedup over the sequential cell of the same work paired
+/// round by round. Results written before it was recorded read as "not recorded".
+#[test]
+fn end_to_end_times_are_paired_by_round() {
+    let mut rows = raw::read_rows(&fixture()).unwrap();
+    let before = Aggregate::of(&rows).unwrap();
+    assert!(before.cells.iter().all(|c| c.end_to_end.is_none() && c.end_to_end_speedup.is_none()));
+    let mpi = before.table("T1").find(|c| c.mode == Mode::Mpi && c.runs >= 3).expect("an MPI cell of T1");
+    let seq = before.table("T1").find(|c| c.mode == Mode::Seq && c.work() == mpi.work()).unwrap();
+    let (seq_id, mpi_id) = (seq.cell.clone(), mpi.cell.clone());
+    // Round r: sequential 10 + r s, MPI 5 + r/2 s: every round's ratio is 2, while the
+    // ratio of the medians alone would be too.
+    for row in rows.iter_mut().filter(|r| !r.warmup) {
+        if row.cell == seq_id {
+            row.process_s = Some(10.0 + row.rep as f64);
+        } else if row.cell == mpi_id {
+            row.process_s = Some(5.0 + row.rep as f64 / 2.0);
+        }
+    }
+    let after = Aggregate::of(&rows).unwrap();
+    let cell = |id: &str| after.cells.iter().find(|c| c.cell == id).unwrap().clone();
+    let (seq, mpi) = (cell(&seq_id), cell(&mpi_id));
+    let runs = mpi.runs as f64;
+    let waited = mpi.end_to_end.unwrap();
+    assert!((waited.value - (5.0 + (runs - 1.0) / 4.0)).abs() < 1e-12, "median {waited:?} of {runs} runs");
+    assert!(waited.low < waited.value && waited.value < waited.high, "{waited:?}");
+    let speedup = mpi.end_to_end_speedup.unwrap();
+    assert!((speedup.value - 2.0).abs() < 1e-12 && (speedup.low - 2.0).abs() < 1e-12, "{speedup:?}");
+    assert!(seq.end_to_end_speedup.is_some_and(|s| (s.value - 1.0).abs() < 1e-12));
+    // The summary carries both, with their intervals.
+    let csv = String::from_utf8(after.csv(Some("T1")).unwrap()).unwrap();
+    let header = csv.lines().next().unwrap();
+    for column in ["end_to_end", "end_to_end_low", "end_to_end_high", "end_to_end_speedup", "end_to_end_speedup_low"] {
+        assert!(header.split(',').any(|h| h == column), "{column} missing from {header}");
+    }
+}
+
 #[test]
 fn tables_of_the_fixture_in_markdown_and_latex() {
     let (_tmp, dir) = fixture_copy();
@@ -335,6 +373,19 @@ fn quick_parity_numbers_on_real_mnist() {
         })
         .collect();
     insta::assert_snapshot!("quick_parity_real_mnist", lines.join("\n"));
+    // Every run recorded what its user waited, and that wait holds its training loop.
+    for c in agg.table("T5") {
+        let (Some(loop_time), Some(waited)) = (c.time, c.end_to_end) else {
+            panic!("{}: training time {:?}, end-to-end {:?}", c.cell, c.time, c.end_to_end)
+        };
+        assert!(
+            waited.value > loop_time.value,
+            "{}: end to end {} s, loop {} s",
+            c.cell,
+            waited.value,
+            loop_time.value
+        );
+    }
     let check = std::fs::read_to_string(dir.join("check.txt")).unwrap();
     assert!(check.contains("C6   PASS") && check.contains("C7   PASS"), "{check}");
     // The reviewer's page, compared with the committed quick results (the crate root is the

@@ -81,7 +81,14 @@ mod tests {
         [1.0, 1.01, 0.99, 1.02, 0.98, 1.0]
             .iter()
             .enumerate()
-            .map(|(rep, f)| RunSample { rep, total_s: f * total_s, step_s: f * step_s, comm_share, steal_share: 0.0 })
+            .map(|(rep, f)| RunSample {
+                rep,
+                total_s: f * total_s,
+                step_s: f * step_s,
+                comm_share,
+                steal_share: 0.0,
+                process_s: f64::NAN,
+            })
             .collect()
     }
 
@@ -115,6 +122,8 @@ mod tests {
             runs: 6,
             samples: rounds(1.0 / efficiency, 0.2, comm_share),
             time: None,
+            end_to_end: None,
+            end_to_end_speedup: None,
             median_s: 1.0,
             min_s: 1.0,
             max_s: 1.0,
