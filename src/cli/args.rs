@@ -97,6 +97,14 @@ pub enum Command {
         #[arg(long, value_name = "DIR", default_value = ".")]
         root: PathBuf,
     },
+    /// Check that the committed results still describe today's code: every expected run
+    /// made by a clean revision in the history, no measured code changed since the paper
+    /// run, and the paper's tables and figures what `report` makes from it today.
+    Provenance {
+        /// The repository's root.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        root: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

@@ -106,9 +106,9 @@ pub fn charts(sweeps: &[CommBenchRecord]) -> Vec<Chart> {
             p.range = Some((r.min_s, r.max_s));
             points.push(p);
         }
-        time.series.push(Series { label: label.clone(), points, reference: false });
+        time.series.push(Series::new(label.clone(), points));
         let points = rows.iter().filter(|r| r.busbw_gbs > 0.0).map(|r| point(r.bytes as f64, r.busbw_gbs)).collect();
-        busbw.series.push(Series { label, points, reference: false });
+        busbw.series.push(Series::new(label, points));
     }
     vec![time, busbw]
 }

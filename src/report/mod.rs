@@ -16,6 +16,7 @@ pub mod figures;
 pub mod findings;
 pub mod html;
 pub mod model_vs_data;
+pub mod provenance;
 pub mod study_tables;
 pub mod table_format;
 

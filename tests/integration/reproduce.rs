@@ -78,6 +78,35 @@ fn end_to_end_times_are_paired_by_round() {
     }
 }
 
+/// The figures a reviewer flagged: H told apart by line and marker, not by hue alone (T2);
+/// whole-number P ticks and an axis fitted to the data (T3); a log ratio axis where the
+/// crossover at 1 would vanish on a linear one (T7).
+#[test]
+fn figures_tell_their_series_apart_and_fit_their_axes() {
+    use dpstudy::experiment::manifest::TableKind;
+    use dpstudy::report::figures::{Look, charts};
+    let agg = Aggregate::of(&raw::read_rows(&fixture()).unwrap()).unwrap();
+    let kinds: Vec<(String, TableKind)> =
+        [("T2", TableKind::EpochTime), ("T3", TableKind::StrongScaling), ("T7", TableKind::GpuCrossover)]
+            .into_iter()
+            .map(|(id, kind)| (id.to_string(), kind))
+            .collect();
+    let all = charts(&agg, &kinds);
+    let chart = |stem: &str| all.iter().find(|c| c.stem == stem).unwrap_or_else(|| panic!("no {stem}"));
+    let t2 = chart("fig-T2-epoch-time");
+    let seq: Vec<_> = t2.series.iter().filter(|s| s.label.starts_with("seq ")).collect();
+    assert_eq!(seq.len(), 2, "{:?}", t2.series.iter().map(|s| &s.label).collect::<Vec<_>>());
+    assert_eq!(seq[0].colour_key, seq[1].colour_key, "one mode, one colour");
+    assert_ne!(seq[0].look, seq[1].look, "two H, two looks");
+    assert!(seq.iter().any(|s| s.label.ends_with("H=50") && s.look == Look::Solid));
+    for stem in ["fig-T3-speedup", "fig-T3-efficiency", "fig-T3-comm-share"] {
+        let c = chart(stem);
+        assert!(c.integer_x && !c.y_from_zero, "{stem}: P is counted and the y axis fits the data");
+    }
+    let t7 = chart("fig-T7-gpu-crossover");
+    assert!(t7.log_y, "T7's ratio axis is logarithmic");
+}
+
 #[test]
 fn tables_of_the_fixture_in_markdown_and_latex() {
     let (_tmp, dir) = fixture_copy();

@@ -11,6 +11,7 @@ mod data;
 mod docs;
 mod merge;
 mod paper;
+mod provenance;
 mod report;
 mod reproduce;
 mod train;
@@ -39,6 +40,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Paper { paper_dir } => paper::paper(&paper_dir),
         Command::Claims { claims, expected } => claims::claims(claims.as_deref(), &expected),
         Command::Docs { check, root } => docs::docs(&root, check),
+        Command::Provenance { root } => provenance::provenance(&root),
     }
 }
 

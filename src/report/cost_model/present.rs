@@ -254,14 +254,10 @@ impl Model {
                 let points = powers_of_two(MAX_RANKS)
                     .map(|p| point(p as f64, net.speedup(compute, SyncKind::Allreduce, n, p)))
                     .collect();
-                chart.series.push(Series { label: format!("{}, N={n:.0e}", net.name), points, reference: false });
+                chart.series.push(Series::new(format!("{}, N={n:.0e}", net.name), points));
             }
         }
-        chart.series.push(Series {
-            label: "ideal".into(),
-            points: vec![point(1.0, 1.0), point(MAX_RANKS as f64, MAX_RANKS as f64)],
-            reference: true,
-        });
+        chart.series.push(Series::reference("ideal", vec![point(1.0, 1.0), point(MAX_RANKS as f64, MAX_RANKS as f64)]));
         Some(chart)
     }
 }

@@ -8,7 +8,7 @@ use plotters::coord::Shift;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 
-use super::Chart;
+use super::{Chart, Look};
 
 const FONT: &str = "sans-serif";
 static FONT_BYTES: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
@@ -24,15 +24,19 @@ const PALETTE: [RGBColor; 7] = [
     RGBColor(0, 0, 0),
 ];
 
-/// Axis range with a margin; from zero on linear axes where the data is positive.
-fn axis(lo: f64, hi: f64, log: bool) -> (f64, f64) {
+/// Axis range with a margin; on a linear axis from zero where the data is positive and
+/// `from_zero` asks for it, else from just below the data.
+fn axis(lo: f64, hi: f64, log: bool, from_zero: bool) -> (f64, f64) {
     if log {
         let lo = if lo > 0.0 { lo } else { 1e-3 };
         (lo / 1.3, hi.max(lo) * 1.3)
-    } else {
+    } else if from_zero {
         let lo = lo.min(0.0);
         let span = (hi - lo).max(1e-9);
         (lo, hi + 0.08 * span)
+    } else {
+        let span = (hi - lo).max(1e-3 * hi.abs()).max(1e-9);
+        (lo - 0.08 * span, hi + 0.08 * span)
     }
 }
 
@@ -80,9 +84,12 @@ fn draw_chart<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) 
     }
     let (x0, x1) = chart.x_extent();
     let (y0, y1) = chart.y_extent();
-    let (x0, x1) =
-        if chart.log_x { axis(x0, x1, true) } else { (x0 - 0.05 * (x1 - x0).max(1.0), x1 + 0.05 * (x1 - x0).max(1.0)) };
-    let (y0, y1) = axis(y0, y1, chart.log_y);
+    let (x0, x1) = if chart.log_x {
+        axis(x0, x1, true, false)
+    } else {
+        (x0 - 0.05 * (x1 - x0).max(1.0), x1 + 0.05 * (x1 - x0).max(1.0))
+    };
+    let (y0, y1) = axis(y0, y1, chart.log_y, chart.y_from_zero);
     match (chart.log_x, chart.log_y) {
         (false, false) => plot(root, chart, x0..x1, y0..y1),
         (true, true) => plot(root, chart, (x0..x1).log_scale(), (y0..y1).log_scale()),
@@ -106,7 +113,11 @@ where
         .y_label_area_size(70)
         .build_cartesian_2d(x, y)
         .map_err(fail)?;
+    // A counting axis gets a label per whole number when there are few (P = 1, 2, 4).
+    let (lo, hi) = chart.x_extent();
+    let x_labels = if chart.integer_x && hi - lo <= 16.0 { (hi - lo).round() as usize + 1 } else { 10 };
     ctx.configure_mesh()
+        .x_labels(x_labels)
         .x_desc(&chart.x_label)
         .y_desc(&chart.y_label)
         .label_style((FONT, 15))
@@ -121,6 +132,7 @@ where
         .draw()
         .map_err(fail)?;
     let mut colour = PALETTE.iter().cycle();
+    let mut keyed: Vec<(&str, RGBColor)> = Vec::new();
     for s in &chart.series {
         let pts: Vec<(f64, f64)> = s.points.iter().map(|p| (p.x, p.y)).collect();
         if s.reference {
@@ -131,12 +143,44 @@ where
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RGBColor(120, 120, 120)));
             continue;
         }
-        let c = *colour.next().expect("a cycle never ends");
-        ctx.draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))
-            .map_err(fail)?
-            .label(&s.label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
-        ctx.draw_series(pts.iter().map(|&(x, y)| Circle::new((x, y), 4, c.filled()))).map_err(fail)?;
+        let c = match s.colour_key.as_deref() {
+            Some(key) => match keyed.iter().find(|(k, _)| *k == key) {
+                Some(&(_, c)) => c,
+                None => {
+                    let c = *colour.next().expect("a cycle never ends");
+                    keyed.push((key, c));
+                    c
+                }
+            },
+            None => *colour.next().expect("a cycle never ends"),
+        };
+        match s.look {
+            Look::Solid => {
+                ctx.draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))
+                    .map_err(fail)?
+                    .label(&s.label)
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+                ctx.draw_series(pts.iter().map(|&(x, y)| Circle::new((x, y), 4, c.filled()))).map_err(fail)?;
+            }
+            Look::Dashed => {
+                ctx.draw_series(DashedLineSeries::new(pts.clone(), 6, 4, c.stroke_width(2)))
+                    .map_err(fail)?
+                    .label(&s.label)
+                    .legend(move |(x, y)| {
+                        EmptyElement::at((x, y))
+                            + PathElement::new(vec![(0, 0), (6, 0)], c.stroke_width(2))
+                            + PathElement::new(vec![(10, 0), (16, 0)], c.stroke_width(2))
+                            + TriangleMarker::new((8, 0), 5, c.filled())
+                    });
+                ctx.draw_series(pts.iter().map(|&(x, y)| TriangleMarker::new((x, y), 6, c.filled()))).map_err(fail)?;
+            }
+        }
+        let notes = s.points.iter().filter_map(|p| {
+            p.note.as_ref().map(|note| {
+                EmptyElement::at((p.x, p.y)) + Text::new(note.clone(), (6, -18), (FONT, 13).into_font().color(&c))
+            })
+        });
+        ctx.draw_series(notes).map_err(fail)?;
         let bars =
             s.points.iter().filter_map(|p| p.range.map(|(lo, hi)| ErrorBar::new_vertical(p.x, lo, p.y, hi, c, 8)));
         ctx.draw_series(bars).map_err(fail)?;
@@ -201,18 +245,26 @@ pub fn png(chart: &Chart) -> anyhow::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::figures::{Point, Series, point};
+    use crate::report::figures::{Look, Point, Series, point};
 
     fn demo() -> Chart {
         let mut c = Chart::new("fig-demo", "Demo", "N", "time (s)");
-        c.series.push(Series {
-            label: "seq".into(),
-            points: vec![
-                Point { x: 1000.0, y: 1.0, range: Some((0.9, 1.2)), x_range: Some((950.0, 1100.0)) },
+        c.series.push(Series::new(
+            "seq".into(),
+            vec![
+                Point {
+                    range: Some((0.9, 1.2)),
+                    x_range: Some((950.0, 1100.0)),
+                    note: Some("P=1".into()),
+                    ..point(1000.0, 1.0)
+                },
                 point(2000.0, 2.0),
             ],
-            reference: false,
-        });
+        ));
+        let mut dashed = Series::new("seq H=25".into(), vec![point(1000.0, 0.5), point(2000.0, 1.0)]);
+        dashed.look = Look::Dashed;
+        dashed.colour_key = Some("seq".into());
+        c.series.push(dashed);
         c
     }
 

@@ -10,13 +10,26 @@ use crate::experiment::manifest::TableKind;
 use crate::stats::Estimate;
 use crate::train::Mode;
 
-/// One point; `range` (in y) and `x_range` (in x) are drawn as error bars.
+/// One point; `range` (in y) and `x_range` (in x) are drawn as error bars, `note` as a
+/// label beside it (the P of an ensembles point, which its axes do not show).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Point {
     pub x: f64,
     pub y: f64,
     pub range: Option<(f64, f64)>,
     pub x_range: Option<(f64, f64)>,
+    pub note: Option<String>,
+}
+
+/// How a series' points and line look beside its colour, so that two series that differ
+/// in one property (H in the epoch-time figure) differ in shape, not in hue alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Look {
+    /// Solid line, filled circles.
+    #[default]
+    Solid,
+    /// Dashed line, filled triangles.
+    Dashed,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +38,19 @@ pub struct Series {
     pub points: Vec<Point>,
     /// Reference lines (ideal speedup, ...) are dashed and grey.
     pub reference: bool,
+    /// Series with the same colour key share a colour (`None`: a colour of its own).
+    pub colour_key: Option<String>,
+    pub look: Look,
+}
+
+impl Series {
+    pub(crate) fn new(label: String, points: Vec<Point>) -> Self {
+        Self { label, points, reference: false, colour_key: None, look: Look::Solid }
+    }
+
+    pub(crate) fn reference(label: &str, points: Vec<Point>) -> Self {
+        Self { reference: true, ..Self::new(label.into(), points) }
+    }
 }
 
 /// A figure as data.
@@ -39,6 +65,9 @@ pub struct Chart {
     pub log_y: bool,
     /// The x axis counts something (P): label whole numbers only.
     pub integer_x: bool,
+    /// A linear y axis starts at zero (times, whose proportions the eye compares); other
+    /// linear axes start just below their data.
+    pub y_from_zero: bool,
     pub series: Vec<Series>,
     /// Shown instead of axes when there is nothing to plot (for example: no GPU).
     pub message: Option<String>,
@@ -57,6 +86,7 @@ impl Chart {
             log_x: false,
             log_y: false,
             integer_x: false,
+            y_from_zero: false,
             series: vec![],
             message: None,
             legend_upper_right: false,
@@ -92,7 +122,7 @@ fn sync_name(c: &CellStats) -> String {
 }
 
 pub(crate) fn point(x: f64, y: f64) -> Point {
-    Point { x, y, range: None, x_range: None }
+    Point { x, y, range: None, x_range: None, note: None }
 }
 
 /// A median at `x` with its confidence interval as the error bar (`y` scaled by `scale`);
@@ -111,7 +141,7 @@ const BARS: &str = "median, bars: 95% CI (below 6 runs: the range)";
 fn add_point(series: &mut Vec<Series>, label: String, p: Point) {
     match series.iter_mut().find(|s| s.label == label) {
         Some(s) => s.points.push(p),
-        None => series.push(Series { label, points: vec![p], reference: false }),
+        None => series.push(Series::new(label, vec![p])),
     }
 }
 
@@ -119,11 +149,7 @@ fn add_point(series: &mut Vec<Series>, label: String, p: Point) {
 fn line_at_one(chart: &mut Chart, label: &str) {
     if chart.has_points() {
         let (lo, hi) = chart.x_extent();
-        chart.series.push(Series {
-            label: label.into(),
-            points: vec![point(lo, 1.0), point(hi, 1.0)],
-            reference: true,
-        });
+        chart.series.push(Series::reference(label, vec![point(lo, 1.0), point(hi, 1.0)]));
     }
 }
 
@@ -161,6 +187,7 @@ fn time_vs_size(agg: &Aggregate, id: &str) -> Chart {
         "training samples N",
         &format!("time (s), {BARS}"),
     );
+    chart.y_from_zero = true;
     chart.series = series_by(&cells, mode_p, |c| estimate_point(c.n as f64, c.time, 1.0));
     chart
 }
@@ -173,11 +200,22 @@ fn epoch_time(agg: &Aggregate, id: &str) -> Chart {
         "training samples N",
         &format!("time per epoch (s), {BARS}"),
     );
+    chart.y_from_zero = true;
     chart.series = series_by(
         &cells,
         |c| format!("{} H={}", mode_p(c), c.hidden),
         |c| estimate_point(c.n as f64, c.time, 1.0 / c.epochs as f64),
     );
+    // The mode is the colour; H is the line and the marker (solid circles for the largest
+    // H, dashed triangles for the others).
+    let largest_h = cells.iter().map(|c| c.hidden).max().unwrap_or(0);
+    for (series, cell) in chart.series.iter_mut().filter_map(|s| {
+        let cell = cells.iter().find(|c| format!("{} H={}", mode_p(c), c.hidden) == s.label)?;
+        Some((s, cell))
+    }) {
+        series.colour_key = Some(mode_p(cell));
+        series.look = if cell.hidden == largest_h { Look::Solid } else { Look::Dashed };
+    }
     chart
 }
 
@@ -185,7 +223,7 @@ fn epoch_time(agg: &Aggregate, id: &str) -> Chart {
 /// `at_top(P)`.
 fn ideal_line(cells: &[&CellStats], at_top: impl Fn(f64) -> f64) -> Series {
     let top = cells.iter().map(|c| c.p()).max().unwrap_or(1) as f64;
-    Series { label: "ideal".into(), points: vec![point(1.0, 1.0), point(top, at_top(top))], reference: true }
+    Series::reference("ideal", vec![point(1.0, 1.0), point(top, at_top(top))])
 }
 
 fn speedup(agg: &Aggregate, id: &str) -> Chart {
@@ -196,6 +234,7 @@ fn speedup(agg: &Aggregate, id: &str) -> Chart {
         "P (ranks or threads)",
         &format!("speedup, {BARS}"),
     );
+    chart.integer_x = true;
     chart.series = series_by(&cells, |c| c.label(), |c| estimate_point(c.p() as f64, c.speedup, 1.0));
     chart.series.push(ideal_line(&cells, |p| p));
     chart
@@ -209,6 +248,7 @@ fn efficiency(agg: &Aggregate, id: &str) -> Chart {
         "P (ranks or threads)",
         &format!("speedup / P, {BARS}"),
     );
+    chart.integer_x = true;
     chart.series = series_by(&cells, |c| c.label(), |c| estimate_point(c.p() as f64, c.efficiency, 1.0));
     chart.series.push(ideal_line(&cells, |_| 1.0));
     chart
@@ -222,6 +262,7 @@ fn comm_share(agg: &Aggregate, id: &str) -> Chart {
         "P (ranks)",
         "share of time (%)",
     );
+    chart.integer_x = true;
     chart.series =
         series_by(&cells, |c| format!("{} comm", sync_name(c)), |c| point(c.p() as f64, 100.0 * c.comm_share));
     chart.series.extend(series_by(
@@ -240,6 +281,7 @@ fn weak_scaling(agg: &Aggregate, id: &str) -> Chart {
         "P (ranks or threads)",
         &format!("weak efficiency, {BARS}"),
     );
+    chart.integer_x = true;
     chart.series = series_by(
         &cells,
         |c| c.label(),
@@ -275,6 +317,9 @@ fn gpu_crossover(agg: &Aggregate, id: &str) -> Chart {
         "training samples N",
         &format!("CPU time / GPU time (above 1: GPU faster), {BARS}"),
     );
+    // Ratios from below 1 to tens: on a log axis the crossover at 1 stays visible.
+    chart.log_x = true;
+    chart.log_y = true;
     let pairs = crossover_pairs(&cells);
     let mut series: Vec<Series> = Vec::new();
     for (h, n, cpu, gpu) in pairs {
@@ -291,16 +336,35 @@ fn gpu_crossover(agg: &Aggregate, id: &str) -> Chart {
     chart
 }
 
-/// Where an unshaped link sits on the bandwidth axis (the figure's x label says so): above
-/// every shaped rate the tables use.
+/// Where an unshaped link sits on the bandwidth axis when the run has no sweep of it to
+/// say what it carries: above every shaped rate the tables use (the x label says so).
 pub const UNSHAPED_AT_GBIT: f64 = 100.0;
+
+/// What the run's sweep of the unshaped link measured: the largest allreduce bus bandwidth
+/// between two hosts, in Gbit/s (`None`: no such sweep).
+fn unshaped_gbit(agg: &Aggregate) -> Option<f64> {
+    use crate::cluster::{Link, Transport};
+    agg.commbench
+        .iter()
+        .filter(|r| r.transport == Some(Transport::Link(Link::Tcp)))
+        .flat_map(|r| r.rows_of(crate::commbench::op::CommOp::Allreduce))
+        .map(|row| 8.0 * row.busbw_gbs)
+        .filter(|g| g.is_finite() && *g > 0.0)
+        .reduce(f64::max)
+}
 
 fn network(agg: &Aggregate, id: &str) -> Chart {
     let cells: Vec<&CellStats> = agg.table(id).filter(|c| c.mode == Mode::Mpi && c.link.is_some()).collect();
+    let measured = unshaped_gbit(agg);
+    let unshaped_at = measured.unwrap_or(UNSHAPED_AT_GBIT);
+    let x_label = match measured {
+        Some(g) => format!("link bandwidth, Gbit/s (unshaped TCP at its measured {g:.1})"),
+        None => format!("link bandwidth, Gbit/s (unshaped TCP, not measured, drawn at {UNSHAPED_AT_GBIT})"),
+    };
     let mut chart = Chart::new(
         &format!("fig-{id}-network"),
         "Parallel efficiency by link between the hosts",
-        &format!("link bandwidth, Gbit/s (unshaped TCP drawn at {UNSHAPED_AT_GBIT})"),
+        &x_label,
         &format!("efficiency (speedup / P), {BARS}"),
     );
     chart.log_x = true;
@@ -308,17 +372,13 @@ fn network(agg: &Aggregate, id: &str) -> Chart {
         &cells,
         |c| format!("H={} {} P={}", c.hidden, sync_name(c), c.p()),
         |c| {
-            let x = c.link.and_then(|l| l.gbit_per_s()).unwrap_or(UNSHAPED_AT_GBIT);
+            let x = c.link.and_then(|l| l.gbit_per_s()).unwrap_or(unshaped_at);
             estimate_point(x, c.efficiency, 1.0)
         },
     );
     if chart.has_points() {
         let (lo, hi) = chart.x_extent();
-        chart.series.push(Series {
-            label: "ideal".into(),
-            points: vec![point(lo, 1.0), point(hi, 1.0)],
-            reference: true,
-        });
+        chart.series.push(Series::reference("ideal", vec![point(lo, 1.0), point(hi, 1.0)]));
     }
     chart
 }
@@ -333,34 +393,33 @@ fn ensembles(agg: &Aggregate, id: &str) -> Chart {
     let mut chart = Chart::new(
         &format!("fig-{id}-ensembles"),
         "Test accuracy against training time: one model or an ensemble",
-        "training time, s (median, bars: 95% CI, or the range below 6 runs)",
+        "training time, s (median, bars: 95% CI, or the range below 6 runs); labels: P, † oversubscribed",
         "test accuracy",
     );
     let mut series: Vec<Series> = Vec::new();
-    let mut add = |label: String, time: Option<Estimate>, y: Option<f64>| {
+    let mut add = |label: String, c: &CellStats, y: Option<f64>| {
         let Some(y) = y.filter(|y| y.is_finite()) else { return };
-        let Some(time) = time.filter(|t| t.value.is_finite()) else { return };
-        let p = Point { x_range: (time.n >= 2).then_some((time.low, time.high)), ..point(time.value, y) };
-        match series.iter_mut().find(|s| s.label == label) {
-            Some(s) => s.points.push(p),
-            None => series.push(Series { label, points: vec![p], reference: false }),
-        }
+        let Some(time) = c.time.filter(|t| t.value.is_finite()) else { return };
+        let note = format!("P={}{}", c.p(), if c.oversubscribed { "†" } else { "" });
+        let p =
+            Point { x_range: (time.n >= 2).then_some((time.low, time.high)), note: Some(note), ..point(time.value, y) };
+        add_point(&mut series, label, p);
     };
     for c in &cells {
         match c.mode {
             Mode::Ensemble => {
                 if c.bagging {
-                    add("bagging: average".into(), c.time, c.average_test_acc);
+                    add("bagging: average".into(), c, c.average_test_acc);
                 } else {
-                    add("ensemble: average".into(), c.time, c.average_test_acc);
-                    add("ensemble: stacked".into(), c.time, c.stacked_test_acc);
-                    add("ensemble: best member".into(), c.time, c.best_member_test_acc);
+                    add("ensemble: average".into(), c, c.average_test_acc);
+                    add("ensemble: stacked".into(), c, c.stacked_test_acc);
+                    add("ensemble: best member".into(), c, c.best_member_test_acc);
                 }
             }
             _ if super::study_tables::equal_budget(&cells, c) => {
-                add(format!("{} (P x steps)", c.label()), c.time, c.final_test_acc)
+                add(format!("{} (P x steps)", c.label()), c, c.final_test_acc)
             }
-            _ => add(c.label(), c.time, c.final_test_acc),
+            _ => add(c.label(), c, c.final_test_acc),
         }
     }
     chart.series = series;
@@ -422,4 +481,56 @@ pub fn charts(agg: &Aggregate, tables: &[(String, TableKind)]) -> Vec<Chart> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::{Link, Transport};
+    use crate::commbench::op::CommOp;
+    use crate::commbench::record::{CommBenchRecord, Row};
+
+    fn sweep(transport: Transport, busbw_gbs: &[f64]) -> CommBenchRecord {
+        let rows = busbw_gbs
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| Row {
+                op: CommOp::Allreduce,
+                bytes: 1 << (10 + i),
+                iters: 10,
+                min_s: 1e-3,
+                avg_s: 1e-3,
+                max_s: 1e-3,
+                algbw_gbs: b,
+                busbw_gbs: b,
+                wrong: 0,
+            })
+            .collect();
+        CommBenchRecord {
+            format: 1,
+            command: vec![],
+            git_revision: String::new(),
+            transport: Some(transport),
+            ranks: 2,
+            hosts: vec![],
+            warmup: 1,
+            budget_s: 1.0,
+            rows,
+        }
+    }
+
+    /// The unshaped link sits where its sweep measured it, not at a made-up rate; shaped
+    /// links and shared memory do not count.
+    #[test]
+    fn the_unshaped_link_is_drawn_at_its_measured_rate() {
+        let mut agg = Aggregate::of(&[]).unwrap();
+        assert_eq!(unshaped_gbit(&agg), None);
+        agg.commbench = vec![
+            sweep(Transport::SharedMemory, &[5.0]),
+            sweep(Transport::Link(Link::TcpShaped { mbit_per_s: 100 }), &[0.0125]),
+            sweep(Transport::Link(Link::Tcp), &[0.2, 0.825, 0.7]),
+        ];
+        let measured = unshaped_gbit(&agg).unwrap();
+        assert!((measured - 6.6).abs() < 1e-9, "{measured}");
+    }
 }
