@@ -92,8 +92,20 @@ impl BatchJob {
              \x20 exit 143\n\
              }}\n\
              trap stopped TERM\n\
+             newest() {{ ls -td {results_q}/*/ 2>/dev/null | head -n 1; }}\n\
+             old=\"$(newest)\"\n\
              {command} &\n\
              child=$!\n\
+             # Said at the start, so that a job Slurm kills outright still says how to finish.\n\
+             for _ in $(seq 1 300); do\n\
+             \x20 run=\"$(newest)\"\n\
+             \x20 [ -n \"$run\" ] && [ \"$run\" != \"$old\" ] && break\n\
+             \x20 run=\"\"\n\
+             \x20 kill -0 \"$child\" 2>/dev/null || break\n\
+             \x20 sleep 0.2\n\
+             done\n\
+             [ -z \"$run\" ] || printf 'dpstudy: this job runs %s; should it end before the run does, finish the run in a new allocation: %s %s reproduce --resume %s\\n' \\\n\
+             \x20 \"$run\" 'salloc -N {nodes} --ntasks-per-node=1 --cpus-per-task={cpus} --time={minutes}' {program} \"$run\" >&2\n\
              wait \"$child\"\n",
             version = crate::util::build_info::VERSION,
             profile = self.profile,
@@ -144,6 +156,7 @@ mod tests {
             "cd /home/u/dpstudy || { printf 'dpstudy: cannot enter %s: submit from where it is\\n' /home/u/dpstudy >&2; exit 1; }",
             "/opt/dpstudy reproduce --mpirun-args '--mca x y' &",
             "trap stopped TERM",
+            "old=\"$(newest)\"",
         ] {
             assert!(s.lines().any(|l| l == line), "{line:?} missing:\n{s}");
         }
@@ -205,6 +218,47 @@ mod tests {
                 && stderr.contains("reproduce --resume"),
             "{stderr}"
         );
+    }
+
+    /// Slurm may SIGKILL a job before its trap has run (a busy node, a short KillWait):
+    /// the resume command was already said when the run's directory appeared, naming the
+    /// new run and not the older one beside it.
+    #[test]
+    fn the_resume_line_is_said_when_the_run_starts() {
+        use std::os::unix::process::CommandExt;
+        use std::process::{Command, Stdio};
+        let dir = tempfile::tempdir().unwrap();
+        let results = dir.path().join("results");
+        std::fs::create_dir_all(results.join("quick-1")).unwrap();
+        let job = BatchJob {
+            profile: "quick".into(),
+            nodes: 1,
+            cpus_per_node: 1,
+            estimate_s: 60.0,
+            results_dir: results.display().to_string(),
+            workdir: dir.path().display().to_string(),
+            command: vec!["sh".into(), "-c".into(), "sleep 0.3; mkdir results/quick-2 && exec sleep 60".into()],
+        };
+        std::fs::write(dir.path().join("job.sh"), job.script()).unwrap();
+        let child = Command::new("bash")
+            .arg(dir.path().join("job.sh"))
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while !results.join("quick-2").exists() {
+            assert!(started.elapsed().as_secs() < 20, "the script's command never started");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        let group = format!("-{}", child.id());
+        Command::new("kill").args(["-KILL", "--", &group]).status().unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let run = format!("{}/quick-2/", results.display());
+        assert!(stderr.contains(&format!("this job runs {run}")), "{stderr}");
+        assert!(stderr.contains(&format!("reproduce --resume {run}")), "{stderr}");
     }
 
     #[test]
