@@ -78,13 +78,9 @@ pub enum Command {
         claims: Option<PathBuf>,
         /// Reference results whose check.json gives a "measured here" column each (named by
         /// its profile, and by the directory where its name is not the profile's); the quick
-        /// run's table-times.txt gives the time column.
-        #[arg(
-            long,
-            value_name = "DIR",
-            value_delimiter = ',',
-            default_value = "artifact/expected/full-short,artifact/expected/baselines,artifact/expected/quick,artifact/expected/ensembles"
-        )]
+        /// run's table-times.txt gives the time column [default: every directory under
+        /// artifact/expected with a check.json, the paper run's first].
+        #[arg(long, value_name = "DIR", value_delimiter = ',')]
         expected: Vec<PathBuf>,
     },
     /// Rewrite the generated regions of the README and the appendix from the committed

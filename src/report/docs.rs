@@ -29,6 +29,11 @@ pub enum Region {
     BenchScaling,
     /// The exact reduction's step beside the float one's: `reduce-steps`.
     ReduceSteps,
+    /// The paper run in a paragraph (command, revision, duration, runs, verdicts):
+    /// `paper-run`.
+    PaperRun,
+    /// Each table of the paper, the command that makes it, its time and needs: `paper-map`.
+    PaperMap,
 }
 
 impl Region {
@@ -38,6 +43,8 @@ impl Region {
             "bench-summary" => Some(Self::BenchSummary),
             "bench-scaling" => Some(Self::BenchScaling),
             "reduce-steps" => Some(Self::ReduceSteps),
+            "paper-run" => Some(Self::PaperRun),
+            "paper-map" => Some(Self::PaperMap),
             _ => None,
         }
     }
@@ -47,6 +54,7 @@ impl Region {
         match self {
             Self::BenchSteps | Self::BenchSummary | Self::BenchScaling => BENCH_RECORD,
             Self::ReduceSteps => REDUCE_RECORD,
+            Self::PaperRun | Self::PaperMap => super::provenance::PAPER_RUN,
         }
     }
 }
@@ -63,6 +71,12 @@ impl Sources {
     }
 
     fn render(&self, region: Region) -> Result<String, String> {
+        let run = super::provenance::PAPER_RUN;
+        match region {
+            Region::PaperRun => return super::paper_map::summary(&self.root, run).map_err(|e| format!("{e:#}")),
+            Region::PaperMap => return super::paper_map::markdown(&self.root, run).map_err(|e| format!("{e:#}")),
+            _ => {}
+        }
         let mut records = self.records.borrow_mut();
         let record = records
             .entry(region.record())
@@ -74,6 +88,7 @@ impl Sources {
             Region::BenchSummary => record.summary_markdown(),
             Region::BenchScaling => record.scaling_markdown(),
             Region::ReduceSteps => record.reduce_markdown(),
+            Region::PaperRun | Region::PaperMap => unreachable!("rendered from the paper run above"),
         })
     }
 }

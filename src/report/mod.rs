@@ -16,9 +16,12 @@ pub mod figures;
 pub mod findings;
 pub mod html;
 pub mod model_vs_data;
+pub mod paper_map;
+pub mod paper_numbers;
 pub mod provenance;
 pub mod study_tables;
 pub mod table_format;
+pub mod typed_numbers;
 
 use std::path::{Path, PathBuf};
 
@@ -220,6 +223,7 @@ pub fn report(dir: &Path, config: &ReportConfig) -> anyhow::Result<Written> {
     }
     let tables = build_tables(dir, &meta, &manifest, &agg)?;
     let macros = findings::Findings::of(&agg).map_or_else(findings::Findings::missing_macros, |f| f.latex_macros());
+    let numbers = paper_numbers::of(&meta, &raw::read_rows(dir)?, &agg).latex();
     let kinds: Vec<(String, TableKind)> =
         meta.tables.iter().filter_map(|id| manifest.table(id)).map(|t| (t.id.clone(), t.name)).collect();
     let mut charts = figures::charts(&agg, &kinds);
@@ -241,6 +245,7 @@ pub fn report(dir: &Path, config: &ReportConfig) -> anyhow::Result<Written> {
         }
         write_atomic(&tdir.join("all.md"), all.as_bytes())?;
         write_atomic(&tdir.join(findings::MACROS_FILE), macros.as_bytes())?;
+        write_atomic(&tdir.join(paper_numbers::MACROS_FILE), numbers.as_bytes())?;
         figures_written = charts.iter().map(|c| c.stem.clone()).collect();
     }
     Ok(Written {

@@ -215,6 +215,12 @@ fn a_stale_region_is_named_and_nothing_is_written_under_check() {
     for record in [dpstudy::report::docs::BENCH_RECORD, dpstudy::report::docs::REDUCE_RECORD] {
         std::fs::copy(root().join(record), tmp.path().join(record)).unwrap();
     }
+    // The paper run, which the paper-run and paper-map regions are made from.
+    let run = dpstudy::report::provenance::PAPER_RUN;
+    std::fs::create_dir_all(tmp.path().join(run)).unwrap();
+    for file in ["run.json", "raw.csv", "check.json"] {
+        std::fs::copy(root().join(run).join(file), tmp.path().join(run).join(file)).unwrap();
+    }
     let readme = tmp.path().join("README.md");
     let text = std::fs::read_to_string(&readme).unwrap();
     let marker = "<!-- generated: bench-summary -->\n";

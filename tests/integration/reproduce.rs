@@ -138,14 +138,17 @@ fn tables_of_the_fixture_in_markdown_and_latex() {
                 assert!(figures.contains(&format!("{stem}.{ext}")), "{stem}.{ext} missing in {}", target.display());
             }
         }
-        // The seven tables, the sweep's T11, the original's findings, the setup, and the
-        // findings' macros.
+        // The seven tables, the sweep's T11, the original's findings, the setup, the
+        // findings' macros and the prose's numbers.
         let tables = common::entries(&target.join("tables"));
-        assert_eq!(tables.iter().filter(|e| e.ends_with(".tex")).count(), 11, "{tables:?}");
+        assert_eq!(tables.iter().filter(|e| e.ends_with(".tex")).count(), 12, "{tables:?}");
         assert!(tables.contains(&"F1-original-findings.tex".to_string()), "{tables:?}");
         assert!(tables.contains(&"T11-comm-bench.tex".to_string()), "{tables:?}");
         let macros = std::fs::read_to_string(target.join("tables/findings-macros.tex")).unwrap();
         assert!(macros.contains("\\newcommand{\\FindP}{2}"), "{macros}");
+        let numbers = std::fs::read_to_string(target.join("tables/numbers-macros.tex")).unwrap();
+        assert!(numbers.contains("\\newcommand{\\NumMaxRanks}{2}"), "{numbers}");
+        assert!(numbers.contains("\\newcommand{\\NumParamsMax}{657{,}610}"), "{numbers}");
     }
     assert!(dir.join("summary/T1.csv").is_file());
 }

@@ -10,6 +10,8 @@ use crate::report::claims::{self, CheckRecord};
 /// results directory in `expected`.
 pub fn claims(path: Option<&Path>, expected: &[PathBuf]) -> anyhow::Result<()> {
     let claims = claims::load(path)?;
+    let every = if expected.is_empty() { every_expected_run()? } else { vec![] };
+    let expected = if expected.is_empty() { &every } else { expected };
     // A column per directory, named by its profile (and by the directory too where that is
     // not the profile's name: `full-short: baselines`).
     let records = expected
@@ -34,4 +36,17 @@ pub fn claims(path: Option<&Path>, expected: &[PathBuf]) -> anyhow::Result<()> {
         .unwrap_or_default();
     print!("{}", claims::render::markdown_table(&claims, &records, &times));
     Ok(())
+}
+
+/// Every committed run with verdicts, the paper run's first, then by name.
+fn every_expected_run() -> anyhow::Result<Vec<PathBuf>> {
+    let base = Path::new(crate::report::provenance::EXPECTED_ROOT);
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(base)
+        .with_context(|| format!("cannot list {}", base.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("check.json").is_file())
+        .collect();
+    let paper = Path::new(crate::report::provenance::PAPER_RUN);
+    dirs.sort_by_key(|d| (d.as_path() != paper, d.clone()));
+    Ok(dirs)
 }
