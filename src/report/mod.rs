@@ -223,7 +223,10 @@ pub fn report(dir: &Path, config: &ReportConfig) -> anyhow::Result<Written> {
     }
     let tables = build_tables(dir, &meta, &manifest, &agg)?;
     let macros = findings::Findings::of(&agg).map_or_else(findings::Findings::missing_macros, |f| f.latex_macros());
-    let numbers = paper_numbers::of(&meta, &raw::read_rows(dir)?, &agg).latex();
+    let claims_list = claims::load(config.claims.as_deref())?;
+    let verdicts = claims::check(&claims_list, &agg, &meta.profile, &meta.tables, meta.finished.is_some());
+    let numbers =
+        paper_numbers::of(&meta, &raw::read_rows(dir)?, &agg).latex() + &paper_numbers::verdict_macros(&verdicts);
     let kinds: Vec<(String, TableKind)> =
         meta.tables.iter().filter_map(|id| manifest.table(id)).map(|t| (t.id.clone(), t.name)).collect();
     let mut charts = figures::charts(&agg, &kinds);

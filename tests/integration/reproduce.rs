@@ -149,6 +149,8 @@ fn tables_of_the_fixture_in_markdown_and_latex() {
         let numbers = std::fs::read_to_string(target.join("tables/numbers-macros.tex")).unwrap();
         assert!(numbers.contains("\\newcommand{\\NumMaxRanks}{2}"), "{numbers}");
         assert!(numbers.contains("\\newcommand{\\NumParamsMax}{657{,}610}"), "{numbers}");
+        // Each claim's verdict, as `check` gives it, for the prose's \Verdict{C1}.
+        assert!(numbers.contains("\\expandafter\\def\\csname dpverdictC1\\endcsname{PASS}"), "{numbers}");
     }
     assert!(dir.join("summary/T1.csv").is_file());
 }
