@@ -34,6 +34,8 @@ pub enum Region {
     PaperRun,
     /// Each table of the paper, the command that makes it, its time and needs: `paper-map`.
     PaperMap,
+    /// The steps of a measured fresh-machine `.ci/run`, from its log's excerpt: `ci-steps`.
+    CiSteps,
 }
 
 impl Region {
@@ -45,6 +47,7 @@ impl Region {
             "reduce-steps" => Some(Self::ReduceSteps),
             "paper-run" => Some(Self::PaperRun),
             "paper-map" => Some(Self::PaperMap),
+            "ci-steps" => Some(Self::CiSteps),
             _ => None,
         }
     }
@@ -55,6 +58,7 @@ impl Region {
             Self::BenchSteps | Self::BenchSummary | Self::BenchScaling => BENCH_RECORD,
             Self::ReduceSteps => REDUCE_RECORD,
             Self::PaperRun | Self::PaperMap => super::provenance::PAPER_RUN,
+            Self::CiSteps => super::ci_steps::RECORD,
         }
     }
 }
@@ -75,6 +79,12 @@ impl Sources {
         match region {
             Region::PaperRun => return super::paper_map::summary(&self.root, run).map_err(|e| format!("{e:#}")),
             Region::PaperMap => return super::paper_map::markdown(&self.root, run).map_err(|e| format!("{e:#}")),
+            Region::CiSteps => {
+                let path = self.root.join(super::ci_steps::RECORD);
+                let text =
+                    std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                return super::ci_steps::markdown(&text);
+            }
             _ => {}
         }
         let mut records = self.records.borrow_mut();
@@ -88,7 +98,7 @@ impl Sources {
             Region::BenchSummary => record.summary_markdown(),
             Region::BenchScaling => record.scaling_markdown(),
             Region::ReduceSteps => record.reduce_markdown(),
-            Region::PaperRun | Region::PaperMap => unreachable!("rendered from the paper run above"),
+            Region::PaperRun | Region::PaperMap | Region::CiSteps => unreachable!("rendered above"),
         })
     }
 }

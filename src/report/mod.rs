@@ -6,6 +6,7 @@
 
 pub mod aggregate;
 pub mod bench_summary;
+pub mod ci_steps;
 pub mod claims;
 pub mod commbench_tables;
 pub mod compare;

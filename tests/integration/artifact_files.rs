@@ -212,7 +212,10 @@ fn a_stale_region_is_named_and_nothing_is_written_under_check() {
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::copy(root().join(doc), &to).unwrap();
     }
-    for record in [dpstudy::report::docs::BENCH_RECORD, dpstudy::report::docs::REDUCE_RECORD] {
+    for record in
+        [dpstudy::report::docs::BENCH_RECORD, dpstudy::report::docs::REDUCE_RECORD, dpstudy::report::ci_steps::RECORD]
+    {
+        std::fs::create_dir_all(tmp.path().join(record).parent().unwrap()).unwrap();
         std::fs::copy(root().join(record), tmp.path().join(record)).unwrap();
     }
     // The paper run, which the paper-run and paper-map regions are made from.
