@@ -10,8 +10,8 @@
 #
 #   --hosts N    hosts h1..hN (default 2)
 #   --rate RATE  shape every host's outgoing link with a token bucket (tc tbf), e.g. 1gbit,
-#                100mbit (kbit, mbit, gbit); its bucket holds 1 ms of the rate (at least
-#                16 kB), so a message leaves at the rate however long the link was idle;
+#                100mbit (kbit, mbit, gbit); its bucket holds 100 us of the rate (at least
+#                8 kB), so a message leaves at the rate however long the link was idle;
 #                default: unshaped (the kernel's veth speed)
 #   --prefix P   namespace prefix, machine-wide unique (default d<pid mod 100000>); at most 6 chars
 #
@@ -33,9 +33,14 @@ while (($# > 0)); do
     *) echo "emulate-hosts: unknown argument $1 (usage: emulate-hosts.sh [--hosts N] [--rate R] [--prefix P] -- COMMAND...)" >&2; exit 2 ;;
   esac
 done
-# The bucket: 1 ms of the rate, at least 16 kB. A bigger one (256 kB was the first choice)
-# lets a message smaller than the bucket leave at the veth's speed after a pause, which hid
-# the 100 Mbit/s link from a 160 kB allreduce.
+# The bucket: 100 us of the rate, at least 8 kB (a few full-size packets: tbf cuts larger
+# GSO packets to fit it). A real link never sends faster than its rate; a bucket lets what
+# it holds leave at the veth's speed after a pause. 256 kB (the first choice) hid the
+# 100 Mbit/s link from a 160 kB allreduce; 1 ms of the rate (the second: 125 kB at 1 Gbit/s)
+# let the 82 kB halves of a 160 kB allreduce leave at once after each step's compute, so
+# a training cell's allreduce took a fraction of what the back-to-back commbench sweep
+# measured on the same link, and the cost model over-predicted it by two thirds (C12 in
+# CI: N = 1,000, H = 50, P = 2 on tcp-1gbit).
 burst=""
 if [ -n "$rate" ]; then
   [[ "$rate" =~ ^[1-9][0-9]{0,5}[kmg]bit$ ]] \
@@ -45,7 +50,7 @@ if [ -n "$rate" ]; then
     *mbit) per_s=$((${rate%mbit} * 1000000 / 8)) ;;
     *gbit) per_s=$((${rate%gbit} * 1000000000 / 8)) ;;
   esac
-  burst=$((per_s / 1000 > 16384 ? per_s / 1000 : 16384))
+  burst=$((per_s / 10000 > 8192 ? per_s / 10000 : 8192))
 fi
 (($# > 0)) || { echo "emulate-hosts: no command after --" >&2; exit 2; }
 [[ "$hosts" =~ ^[1-9][0-9]?$ ]] || { echo "emulate-hosts: --hosts $hosts: expected 1 to 99" >&2; exit 2; }
