@@ -6,8 +6,8 @@
 //! 1. Was each expected directory made by a clean revision that is in the history?
 //! 2. Has code that produces measurements ([`MEASURED_PATHS`]), or the paper profile's
 //!    plan in the experiments file, changed since the paper run's revision?
-//! 3. Are the paper's tables, figures and macros what `dpstudy report` makes today from
-//!    the committed paper run?
+//! 3. Are the paper's tables, figures and macros what `dpstudy report` and `dpstudy model`
+//!    make today from the committed paper run?
 //!
 //! The list of measured code and the one named exception live here, in one place.
 
@@ -86,9 +86,8 @@ pub struct Findings {
 /// The command that remakes the paper run (and so everything made from it).
 fn remake_paper_run() -> String {
     format!(
-        "from a clean commit: `dpstudy reproduce --profile full-short --data-dir <all 70,000 MNIST images>`, \
-         then replace {PAPER_RUN} with the run's directory and run `dpstudy report {PAPER_RUN} --paper-dir \
-         {PAPER_DIR}` and `dpstudy docs`"
+        "from a clean commit: `artifact/paper-run.sh <all 70,000 MNIST images>` (`dpstudy reproduce --profile \
+         full-short`, then {PAPER_RUN} replaced by the run, and `report`, `model` and `docs` remade from it)"
     )
 }
 
@@ -271,10 +270,14 @@ fn check_paper_outputs(root: &Path, findings: &mut Findings) -> anyhow::Result<(
         expected: None,
     };
     super::report(&run, &config).context("cannot make the paper's tables and figures from the paper run")?;
+    // The cost model's tables (M1-M3) and figure come from the same run, by `dpstudy model`.
+    super::cost_model::model_command(std::slice::from_ref(&run), &scratch.0.join("model"), Some(&made))
+        .context("cannot make the cost model's tables from the paper run")?;
     let paper = root.join(PAPER_DIR);
     let (want, have) = (outputs(&made), outputs(&paper));
     let remake = format!(
-        "`dpstudy report {PAPER_RUN} --paper-dir {PAPER_DIR}`, then commit {PAPER_DIR}/tables and {PAPER_DIR}/figures"
+        "`dpstudy report {PAPER_RUN} --paper-dir {PAPER_DIR}` and `dpstudy model {PAPER_RUN} --out <scratch> \
+         --paper-dir {PAPER_DIR}`, then commit {PAPER_DIR}/tables and {PAPER_DIR}/figures"
     );
     let mut differ = vec![];
     for file in &want {
