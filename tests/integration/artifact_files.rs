@@ -1,8 +1,9 @@
 //! The artifact's files that no Rust code path exercises: the Dockerfile's shape (pinned
 //! bases, RUN steps that are scripts of the repository, MNIST checked with the checksums the
-//! reader verifies, every target built by CI) and the appendix's claims table (generated,
-//! never stale). CI builds and runs the image itself (artifact/docker/ci/image-check.sh);
-//! these checks fail faster, and on what a build on this machine cannot see (the pins).
+//! reader verifies, every target built by CI), the appendix's claims table (generated,
+//! never stale) and the committed results' provenance (`dpstudy provenance`). CI builds and
+//! runs the image itself (artifact/docker/ci/image-check.sh); these checks fail faster, and
+//! on what a build on this machine cannot see (the pins).
 
 use std::path::Path;
 
@@ -246,4 +247,20 @@ fn a_stale_region_is_named_and_nothing_is_written_under_check() {
     assert!(check(&["docs"]).status.success());
     assert_eq!(std::fs::read_to_string(&readme).unwrap(), text);
     assert!(check(&["docs", "--check"]).status.success());
+}
+
+/// The paper stands on one committed run of today's measured code: `dpstudy provenance`
+/// fails on an expected directory made by a dirty or unknown revision, on measured code
+/// changed since the paper run, and on paper tables or figures that `report` and `model`
+/// would make differently today. Its message names each stale result and its remake.
+#[test]
+fn every_committed_result_describes_todays_code() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dpstudy"))
+        .arg("provenance")
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "dpstudy provenance failed:\n{stderr}");
+    assert!(stderr.contains("every committed result describes today's code"), "{stderr}");
 }
