@@ -185,8 +185,14 @@ fn plans(root: &Path, meta: &RunMeta, run_dir: &Path) -> anyhow::Result<(Plan, P
 }
 
 /// What differs between two plans, in words (`None`: the same cells, runs and settings).
+/// The profile's description is prose, not a setting: rewording it stales nothing.
 fn plan_difference(then: &Plan, now: &Plan) -> Option<String> {
-    if format!("{:?}", then.profile) != format!("{:?}", now.profile) {
+    let settings = |p: &Plan| {
+        let mut profile = p.profile.clone();
+        profile.description.clear();
+        format!("{profile:?}")
+    };
+    if settings(then) != settings(now) {
         return Some(format!("the profile's settings changed in artifact/experiments.toml ({})", now.profile_name));
     }
     let ids = |p: &Plan| p.cells.iter().map(|c| c.cell.id()).collect::<std::collections::BTreeSet<_>>();
@@ -395,5 +401,28 @@ mod tests {
         for (path, why) in EXCEPTIONS {
             assert!(path.starts_with(EXPECTED_ROOT) && *path != PAPER_RUN && !why.is_empty());
         }
+    }
+
+    /// The paper profile's plan from `toml`, the experiments file's text.
+    fn plan_of(toml: &str) -> Plan {
+        let manifest = Manifest::parse(toml, Path::new("experiments.toml")).unwrap();
+        let options =
+            PlanOptions { profile: "full-short".into(), tables: vec!["T1".into()], max_ranks: Some(2), reps: None };
+        Plan::new(&manifest, &options).unwrap()
+    }
+
+    #[test]
+    fn a_reworded_description_stales_nothing_and_a_changed_setting_does() {
+        let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("artifact/experiments.toml"))
+            .unwrap();
+        let then = plan_of(&text);
+        let reworded = text.replacen("the paper's profile:", "the profile of the paper:", 1);
+        assert_ne!(reworded, text);
+        assert_eq!(plan_difference(&then, &plan_of(&reworded)), None);
+        let start = text.find("[profiles.full-short]").unwrap();
+        let iters = start + text[start..].find("\niters = 50").unwrap();
+        let longer = format!("{}\niters = 60{}", &text[..iters], &text[iters + "\niters = 50".len()..]);
+        let why = plan_difference(&then, &plan_of(&longer)).expect("50 to 60 iterations is a new plan");
+        assert!(why.contains("settings changed"), "{why}");
     }
 }
