@@ -51,6 +51,25 @@ fn tick(v: f64) -> String {
     }
 }
 
+/// A linear axis's label, with as many decimals as ticks about `step` apart need to read
+/// apart: [`tick`]'s two decimals print 0.885 and 0.89 both as "0.89" on an axis of
+/// accuracies from 0.875 to 0.92.
+fn tick_on(v: f64, step: f64) -> String {
+    let given = match v.abs() {
+        a if !(0.01..1000.0).contains(&a) => return tick(v),
+        a if a >= 10.0 => 0,
+        a if a >= 1.0 => 1,
+        _ => 2,
+    };
+    let needed = if step > 0.0 && step.is_finite() { (-step.log10()).ceil().clamp(0.0, 6.0) as usize } else { 0 };
+    if needed <= given { tick(v) } else { format!("{v:.needed$}") }
+}
+
+/// The spacing of about ten ticks over `lo..hi`: what plotters' labels are at most.
+fn tick_step(lo: f64, hi: f64) -> f64 {
+    (hi - lo) / 10.0
+}
+
 fn fail<E: std::fmt::Debug>(e: E) -> anyhow::Error {
     anyhow::anyhow!("drawing failed: {e:?}")
 }
@@ -90,15 +109,17 @@ fn draw_chart<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) 
         (x0 - 0.05 * (x1 - x0).max(1.0), x1 + 0.05 * (x1 - x0).max(1.0))
     };
     let (y0, y1) = axis(y0, y1, chart.log_y, chart.y_from_zero);
+    let steps = (tick_step(x0, x1), tick_step(y0, y1));
     match (chart.log_x, chart.log_y) {
-        (false, false) => plot(root, chart, x0..x1, y0..y1),
-        (true, true) => plot(root, chart, (x0..x1).log_scale(), (y0..y1).log_scale()),
-        (true, false) => plot(root, chart, (x0..x1).log_scale(), y0..y1),
-        (false, true) => plot(root, chart, x0..x1, (y0..y1).log_scale()),
+        (false, false) => plot(root, chart, x0..x1, y0..y1, steps),
+        (true, true) => plot(root, chart, (x0..x1).log_scale(), (y0..y1).log_scale(), steps),
+        (true, false) => plot(root, chart, (x0..x1).log_scale(), y0..y1, steps),
+        (false, true) => plot(root, chart, x0..x1, (y0..y1).log_scale(), steps),
     }
 }
 
-fn plot<DB, X, Y>(root: &DrawingArea<DB, Shift>, chart: &Chart, x: X, y: Y) -> anyhow::Result<()>
+/// `steps`: the tick spacing of each linear axis, (x, y), which sets its labels' decimals.
+fn plot<DB, X, Y>(root: &DrawingArea<DB, Shift>, chart: &Chart, x: X, y: Y, steps: (f64, f64)) -> anyhow::Result<()>
 where
     DB: DrawingBackend,
     X: AsRangedCoord<Value = f64>,
@@ -125,9 +146,10 @@ where
         .x_label_formatter(&|v| match (chart.integer_x, v.fract() == 0.0) {
             (true, true) => format!("{v:.0}"),
             (true, false) => String::new(),
-            (false, _) => tick(*v),
+            (false, _) if chart.log_x => tick(*v),
+            (false, _) => tick_on(*v, steps.0),
         })
-        .y_label_formatter(&|v| tick(*v))
+        .y_label_formatter(&|v| if chart.log_y { tick(*v) } else { tick_on(*v, steps.1) })
         .light_line_style(RGBColor(235, 235, 235))
         .draw()
         .map_err(fail)?;
@@ -275,6 +297,17 @@ mod tests {
         let png = png(&demo()).unwrap();
         assert_eq!(&png[1..4], b"PNG");
         assert!(png.len() > 5000, "an 800x520 chart with text is more than a blank image");
+    }
+
+    #[test]
+    fn ticks_a_small_step_apart_read_apart_and_plain_ones_stay_plain() {
+        let accuracies: Vec<String> = [0.875, 0.88, 0.885, 0.89].iter().map(|&v| tick_on(v, 0.0045)).collect();
+        assert_eq!(accuracies, ["0.875", "0.880", "0.885", "0.890"]);
+        assert_eq!(tick_on(0.5, 0.1), "0.50");
+        assert_eq!(tick_on(20.0, 5.0), "20");
+        assert_eq!(tick_on(1.95, 0.01), "1.95");
+        assert_eq!(tick_on(2500.0, 10.0), "2.5k");
+        assert_eq!(tick_on(0.0, 0.001), "0");
     }
 
     #[test]
