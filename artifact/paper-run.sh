@@ -3,6 +3,8 @@
 # revision, and everything the paper, the README and the appendix make from it.
 #
 #   artifact/paper-run.sh DATA_DIR [RESULTS_DIR]
+#   artifact/paper-run.sh --remake     (no run: only what follows, from the committed run,
+#                                       after a change to the report's code)
 #
 # DATA_DIR holds all 70,000 MNIST images (../shared/data/mnist-full here); RESULTS_DIR
 # (default results/) receives the run's own directory. Needs root (T8 and T12 emulate hosts)
@@ -18,12 +20,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-data="${1:?usage: artifact/paper-run.sh DATA_DIR [RESULTS_DIR] (DATA_DIR: all 70,000 MNIST images)}"
+remake_only=false
+[ "${1:-}" = --remake ] && remake_only=true
+data="${1:?usage: artifact/paper-run.sh DATA_DIR [RESULTS_DIR] | --remake (DATA_DIR: all 70,000 MNIST images)}"
 results="${2:-results}"
-[ -f "$data/train-images-idx3-ubyte" ] || [ -f "$data/train-images-idx3-ubyte.gz" ] \
+$remake_only || [ -f "$data/train-images-idx3-ubyte" ] || [ -f "$data/train-images-idx3-ubyte.gz" ] \
   || { echo "paper-run: $data has no MNIST training images (train-images-idx3-ubyte): the paper profile needs all 70,000" >&2; exit 2; }
 # A run names its revision; a dirty tree would make one that is not in the history.
-if [ -n "$(git status --porcelain)" ]; then
+if ! $remake_only && [ -n "$(git status --porcelain)" ]; then
   echo "paper-run: the working tree is not clean; commit first, so that the run's revision is one of the history:" >&2
   git status --short >&2
   exit 1
@@ -36,25 +40,27 @@ bin_dir="$(mktemp -d "${TMPDIR:-/tmp}/dpstudy-paper-run.XXXXXX")"
 cp "$CARGO_TARGET_DIR/release/dpstudy" "$bin_dir/dpstudy"
 dpstudy="$bin_dir/dpstudy"
 
-before="$(ls -d "$results"/full-short-*/ 2>/dev/null || true)"
-status=0
-"$dpstudy" reproduce --profile full-short --data-dir "$data" --results-dir "$results" || status=$?
-run="$(comm -13 <(printf '%s\n' $before | sort) <(ls -d "$results"/full-short-*/ | sort) | tail -1)"
-[ -n "$run" ] || { echo "paper-run: reproduce left no run directory under $results (exit $status)" >&2; exit 1; }
-# A failed claim is a result; a failed run, or none, is not a paper run.
-[ -f "$run/check.json" ] || { echo "paper-run: $run has no check.json: the run did not finish (exit $status)" >&2; exit 1; }
-
 expected=artifact/expected/full-short
-rm -rf "$expected"
-mkdir -p "$expected"
-# What the tables, the claims and the cost model read; not the per-run logs, result files,
-# figures and HTML, which `report` remakes or nothing reads.
-for f in "$run"/*; do
-  case "$(basename "$f")" in
-    report.html|figures|logs|runs|cluster) ;;
-    *) cp -r "$f" "$expected/" ;;
-  esac
-done
+status=0
+if ! $remake_only; then
+  before="$(ls -d "$results"/full-short-*/ 2>/dev/null || true)"
+  "$dpstudy" reproduce --profile full-short --data-dir "$data" --results-dir "$results" || status=$?
+  run="$(comm -13 <(printf '%s\n' $before | sort) <(ls -d "$results"/full-short-*/ | sort) | tail -1)"
+  [ -n "$run" ] || { echo "paper-run: reproduce left no run directory under $results (exit $status)" >&2; exit 1; }
+  # A failed claim is a result; a failed run, or none, is not a paper run.
+  [ -f "$run/check.json" ] || { echo "paper-run: $run has no check.json: the run did not finish (exit $status)" >&2; exit 1; }
+
+  rm -rf "$expected"
+  mkdir -p "$expected"
+  # What the tables, the claims and the cost model read; not the per-run logs, result files,
+  # figures and HTML, which `report` remakes or nothing reads.
+  for f in "$run"/*; do
+    case "$(basename "$f")" in
+      report.html|figures|logs|runs|cluster) ;;
+      *) cp -r "$f" "$expected/" ;;
+    esac
+  done
+fi
 # The paper's tables and figures, from a scratch copy of what is committed (as `dpstudy
 # provenance` checks them), so that the committed directory stays as the run wrote it.
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/dpstudy-paper-report.XXXXXX")"
@@ -74,6 +80,7 @@ text, n = re.subn(r"<!-- claims:begin -->.*?<!-- claims:end -->", lambda _: new,
 assert n == 1, f"{path}: no claims region"
 open(path, "w").write(text)
 PY
-echo "paper-run: $run (exit $status) is now $expected; paper/, README.md and artifact/README.md remade from it"
+$remake_only || echo "paper-run: $run (exit $status) is now $expected"
+echo "paper-run: paper/, README.md and artifact/README.md remade from $expected"
 "$dpstudy" provenance || true
 git status --short
