@@ -232,22 +232,38 @@ fn baselines(n: &mut Numbers, agg: &Aggregate) {
         _ => f64::NAN,
     };
     let seq = find(Mode::Seq, 1);
-    for (mode, per_core, own) in [
-        (Mode::Original, "NumBlOriginalPerCore", "NumBlOriginalOwnSpeedup"),
-        (Mode::OriginalFixed, "NumBlFixedPerCore", "NumBlFixedOwnSpeedup"),
-        (Mode::Torch, "NumBlTorchPerCore", "NumBlTorchOwnSpeedup"),
-        (Mode::TorchDdp, "NumBlDdpPerCore", "NumBlDdpOwnSpeedup"),
+    for (mode, per_core, own, per_core_what, own_what) in [
+        (
+            Mode::Original,
+            "NumBlOriginalPerCore",
+            "NumBlOriginalOwnSpeedup",
+            "original (numpy's BLAS threads at its default): its P = 1 time over dpstudy's sequential time",
+            "original: its P = 1 time over its own time with the run's largest P",
+        ),
+        (
+            Mode::OriginalFixed,
+            "NumBlFixedPerCore",
+            "NumBlFixedOwnSpeedup",
+            "original-fixed (one BLAS thread): its P = 1 time over dpstudy's sequential time",
+            "original-fixed: its P = 1 time over its own time with the run's largest P",
+        ),
+        (
+            Mode::Torch,
+            "NumBlTorchPerCore",
+            "NumBlTorchOwnSpeedup",
+            "torch, one thread: its time over dpstudy's sequential time",
+            "torch: its one-thread time over its time with the run's largest P threads",
+        ),
+        (
+            Mode::TorchDdp,
+            "NumBlDdpPerCore",
+            "NumBlDdpOwnSpeedup",
+            "torch-ddp, one process: its time over dpstudy's sequential time",
+            "torch-ddp: its one-process time over its own time with the run's largest P",
+        ),
     ] {
-        n.set(
-            per_core,
-            "the baseline's time with P = 1 over dpstudy's sequential time",
-            fixed(ratio(find(mode, 1), seq), 2),
-        );
-        n.set(
-            own,
-            "the baseline's P = 1 time over its own time with the run's largest P",
-            fixed(ratio(find(mode, 1), find(mode, top)), 2),
-        );
+        n.set(per_core, per_core_what, fixed(ratio(find(mode, 1), seq), 2));
+        n.set(own, own_what, fixed(ratio(find(mode, 1), find(mode, top)), 2));
     }
     n.set(
         "NumMpiOwnSpeedup",
@@ -255,7 +271,7 @@ fn baselines(n: &mut Numbers, agg: &Aggregate) {
         fixed(ratio(find(Mode::Mpi, 1), find(Mode::Mpi, top)), 2),
     );
     n.set(
-        "NumMpiOverOriginal",
+        "NumOriginalOverMpi",
         "the original's time over dpstudy MPI's, both with the largest P",
         fixed(ratio(find(Mode::Original, top), find(Mode::Mpi, top)), 2),
     );
@@ -335,7 +351,7 @@ fn ensembles(n: &mut Numbers, agg: &Aggregate) {
         (Some(c), Some(o)) => fixed(value(c.time) / value(o.time), 2),
         _ => None,
     };
-    n.set("NumEnsTimeRatioTwo", "two members' time over one member's (medians)", time_ratio(ensemble(2, false)));
+    n.set("NumEnsTimeRatioTwo", "two members' time over one member's (T9 times one run of each)", time_ratio(ensemble(2, false)));
 }
 
 /// Each claim's verdict for the prose, `\\Verdict{C17}` (claim ids hold digits, which a

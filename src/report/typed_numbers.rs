@@ -35,6 +35,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("3", "section numbers, P = 3 in the uneven-split test"),
     ("5", "the share of stolen CPU time that flags a run, per cent"),
     ("256", "SHA-256, the hash's name"),
+    ("75", "the coverage of a three-run range, per cent (1 - 2/2^3)"),
 ];
 
 /// A number typed into prose: its line (1-based) and its text.
