@@ -122,6 +122,12 @@ pub struct RawRow {
     /// (Last, so older files still read: without it.)
     #[serde(default)]
     pub process_s: Option<f64>,
+    /// The CPU kernel that computed the run's steps (rank 0's; empty: the GPU, a baseline,
+    /// or a run recorded before dpstudy wrote it). The cost model fits each kernel's compute
+    /// apart: the step's time per sample changes where the kernel does. (Last, so older
+    /// files still read: without it.)
+    #[serde(default)]
+    pub kernel: Option<crate::model::kernel::KernelKind>,
 }
 
 impl RawRow {
@@ -201,6 +207,7 @@ impl RunKey<'_> {
             reduce: c.reduce,
             weights_sha256: None,
             process_s: None,
+            kernel: None,
         }
     }
 
@@ -246,6 +253,7 @@ impl RunKey<'_> {
                 row.stacked_test_acc = stacked.map(|c| c.test_acc);
                 row.stacked_test_cost = stacked.and_then(|c| c.test_cost);
                 row.weights_sha256.clone_from(&result.weights_sha256);
+                row.kernel = result.kernel;
                 rows.push(row);
             }
         }
@@ -386,9 +394,43 @@ mod tests {
         let mut ok = key.without_result(Status::Ok, "", SourceLabel::Mnist);
         ok.epoch = Some(1);
         ok.train_s = Some(0.25);
+        ok.kernel = Some(crate::model::kernel::KernelKind::Gemm);
         let failed = key.without_result(Status::Failed, "mpirun: not found, \"quoted\"", SourceLabel::Mnist);
         write_rows(dir.path(), &[ok.clone(), failed.clone()]).unwrap();
         assert_eq!(read_rows(dir.path()).unwrap(), [ok, failed]);
+    }
+
+    #[test]
+    fn a_raw_file_written_before_the_kernel_column_still_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let cell = Cell {
+            n: 10,
+            hidden: 3,
+            test_n: 0,
+            epochs: 1,
+            iters: 2,
+            mode: Mode::Seq,
+            ranks: 1,
+            threads: 1,
+            sync: None,
+            link: None,
+            validation_n: 0,
+            bagging: false,
+            reduce: Default::default(),
+        };
+        let key =
+            RunKey { profile: "quick", cell: &cell, tables: &[], dtype: Dtype::F64, oversubscribed: false, rep: 0, warmup: false };
+        let mut row = key.without_result(Status::Ok, "", SourceLabel::Mnist);
+        row.kernel = Some(crate::model::kernel::KernelKind::FusedAvx512);
+        write_rows(dir.path(), std::slice::from_ref(&row)).unwrap();
+        let path = dir.path().join(RAW_FILE);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.lines().next().unwrap().ends_with(",kernel") && text.contains("fused-avx512"), "{text}");
+        // The older layout: the same rows without the last column.
+        let older: String = text.lines().map(|l| format!("{}\n", &l[..l.rfind(',').unwrap()])).collect();
+        std::fs::write(&path, older).unwrap();
+        row.kernel = None;
+        assert_eq!(read_rows(dir.path()).unwrap(), [row]);
     }
 
     #[test]

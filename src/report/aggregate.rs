@@ -15,6 +15,7 @@ use crate::commbench::CommBenchRecord;
 use crate::data::SourceLabel;
 use crate::experiment::plan::WorkKey;
 use crate::experiment::raw::{RawRow, Status};
+use crate::model::kernel::KernelKind;
 use crate::stats::{self, Estimate};
 use crate::train::{Mode, Reduction, SyncKind};
 
@@ -176,6 +177,10 @@ pub struct CellStats {
     pub weights_sha256: Option<String>,
     /// Distinct weight hashes over the cell's runs (1 for a deterministic cell).
     pub hash_variants: usize,
+    /// The CPU kernel every timed run of the cell computed with (`None`: not recorded, or
+    /// runs that disagree). Which kernel runs depends on H and the rows per process, so a
+    /// cell and its P-rank counterpart may differ: the cost model fits each apart.
+    pub kernel: Option<KernelKind>,
 }
 
 impl CellStats {
@@ -590,6 +595,7 @@ fn stats_of(df: &DataFrame) -> anyhow::Result<Vec<CellStats>> {
             reduce: Reduction::Float,
             weights_sha256: None,
             hash_variants: 0,
+            kernel: None,
         })
         .collect::<Vec<_>>())
     .and_then(|stats| with_hashes(&c, stats))
@@ -605,6 +611,23 @@ fn with_hashes(c: &Columns<'_>, mut stats: Vec<CellStats>) -> anyhow::Result<Vec
         cell.hash_variants = variants[i];
     }
     Ok(stats)
+}
+
+/// Each cell's kernel: the one all its timed rows recorded, if they agree on one.
+fn with_kernels(cells: &mut [CellStats], rows: &[RawRow]) {
+    let mut seen: std::collections::HashMap<&str, Vec<Option<KernelKind>>> = std::collections::HashMap::new();
+    for r in rows.iter().filter(|r| r.status == Status::Ok && !r.warmup) {
+        let kinds = seen.entry(r.cell.as_str()).or_default();
+        if !kinds.contains(&r.kernel) {
+            kinds.push(r.kernel);
+        }
+    }
+    for c in cells {
+        c.kernel = match seen.get(c.cell.as_str()).map(Vec::as_slice) {
+            Some([one]) => *one,
+            _ => None,
+        };
+    }
 }
 
 /// The runs of each cell from the per-run frame.
@@ -676,7 +699,8 @@ impl Aggregate {
         let raw = frame_of(rows).map_err(anyhow::Error::from).context("cannot build the raw frame")?;
         let (mut frame, runs) =
             cell_frame(raw).map_err(anyhow::Error::from).context("cannot aggregate the raw rows")?;
-        let cells = with_intervals(stats_of(&frame).context("cannot read the aggregated frame")?, &runs)?;
+        let mut cells = with_intervals(stats_of(&frame).context("cannot read the aggregated frame")?, &runs)?;
+        with_kernels(&mut cells, rows);
         interval_columns(&mut frame, &cells)
             .map_err(anyhow::Error::from)
             .context("cannot add the intervals to the summary")?;

@@ -154,6 +154,7 @@ mod tests {
             reduce: Reduction::Float,
             weights_sha256: Some("a".repeat(64)),
             hash_variants: 1,
+            kernel: None,
         }
     }
 

@@ -166,6 +166,7 @@ mod tests {
             epochs: 1,
             iters: 1,
             reduce: Default::default(),
+            kernel: None,
             line,
         };
         // 70,000 samples: 70 ms of compute; 1 ms latency per message pair.

@@ -6,6 +6,7 @@ use super::line::LineFit;
 pub use crate::cluster::Transport;
 use crate::commbench::{CommBenchRecord, CommOp};
 use crate::model::Params;
+use crate::model::kernel::KernelKind;
 use crate::report::aggregate::CellStats;
 use crate::train::{Mode, Reduction};
 
@@ -55,6 +56,10 @@ pub const FIT_MIN_BYTES: usize = 64 << 10;
 /// The sequential step of H hidden units: `fixed + per_sample N`, fitted to the sequential
 /// cells of that H whose runs have one shape (epochs x steps): a run of 5 steps carries its
 /// first step's warm-up in its mean, a run of 40 steps hardly, so each shape is its own fit.
+/// And each kernel: which one runs depends on H and the rows per process
+/// ([`KernelKind::choose`]: at H = 1,600 on AVX-512 the portable one below 2,048 rows, the
+/// fused one from there), so the time per sample jumps where the kernel changes, and one line
+/// through both would put a rank's share on the wrong one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ComputeFit {
     /// The split whose compute this is: the rows' (the sequential step, which data
@@ -65,6 +70,8 @@ pub struct ComputeFit {
     pub iters: usize,
     /// The reduction the cells summed with (the exact one costs a few per cent more).
     pub reduce: Reduction,
+    /// The kernel the cells computed with (`None`: results that did not record it).
+    pub kernel: Option<KernelKind>,
     pub line: LineFit,
 }
 
@@ -120,22 +127,24 @@ fn compute_step_s(c: &CellStats) -> Option<f64> {
     (step.is_finite() && step > 0.0).then_some(step)
 }
 
-/// Compute fits, one per (H, epochs, steps) with sequential (or one-rank MPI) cells: a line
-/// over N where they have two sizes, through the origin where one (its interval the
-/// cell's own).
+/// Compute fits, one per (split, H, epochs, steps, reduction, kernel) with sequential (or
+/// one-rank MPI) cells: a line over N where they have two sizes, through the origin where
+/// one (its interval the cell's own).
 pub fn fit_compute(cells: &[&CellStats]) -> Vec<ComputeFit> {
-    fn shape(c: &CellStats) -> Option<(Split, usize, usize, usize, Reduction)> {
-        Some((Split::of(c.mode)?, c.hidden, c.epochs, c.iters, c.reduce))
+    type Shape = (Split, usize, usize, usize, Reduction, Option<&'static str>);
+    fn shape(c: &CellStats) -> Option<Shape> {
+        Some((Split::of(c.mode)?, c.hidden, c.epochs, c.iters, c.reduce, c.kernel.map(KernelKind::as_str)))
     }
-    let mut shapes: Vec<(Split, usize, usize, usize, Reduction)> =
+    let mut shapes: Vec<Shape> =
         cells.iter().filter(|c| compute_step_s(c).is_some()).filter_map(|c| shape(c)).collect();
     shapes.sort_unstable();
     shapes.dedup();
     shapes
         .into_iter()
         .filter_map(|key| {
-            let (split, hidden, epochs, iters, reduce) = key;
+            let (split, hidden, epochs, iters, reduce, _) = key;
             let mine: Vec<&&CellStats> = cells.iter().filter(|c| shape(c) == Some(key)).collect();
+            let kernel = mine.first()?.kernel;
             let points: Vec<(f64, f64)> = mine.iter().filter_map(|c| Some((c.n as f64, compute_step_s(c)?))).collect();
             let distinct = points.iter().any(|p| p.0 != points[0].0);
             let line = match mine.iter().find(|c| compute_step_s(c).is_some()).and_then(|c| c.step()) {
@@ -145,18 +154,25 @@ pub fn fit_compute(cells: &[&CellStats]) -> Vec<ComputeFit> {
                 }
                 _ => LineFit::of(&points)?,
             };
-            Some(ComputeFit { split, hidden, epochs, iters, reduce, line })
+            Some(ComputeFit { split, hidden, epochs, iters, reduce, kernel, line })
         })
         .collect()
 }
 
-/// The compute fit for a cell: its H and run shape, else its H's fit with the most points.
+/// The compute fit for a cell: of its split and H, the one of its reduction, kernel and run
+/// shape; failing the shape, the one of its reduction and kernel with the most points; then
+/// its kernel's, then (results without kernels, or a kernel no one-rank cell ran) its H's.
 fn compute_for<'a>(compute: &'a [ComputeFit], c: &CellStats) -> Option<&'a ComputeFit> {
     let split = Split::of(c.mode)?;
-    let mine = || compute.iter().filter(move |f| f.split == split);
-    mine()
-        .find(|f| (f.hidden, f.epochs, f.iters) == (c.hidden, c.epochs, c.iters))
-        .or_else(|| mine().filter(|f| f.hidden == c.hidden).max_by_key(|f| f.line.points))
+    let of_h: Vec<&'a ComputeFit> = compute.iter().filter(|f| f.split == split && f.hidden == c.hidden).collect();
+    let pick = |keep: &dyn Fn(&ComputeFit) -> bool| -> Option<&'a ComputeFit> {
+        let fits: Vec<&'a ComputeFit> = of_h.iter().copied().filter(|f| keep(f)).collect();
+        let same_shape = fits.iter().copied().find(|f| (f.epochs, f.iters) == (c.epochs, c.iters));
+        same_shape.or_else(|| fits.iter().copied().max_by_key(|f| f.line.points))
+    };
+    pick(&|f| f.kernel == c.kernel && f.reduce == c.reduce)
+        .or_else(|| pick(&|f| f.kernel == c.kernel))
+        .or_else(|| pick(&|_| true))
 }
 
 /// Communication fits, one per (pattern, transport, P) of every sweep with a named
@@ -262,4 +278,85 @@ pub fn predict(cells: &[&CellStats], compute: &[ComputeFit], comm: &[CommFit]) -
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::SourceLabel;
+    use crate::experiment::plan::Cell;
+    use crate::experiment::raw::{RawRow, RunKey, Status};
+    use crate::real::Dtype;
+    use crate::report::aggregate::Aggregate;
+    use crate::train::SyncKind;
+
+    /// Three rounds of a cell at H = 1,600 whose steps take `step_s` on the kernel it
+    /// recorded, as raw.csv holds them (one row per rank).
+    fn runs(mode: Mode, ranks: usize, n: usize, step_s: f64, kernel: Option<KernelKind>) -> Vec<RawRow> {
+        let cell = Cell {
+            n,
+            hidden: 1600,
+            test_n: 0,
+            epochs: 1,
+            iters: 5,
+            mode,
+            ranks,
+            threads: 1,
+            sync: (mode == Mode::Mpi).then_some(SyncKind::Allreduce),
+            link: None,
+            validation_n: 0,
+            bagging: false,
+            reduce: Reduction::Float,
+        };
+        let mut rows = Vec::new();
+        for (rep, jitter) in [1.0, 1.01, 0.99].into_iter().enumerate() {
+            let key =
+                RunKey { profile: "t", cell: &cell, tables: &["T12".into()], dtype: Dtype::F64, oversubscribed: false, rep, warmup: false };
+            for rank in 0..ranks {
+                let mut row = key.without_result(Status::Ok, "", SourceLabel::Mnist);
+                (row.epoch, row.rank, row.iterations) = (Some(1), Some(rank), Some(5));
+                (row.train_s, row.comm_s, row.wait_s) = (Some(5.0 * step_s * jitter), Some(0.0), Some(0.0));
+                (row.cost, row.train_acc) = (Some(1.0), Some(0.5));
+                row.kernel = kernel;
+                rows.push(row);
+            }
+        }
+        rows
+    }
+
+    /// The one-rank cells of a machine whose portable kernel takes 80 us a sample and whose
+    /// fused one 60 (this study's H = 1,600 on AVX-512 switches at 2,048 rows), and a P = 2
+    /// cell whose ranks (500 rows each) ran the portable one.
+    fn cells(recorded: bool) -> Aggregate {
+        let k = |kind| recorded.then_some(kind);
+        let mut rows = runs(Mode::Seq, 1, 1000, 0.080, k(KernelKind::Gemm));
+        rows.extend(runs(Mode::Mpi, 1, 2000, 0.160, k(KernelKind::Gemm)));
+        rows.extend(runs(Mode::Seq, 1, 4000, 0.240, k(KernelKind::FusedAvx512)));
+        rows.extend(runs(Mode::Mpi, 2, 1000, 0.040, k(KernelKind::Gemm)));
+        Aggregate::of(&rows).unwrap()
+    }
+
+    #[test]
+    fn a_ranks_share_is_computed_on_the_kernel_its_ranks_ran() {
+        let agg = cells(true);
+        let all: Vec<&CellStats> = agg.cells.iter().collect();
+        let fits = fit_compute(&all);
+        assert_eq!(fits.len(), 2, "one fit per kernel: {fits:?}");
+        let p2 = all.iter().find(|c| c.ranks == 2).unwrap();
+        assert_eq!(p2.kernel, Some(KernelKind::Gemm), "the aggregate keeps the kernel the runs recorded");
+        let fit = compute_for(&fits, p2).unwrap();
+        assert_eq!((fit.kernel, fit.line.points), (Some(KernelKind::Gemm), 2));
+        let predicted = fit.step_s(500.0);
+        assert!((predicted - 0.040).abs() < 0.002, "{predicted}");
+
+        // Without the kernels, one line runs through both: its slope is the fused kernel's
+        // and its intercept the gap, so the share of 500 rows comes out well above 40 ms.
+        let blind = cells(false);
+        let all: Vec<&CellStats> = blind.cells.iter().collect();
+        let fits = fit_compute(&all);
+        assert_eq!(fits.len(), 1);
+        let p2 = all.iter().find(|c| c.ranks == 2).unwrap();
+        let mixed = compute_for(&fits, p2).unwrap().step_s(500.0);
+        assert!(mixed > 0.046, "{mixed}");
+    }
 }

@@ -60,12 +60,13 @@ impl Model {
             t.push(vec![
                 "compute".into(),
                 format!(
-                    "{}H={}, {}x{} steps{}",
+                    "{}H={}, {}x{} steps{}{}",
                     if f.split == super::fit::Split::HiddenUnits { "hidden split, " } else { "" },
                     f.hidden,
                     f.epochs,
                     f.iters,
-                    if f.reduce == Reduction::Exact { ", exact" } else { "" }
+                    if f.reduce == Reduction::Exact { ", exact" } else { "" },
+                    f.kernel.map(|k| format!(", {} kernel", k.as_str())).unwrap_or_default()
                 ),
                 format!("{} ms{}", ms(f.fixed_s()), bracket(ms(a_lo), ms(a_hi), a_lo)),
                 format!("{} us/sample{}", us(f.per_sample_s()), bracket(us(c_lo), us(c_hi), c_lo)),
@@ -91,9 +92,9 @@ impl Model {
         }
         t.notes.push(format!(
             "compute: a + c N per step, fitted to the sequential cells of each H and the one-rank MPI cells' step \
-             without their collective, per H, run shape and reduction (through the origin where they have one N, \
-             with that cell's own interval); a \
-             rank's share is N / P. Patterns: \
+             without their collective, per H, run shape, reduction and kernel where the runs recorded it (the time \
+             per sample changes where the kernel does; through the origin where they have one N, with that cell's \
+             own interval); a rank's share is N / P, on the kernel the cell's ranks ran. Patterns: \
              alpha + bytes / beta, fitted to the run's commbench sweep (each size's mean time over the ranks; sizes \
              from {} KiB, one protocol, where the study's gradients lie). Fits by least squares weighted by 1/y^2 \
              (each point by its relative error); intervals: 95%, Student's t on the residuals. No MPI training cell \
