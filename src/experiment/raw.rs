@@ -418,8 +418,15 @@ mod tests {
             bagging: false,
             reduce: Default::default(),
         };
-        let key =
-            RunKey { profile: "quick", cell: &cell, tables: &[], dtype: Dtype::F64, oversubscribed: false, rep: 0, warmup: false };
+        let key = RunKey {
+            profile: "quick",
+            cell: &cell,
+            tables: &[],
+            dtype: Dtype::F64,
+            oversubscribed: false,
+            rep: 0,
+            warmup: false,
+        };
         let mut row = key.without_result(Status::Ok, "", SourceLabel::Mnist);
         row.kernel = Some(crate::model::kernel::KernelKind::FusedAvx512);
         write_rows(dir.path(), std::slice::from_ref(&row)).unwrap();

@@ -351,7 +351,11 @@ fn ensembles(n: &mut Numbers, agg: &Aggregate) {
         (Some(c), Some(o)) => fixed(value(c.time) / value(o.time), 2),
         _ => None,
     };
-    n.set("NumEnsTimeRatioTwo", "two members' time over one member's (T9 times one run of each)", time_ratio(ensemble(2, false)));
+    n.set(
+        "NumEnsTimeRatioTwo",
+        "two members' time over one member's (T9 times one run of each)",
+        time_ratio(ensemble(2, false)),
+    );
 }
 
 /// Each claim's verdict for the prose, `\\Verdict{C17}` (claim ids hold digits, which a

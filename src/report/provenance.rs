@@ -413,8 +413,8 @@ mod tests {
 
     #[test]
     fn a_reworded_description_stales_nothing_and_a_changed_setting_does() {
-        let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("artifact/experiments.toml"))
-            .unwrap();
+        let text =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("artifact/experiments.toml")).unwrap();
         let then = plan_of(&text);
         let reworded = text.replacen("the paper's profile:", "the profile of the paper:", 1);
         assert_ne!(reworded, text);

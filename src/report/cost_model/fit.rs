@@ -310,8 +310,15 @@ mod tests {
         };
         let mut rows = Vec::new();
         for (rep, jitter) in [1.0, 1.01, 0.99].into_iter().enumerate() {
-            let key =
-                RunKey { profile: "t", cell: &cell, tables: &["T12".into()], dtype: Dtype::F64, oversubscribed: false, rep, warmup: false };
+            let key = RunKey {
+                profile: "t",
+                cell: &cell,
+                tables: &["T12".into()],
+                dtype: Dtype::F64,
+                oversubscribed: false,
+                rep,
+                warmup: false,
+            };
             for rank in 0..ranks {
                 let mut row = key.without_result(Status::Ok, "", SourceLabel::Mnist);
                 (row.epoch, row.rank, row.iterations) = (Some(1), Some(rank), Some(5));

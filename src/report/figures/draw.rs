@@ -8,7 +8,7 @@ use plotters::coord::Shift;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 
-use super::{Chart, Look};
+use super::{Chart, Look, labels};
 
 const FONT: &str = "sans-serif";
 static FONT_BYTES: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
@@ -155,6 +155,9 @@ where
         .map_err(fail)?;
     let mut colour = PALETTE.iter().cycle();
     let mut keyed: Vec<(&str, RGBColor)> = Vec::new();
+    // Placed once every series is drawn, each clear of the others (`labels`).
+    let mut notes: Vec<((f64, f64), &str, RGBColor)> = Vec::new();
+    let mut markers: Vec<(f64, f64)> = Vec::new();
     for s in &chart.series {
         let pts: Vec<(f64, f64)> = s.points.iter().map(|p| (p.x, p.y)).collect();
         if s.reference {
@@ -197,12 +200,8 @@ where
                 ctx.draw_series(pts.iter().map(|&(x, y)| TriangleMarker::new((x, y), 6, c.filled()))).map_err(fail)?;
             }
         }
-        let notes = s.points.iter().filter_map(|p| {
-            p.note.as_ref().map(|note| {
-                EmptyElement::at((p.x, p.y)) + Text::new(note.clone(), (6, -18), (FONT, 13).into_font().color(&c))
-            })
-        });
-        ctx.draw_series(notes).map_err(fail)?;
+        markers.extend(&pts);
+        notes.extend(s.points.iter().filter_map(|p| p.note.as_ref().map(|note| ((p.x, p.y), note.as_str(), c))));
         let bars =
             s.points.iter().filter_map(|p| p.range.map(|(lo, hi)| ErrorBar::new_vertical(p.x, lo, p.y, hi, c, 8)));
         ctx.draw_series(bars).map_err(fail)?;
@@ -210,14 +209,31 @@ where
             s.points.iter().filter_map(|p| p.x_range.map(|(lo, hi)| ErrorBar::new_horizontal(p.y, lo, p.x, hi, c, 8)));
         ctx.draw_series(x_bars).map_err(fail)?;
     }
-    // Efficiencies and accuracies sit near the top of their axis: their legend goes below.
+    // Efficiencies and accuracies sit near the top of their axis: their legend goes below;
+    // and off points wherever another spot is clear of them.
     let high = ["efficiency", "/ P", "accuracy"];
-    let legend = if chart.legend_upper_right {
-        SeriesLabelPosition::UpperRight
+    let preferred = if chart.legend_upper_right {
+        labels::LegendSpot::UpperRight
     } else if high.iter().any(|w| chart.y_label.contains(w)) {
-        SeriesLabelPosition::LowerRight
+        labels::LegendSpot::LowerRight
     } else {
-        SeriesLabelPosition::UpperLeft
+        labels::LegendSpot::UpperLeft
+    };
+    let pixels: Vec<(i32, i32)> = markers.iter().map(|m| ctx.backend_coord(m)).collect();
+    let (xs, ys) = ctx.plotting_area().get_pixel_range();
+    let area = labels::Rect { left: xs.start, top: ys.start, width: xs.end - xs.start, height: ys.end - ys.start };
+    let size = legend_size(root, chart)?;
+    let spot = if chart.legend_upper_right { preferred } else { labels::legend_spot(preferred, size, &pixels, area) };
+    draw_notes(root, &mut ctx, &notes, &pixels, area, spot.legend_box(size, &area))?;
+    let legend = match spot {
+        labels::LegendSpot::UpperLeft => SeriesLabelPosition::UpperLeft,
+        labels::LegendSpot::UpperRight => SeriesLabelPosition::UpperRight,
+        labels::LegendSpot::LowerLeft => SeriesLabelPosition::LowerLeft,
+        labels::LegendSpot::LowerRight => SeriesLabelPosition::LowerRight,
+        labels::LegendSpot::UpperMiddle => SeriesLabelPosition::UpperMiddle,
+        labels::LegendSpot::MiddleLeft => SeriesLabelPosition::MiddleLeft,
+        labels::LegendSpot::MiddleRight => SeriesLabelPosition::MiddleRight,
+        labels::LegendSpot::LowerMiddle => SeriesLabelPosition::LowerMiddle,
     };
     ctx.configure_series_labels()
         .position(legend)
@@ -227,6 +243,47 @@ where
         .draw()
         .map_err(fail)?;
     root.present().map_err(fail)?;
+    Ok(())
+}
+
+/// The legend's size in pixels, about: its widest label beside a sample line, a row per series.
+fn legend_size<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> anyhow::Result<(i32, i32)> {
+    let style = TextStyle::from((FONT, 15).into_font());
+    let (mut width, mut rows) = (0, 0);
+    for s in &chart.series {
+        let (w, _) = root.estimate_text_size(&s.label, &style).map_err(fail)?;
+        width = width.max(w as i32);
+        rows += 1;
+    }
+    Ok((width + 45, rows * 20 + 12))
+}
+
+/// The points' notes, each placed beside its point clear of the others and of the legend
+/// ([`labels::place`]). `markers`: every point drawn, in pixels.
+fn draw_notes<DB, X, Y>(
+    root: &DrawingArea<DB, Shift>,
+    ctx: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
+    notes: &[((f64, f64), &str, RGBColor)],
+    markers: &[(i32, i32)],
+    area: labels::Rect,
+    legend: labels::Rect,
+) -> anyhow::Result<()>
+where
+    DB: DrawingBackend,
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    let font = (FONT, 13).into_font();
+    let mut placing = Vec::new();
+    for &(at, text, _) in notes {
+        let (w, h) = root.estimate_text_size(text, &TextStyle::from(font.clone())).map_err(fail)?;
+        placing.push(labels::Note { at: ctx.backend_coord(&at), size: (w as i32, h as i32) });
+    }
+    let offsets = labels::place(&placing, markers, area, Some(legend));
+    let elements = notes.iter().zip(offsets).map(|(&(at, text, c), offset)| {
+        EmptyElement::at(at) + Text::new(text.to_string(), offset, font.clone().color(&c))
+    });
+    ctx.draw_series(elements).map_err(fail)?;
     Ok(())
 }
 

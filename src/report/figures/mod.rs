@@ -3,6 +3,7 @@
 //! them is [`draw`]'s business; writing the files is `report`'s.
 
 pub mod draw;
+mod labels;
 
 use super::aggregate::{Aggregate, CellStats};
 use super::study_tables::{crossover_pairs, weak_baseline};
