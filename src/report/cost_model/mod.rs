@@ -85,8 +85,41 @@ impl Model {
         self.judgeable().max_by(|a, b| a.error_beyond_interval().abs().total_cmp(&b.error_beyond_interval().abs()))
     }
 
-    /// Predictions whose interval meets the measured one.
+    /// Judgeable predictions ([`Self::judgeable`]) whose interval meets the measured one: a
+    /// count out of the judged cells, as C12 reports it (counting every prediction gave
+    /// "47 of 45").
     pub fn predictions_meeting(&self) -> usize {
-        self.predictions.iter().filter(|p| p.intervals_meet() == Some(true)).count()
+        self.judgeable().filter(|p| p.intervals_meet() == Some(true)).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prediction(cell: &str, split: fit::Split, measured_interval: Option<(f64, f64)>) -> Prediction {
+        Prediction {
+            cell: cell.into(),
+            split,
+            measured_step_s: 1.0,
+            measured_interval,
+            predicted_step_s: 1.0,
+            predicted_interval: (0.9, 1.1),
+        }
+    }
+
+    #[test]
+    fn the_intervals_that_meet_are_counted_among_the_judged_cells_only() {
+        let model = Model {
+            compute: vec![],
+            comm: vec![],
+            predictions: vec![
+                prediction("judged", fit::Split::Rows, Some((0.95, 1.05))),
+                prediction("one run", fit::Split::Rows, None),
+                prediction("hidden split", fit::Split::HiddenUnits, Some((0.95, 1.05))),
+            ],
+        };
+        assert_eq!(model.judgeable().count(), 1);
+        assert_eq!(model.predictions_meeting(), 1, "all three meet; one is judged");
     }
 }
